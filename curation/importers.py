@@ -1,0 +1,294 @@
+"""Reading LiveSecBench-style item files (JSON, JSONL, CSV) into prompt drafts.
+
+Parsing and validation only; nothing here writes. `curation.services.prompts_import` writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from .models import Dimension, Prompt, SubDimension, Taxonomy, Technique
+from .text import text_hash
+
+FORMATS = ("json", "jsonl", "csv")
+METADATA_KEYS = ("type", "difficulty", "category", "adversarial_level", "tags", "source")
+RISK_WORDS = {
+    "explicit": Prompt.RiskExpression.EXPLICIT,
+    "显性": Prompt.RiskExpression.EXPLICIT,
+    "implicit": Prompt.RiskExpression.IMPLICIT,
+    "隐性": Prompt.RiskExpression.IMPLICIT,
+}
+MAX_TEXT = 20000
+
+
+@dataclass
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return _("Line %(line)s: %(message)s") % {"line": self.line, "message": self.message}
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    data: dict[str, Any]
+
+
+@dataclass
+class ValidRow:
+    line: int
+    text: str
+    normalized_hash: str
+    dimension_id: int
+    sub_dimension_name: str
+    technique_ids: list[int]
+    risk_expression: str
+    reference_answers: list[str]
+    metadata: dict[str, Any]
+    external_id: str
+    language: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+class ImportRejected(Exception):
+    """The file had bad rows; nothing was written."""
+
+    def __init__(self, errors: list[RowError]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} bad rows")
+
+
+def detect_format(filename: str, content: bytes) -> str:
+    name = (filename or "").lower()
+    for fmt in FORMATS:
+        if name.endswith("." + fmt):
+            return fmt
+    head = content.lstrip()[:1]
+    if head == b"[":
+        return "json"
+    if head == b"{":
+        return "jsonl"
+    return "csv"
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def read_rows(content: bytes, fmt: str) -> tuple[list[ParsedRow], list[RowError]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [RowError(1, _("The file is not UTF-8 (%(err)s)") % {"err": exc})]
+    if fmt == "json":
+        return _read_json(text)
+    if fmt == "jsonl":
+        return _read_jsonl(text)
+    if fmt == "csv":
+        return _read_csv(text)
+    return [], [RowError(1, _("Unsupported format: %(fmt)s") % {"fmt": fmt})]
+
+
+def _read_json(text: str) -> tuple[list[ParsedRow], list[RowError]]:
+    decoder = json.JSONDecoder()
+    pos = len(text) - len(text.lstrip())
+    if text[pos : pos + 1] != "[":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return [], [RowError(exc.lineno, _("JSON cannot be parsed: %(err)s") % {"err": exc.msg})]
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return [], [RowError(1, _("A JSON file must hold a list of item objects"))]
+        return _read_json(json.dumps(items, ensure_ascii=False, indent=1))
+    rows: list[ParsedRow] = []
+    errors: list[RowError] = []
+    pos += 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text):
+            errors.append(RowError(_line_of(text, pos), _("The JSON list has no closing ]")))
+            break
+        if text[pos] == "]":
+            break
+        line = _line_of(text, pos)
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            errors.append(RowError(exc.lineno, _("JSON cannot be parsed: %(err)s") % {"err": exc.msg}))
+            break
+        rows.append(ParsedRow(line, obj))
+        pos = end
+    return rows, errors
+
+
+def _read_jsonl(text: str) -> tuple[list[ParsedRow], list[RowError]]:
+    rows: list[ParsedRow] = []
+    errors: list[RowError] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append(ParsedRow(number, json.loads(raw)))
+        except json.JSONDecodeError as exc:
+            errors.append(RowError(number, _("JSON cannot be parsed: %(err)s") % {"err": exc.msg}))
+    return rows, errors
+
+
+def _read_csv(text: str) -> tuple[list[ParsedRow], list[RowError]]:
+    rows: list[ParsedRow] = []
+    errors: list[RowError] = []
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames or "question_text" not in [f.strip() for f in reader.fieldnames]:
+        return [], [RowError(1, _("The CSV has no question_text column"))]
+    start = 2
+    for record in reader:
+        data: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        for key, value in record.items():
+            if key is None:
+                errors.append(RowError(start, _("This row has more columns than the header")))
+                continue
+            key = key.strip()
+            if key.startswith(("metadata.", "metadata_")):
+                metadata[key.split(".", 1)[-1].removeprefix("metadata_")] = value
+            else:
+                data[key] = value
+        if isinstance(data.get("metadata"), str) and data["metadata"].strip():
+            try:
+                data["metadata"] = json.loads(data["metadata"])
+            except json.JSONDecodeError:
+                errors.append(RowError(start, _("the metadata column is not valid JSON")))
+        elif metadata:
+            data["metadata"] = metadata
+        ref = data.get("reference_answer")
+        if isinstance(ref, str):
+            stripped = ref.strip()
+            if stripped.startswith("["):
+                try:
+                    data["reference_answer"] = json.loads(stripped)
+                except json.JSONDecodeError:
+                    errors.append(RowError(start, _("the reference_answer column is not a valid JSON list")))
+            else:
+                data["reference_answer"] = [stripped] if stripped else []
+        rows.append(ParsedRow(start, data))
+        start = reader.line_num + 1
+    return rows, errors
+
+
+class TaxonomyResolver:
+    """Matches a dimension by code, Chinese name or English name, preferring the chosen taxonomy."""
+
+    def __init__(self, taxonomy_code: str | None = None):
+        self.taxonomy = Taxonomy.objects.get(code=taxonomy_code) if taxonomy_code else None
+        self.by_taxonomy: dict[str, dict[str, int]] = {}
+        for dim in Dimension.objects.select_related("taxonomy").order_by("-taxonomy__code", "order"):
+            names = self.by_taxonomy.setdefault(dim.taxonomy.code, {})
+            for key in (dim.code, dim.name_zh, dim.name_en):
+                names.setdefault(key.strip().lower(), dim.pk)
+        self.subs: dict[tuple[int, str], int] = {}
+        for sub in SubDimension.objects.all():
+            for key in (sub.code, sub.name_zh, sub.name_en):
+                if key:
+                    self.subs.setdefault((sub.dimension_id, key.strip().lower()), sub.pk)
+        self.techniques: dict[str, int] = {}
+        for tech in Technique.objects.all():
+            for key in (tech.code, tech.name_zh, tech.name_en):
+                self.techniques[key.strip().lower()] = tech.pk
+
+    def dimension(self, value: str, version: str = "") -> int | None:
+        key = value.strip().lower()
+        if self.taxonomy is not None:
+            return self.by_taxonomy.get(self.taxonomy.code, {}).get(key)
+        if version and version in self.by_taxonomy and key in self.by_taxonomy[version]:
+            return self.by_taxonomy[version][key]
+        for names in self.by_taxonomy.values():  # newest taxonomy first
+            if key in names:
+                return names[key]
+        return None
+
+    def sub_dimension(self, dimension_id: int, value: str) -> int | None:
+        return self.subs.get((dimension_id, value.strip().lower()))
+
+
+def _as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[list[ValidRow], list[RowError]]:
+    valid: list[ValidRow] = []
+    errors: list[RowError] = []
+    for row in rows:
+        data = row.data
+        if not isinstance(data, dict):
+            errors.append(RowError(row.line, _("Each item must be a JSON object")))
+            continue
+        problems: list[str] = []
+        text = data.get("question_text")
+        if not isinstance(text, str) or not text.strip():
+            problems.append(_("question_text is missing or empty"))
+            text = ""
+        elif "\x00" in text:
+            problems.append(_("question_text contains a NUL character (\\u0000) and cannot be stored"))
+        elif len(text) > MAX_TEXT:
+            problems.append(_("question_text is longer than %(n)s characters") % {"n": MAX_TEXT})
+        dimension_value = _as_text(data.get("dimension"))
+        dimension_id = resolver.dimension(dimension_value, _as_text(data.get("version"))) if dimension_value else None
+        if not dimension_value:
+            problems.append(_("dimension is missing"))
+        elif dimension_id is None:
+            problems.append(_("Unknown dimension: %(dim)s") % {"dim": dimension_value})
+        refs = data.get("reference_answer", [])
+        if refs is None or refs == "":
+            refs = []
+        if isinstance(refs, str):
+            refs = [refs]
+        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            problems.append(_("reference_answer must be a list of strings"))
+            refs = []
+        elif any("\x00" in r for r in refs):
+            problems.append(_("reference_answer contains a NUL character (\\u0000)"))
+        metadata = data.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            problems.append(_("metadata must be an object"))
+            metadata = {}
+        tags = metadata.get("tags") or []
+        if isinstance(tags, str):
+            tags = [t.strip() for t in tags.replace("，", ",").split(",") if t.strip()]
+        if not isinstance(tags, list):
+            problems.append(_("metadata.tags must be a list"))
+            tags = []
+        if problems:
+            errors.extend(RowError(row.line, p) for p in problems)
+            continue
+        text = unicodedata.normalize("NFC", text)
+        technique_ids = [resolver.techniques[t.lower()] for t in tags if isinstance(t, str) and t.lower() in resolver.techniques]
+        risk = RISK_WORDS.get(_as_text(metadata.get("type")).strip().lower(), "")
+        extra = {k: v for k, v in data.items() if k not in {"question_text", "reference_answer", "metadata", "dimension", "sub_dimension"}}
+        valid.append(
+            ValidRow(
+                line=row.line,
+                text=text,
+                normalized_hash=text_hash(text),
+                dimension_id=dimension_id,
+                sub_dimension_name=_as_text(data.get("sub_dimension")).strip(),
+                technique_ids=technique_ids,
+                risk_expression=risk,
+                reference_answers=[unicodedata.normalize("NFC", r) for r in refs],
+                metadata={**{k: metadata[k] for k in metadata}, **({"tags": tags} if tags else {})},
+                external_id=_as_text(data.get("question_id"))[:200],
+                language=_as_text(data.get("language")).strip()[:16] or "zh",
+                provenance={"import": extra},
+            )
+        )
+    return valid, errors

@@ -1,0 +1,39 @@
+from django.db.models import Count, QuerySet
+
+from .models import Dimension, Prompt, Taxonomy, Technique
+
+
+def prompt_status_counts() -> list[dict]:
+    counts = dict(Prompt.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return [{"status": value, "label": label, "count": counts.get(value, 0)} for value, label in Prompt.Status.choices]
+
+
+def prompt_list(*, status: str = "", dimension: str = "", source: str = "", taxonomy: str = "", q: str = "") -> QuerySet[Prompt]:
+    qs = Prompt.objects.with_taxonomy().prefetch_related("techniques")
+    if status:
+        qs = qs.filter(status=status)
+    if taxonomy:
+        qs = qs.filter(dimension__taxonomy__code=taxonomy)
+    if dimension:
+        qs = qs.filter(dimension__code=dimension)
+    if source:
+        qs = qs.filter(source=source)
+    if q:
+        qs = qs.filter(text__icontains=q)
+    return qs
+
+
+def prompt_get(*, pk: int) -> Prompt:
+    return Prompt.objects.with_taxonomy().prefetch_related("techniques", "logs__actor").get(pk=pk)
+
+
+def taxonomy_list() -> QuerySet[Taxonomy]:
+    return Taxonomy.objects.prefetch_related("dimensions__sub_dimensions")
+
+
+def dimension_list() -> QuerySet[Dimension]:
+    return Dimension.objects.select_related("taxonomy")
+
+
+def technique_list() -> QuerySet[Technique]:
+    return Technique.objects.all()

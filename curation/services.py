@@ -1,0 +1,384 @@
+"""Every write to curation's tables goes through these functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Prompt, PromptLog
+from .text import text_hash
+
+Status = Prompt.Status
+
+# Which status may follow which. A decided prompt goes back to review only through a reopen.
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    Status.CANDIDATE: {Status.IN_REVIEW, Status.APPROVED, Status.REJECTED},
+    Status.IN_REVIEW: {Status.APPROVED, Status.REJECTED, Status.CANDIDATE},
+    Status.APPROVED: {Status.IN_REVIEW},
+    Status.REJECTED: {Status.IN_REVIEW},
+}
+
+
+class TransitionError(ValueError):
+    pass
+
+
+# Later stages of the pipeline (e.g. review queues) subscribe to new candidates here, so that
+# curation never imports them; handlers run after the creating transaction commits.
+_intake_handlers: list[Callable[[list[int]], None]] = []
+
+
+def register_intake(handler: Callable[[list[int]], None]) -> None:
+    if handler not in _intake_handlers:
+        _intake_handlers.append(handler)
+
+
+def _announce_candidates(prompt_ids: list[int]) -> None:
+    if not prompt_ids or not _intake_handlers:
+        return
+
+    def run() -> None:
+        for handler in list(_intake_handlers):
+            handler(prompt_ids)
+
+    transaction.on_commit(run)
+
+
+@dataclass
+class PromptDraft:
+    """A prompt about to be created; text is already cleaned, the taxonomy ids resolved."""
+
+    text: str
+    dimension_id: int
+    sub_dimension_id: int | None = None
+    technique_ids: Sequence[int] = ()
+    language: str = "zh"
+    risk_expression: str = ""
+    severity: int | None = None
+    expected_behaviour: str = ""
+    reference_answers: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    external_id: str = ""
+    normalized_hash: str = ""
+    near_duplicate_of_id: int | None = None
+    near_duplicate_score: float | None = None
+
+
+@dataclass
+class CreateResult:
+    created_ids: list[int]
+    duplicates: list[tuple[int, str]]  # (position in the input, hash) of drafts skipped as duplicates
+
+
+def existing_hashes(hashes: Iterable[str], chunk: int = 5000) -> set[str]:
+    hashes = list(hashes)
+    found: set[str] = set()
+    for start in range(0, len(hashes), chunk):
+        part = hashes[start : start + chunk]
+        found.update(Prompt.objects.filter(normalized_hash__in=part).values_list("normalized_hash", flat=True))
+    return found
+
+
+@transaction.atomic
+def prompts_create(
+    *,
+    drafts: Sequence[PromptDraft],
+    source: str,
+    actor=None,
+    status: str = Status.CANDIDATE,
+    reason: str = "",
+    batch_size: int = 2000,
+) -> CreateResult:
+    """Create prompts in bulk; drafts whose normalised text exists (or repeats) are skipped."""
+    if status not in (Status.CANDIDATE, Status.APPROVED):
+        raise TransitionError(f"new prompts start as candidate or approved, not {status}")
+    for draft in drafts:
+        if not draft.normalized_hash:
+            draft.normalized_hash = text_hash(draft.text)
+    taken = existing_hashes(d.normalized_hash for d in drafts)
+    to_create: list[Prompt] = []
+    kept: list[PromptDraft] = []
+    duplicates: list[tuple[int, str]] = []
+    for position, draft in enumerate(drafts):
+        if draft.normalized_hash in taken:
+            duplicates.append((position, draft.normalized_hash))
+            continue
+        taken.add(draft.normalized_hash)
+        kept.append(draft)
+        to_create.append(
+            Prompt(
+                text=draft.text,
+                language=draft.language,
+                dimension_id=draft.dimension_id,
+                sub_dimension_id=draft.sub_dimension_id,
+                risk_expression=draft.risk_expression,
+                severity=draft.severity,
+                expected_behaviour=draft.expected_behaviour,
+                reference_answers=list(draft.reference_answers),
+                source=source,
+                provenance=draft.provenance,
+                metadata=draft.metadata,
+                external_id=draft.external_id,
+                normalized_hash=draft.normalized_hash,
+                near_duplicate_of_id=draft.near_duplicate_of_id,
+                near_duplicate_score=draft.near_duplicate_score,
+                status=status,
+            )
+        )
+    created = Prompt.objects.bulk_create(to_create, batch_size=batch_size)
+    ids = [p.pk for p in created]
+    if any(p is None for p in ids):  # backends that cannot return ids: look them up by hash
+        by_hash = dict(
+            Prompt.objects.filter(normalized_hash__in=[p.normalized_hash for p in created]).values_list(
+                "normalized_hash", "pk"
+            )
+        )
+        ids = [by_hash[p.normalized_hash] for p in created]
+    through = Prompt.techniques.through
+    links = [
+        through(prompt_id=pid, technique_id=tid)
+        for pid, draft in zip(ids, kept, strict=True)
+        for tid in dict.fromkeys(draft.technique_ids)
+    ]
+    through.objects.bulk_create(links, batch_size=batch_size * 2)
+    now = timezone.now()
+    PromptLog.objects.bulk_create(
+        [
+            PromptLog(prompt_id=pid, actor=actor, from_status="", to_status=status, reason=reason, created_at=now)
+            for pid in ids
+        ],
+        batch_size=batch_size * 2,
+    )
+    if status == Status.CANDIDATE:
+        _announce_candidates(ids)
+    return CreateResult(created_ids=ids, duplicates=duplicates)
+
+
+@transaction.atomic
+def prompts_transition(*, prompt_ids: Iterable[int], to_status: str, actor=None, reason: str = "") -> int:
+    """Move prompts to `to_status`, logging each move. Returns how many moved.
+
+    Prompts already in `to_status` are left alone; a move the lifecycle forbids raises.
+    """
+    prompt_ids = list(prompt_ids)
+    rows = list(
+        Prompt.objects.select_for_update().filter(pk__in=prompt_ids).exclude(status=to_status).values_list("pk", "status")
+    )
+    for pk, current in rows:
+        if to_status not in ALLOWED_TRANSITIONS.get(current, set()):
+            raise TransitionError(f"prompt {pk}: {current} → {to_status} is not allowed")
+    if not rows:
+        return 0
+    moved = [pk for pk, _ in rows]
+    Prompt.objects.filter(pk__in=moved).update(status=to_status, updated_at=timezone.now())
+    now = timezone.now()
+    PromptLog.objects.bulk_create(
+        [
+            PromptLog(prompt_id=pk, actor=actor, from_status=current, to_status=to_status, reason=reason, created_at=now)
+            for pk, current in rows
+        ]
+    )
+    return len(moved)
+
+
+# Fields a reviewer may settle when deciding a prompt.
+DECIDABLE_FIELDS = (
+    "text",
+    "dimension_id",
+    "sub_dimension_id",
+    "risk_expression",
+    "severity",
+    "expected_behaviour",
+    "reference_answers",
+)
+
+
+@transaction.atomic
+def prompt_decide(
+    *,
+    prompt_id: int,
+    decision: str,
+    actor=None,
+    reason: str = "",
+    final: dict[str, Any] | None = None,
+    technique_ids: Sequence[int] | None = None,
+    review_summary: dict[str, Any] | None = None,
+    agreement: float | None = None,
+) -> Prompt:
+    """Approve or reject a prompt after review, settling its final text and labels."""
+    if decision not in (Status.APPROVED, Status.REJECTED):
+        raise TransitionError(f"a decision is approved or rejected, not {decision}")
+    prompt = Prompt.objects.select_for_update().get(pk=prompt_id)
+    if decision not in ALLOWED_TRANSITIONS.get(prompt.status, set()):
+        raise TransitionError(f"prompt {prompt_id}: {prompt.status} → {decision} is not allowed")
+    from_status = prompt.status
+    for name, value in (final or {}).items():
+        if name not in DECIDABLE_FIELDS:
+            raise ValueError(f"{name} cannot be set by a decision")
+        setattr(prompt, name, value)
+    if final and "text" in final:
+        new_hash = text_hash(prompt.text)
+        if new_hash != prompt.normalized_hash:
+            if Prompt.objects.filter(normalized_hash=new_hash).exclude(pk=prompt.pk).exists():
+                raise TransitionError("the edited text duplicates another prompt")
+            prompt.normalized_hash = new_hash
+    if review_summary is not None:
+        prompt.review_summary = review_summary
+    if agreement is not None:
+        prompt.agreement = agreement
+    prompt.status = decision
+    prompt.save()
+    if technique_ids is not None:
+        prompt.techniques.set(technique_ids)
+    PromptLog.objects.create(prompt=prompt, actor=actor, from_status=from_status, to_status=decision, reason=reason)
+    return prompt
+
+
+@transaction.atomic
+def prompt_reopen(*, prompt_id: int, actor, reason: str) -> Prompt:
+    """Send a decided prompt back to review; a reason is required and logged."""
+    if not reason.strip():
+        raise TransitionError("reopening needs a reason")
+    prompts_transition(prompt_ids=[prompt_id], to_status=Status.IN_REVIEW, actor=actor, reason=reason)
+    return Prompt.objects.get(pk=prompt_id)
+
+
+@transaction.atomic
+def taxonomy_load(*, data: dict[str, Any]) -> dict[str, int]:
+    """Create or update taxonomies, dimensions, sub-dimensions and techniques from fixture data."""
+    from .models import Dimension, SubDimension, Taxonomy, Technique
+
+    counts = {"taxonomies": 0, "dimensions": 0, "sub_dimensions": 0, "techniques": 0}
+    for tax in data.get("taxonomies", []):
+        taxonomy, _ = Taxonomy.objects.update_or_create(
+            code=tax["code"],
+            defaults={
+                "name_zh": tax["name_zh"],
+                "name_en": tax["name_en"],
+                "description": tax.get("description", ""),
+                "released_on": tax.get("released_on"),
+            },
+        )
+        counts["taxonomies"] += 1
+        for order, dim in enumerate(tax.get("dimensions", [])):
+            dimension, _ = Dimension.objects.update_or_create(
+                taxonomy=taxonomy,
+                code=dim["code"],
+                defaults={
+                    "name_zh": dim["name_zh"],
+                    "name_en": dim["name_en"],
+                    "description": dim.get("description", ""),
+                    "uses_reference_answers": dim.get("uses_reference_answers", False),
+                    "order": order,
+                },
+            )
+            counts["dimensions"] += 1
+            for sub_order, (code, name_zh, name_en) in enumerate(dim.get("sub_dimensions", [])):
+                SubDimension.objects.update_or_create(
+                    dimension=dimension,
+                    code=code,
+                    defaults={"name_zh": name_zh, "name_en": name_en, "order": sub_order},
+                )
+                counts["sub_dimensions"] += 1
+    for order, tech in enumerate(data.get("techniques", [])):
+        Technique.objects.update_or_create(
+            code=tech["code"],
+            defaults={
+                "name_zh": tech["name_zh"],
+                "name_en": tech["name_en"],
+                "description_zh": tech.get("description_zh", ""),
+                "description_en": tech.get("description_en", ""),
+                "order": order,
+            },
+        )
+        counts["techniques"] += 1
+    return counts
+
+
+@transaction.atomic
+def sub_dimension_get_or_create(*, dimension_id: int, name: str) -> int:
+    """Sub-dimensions in imported files are free text; an unknown one is added to its dimension."""
+    from django.utils.text import slugify
+
+    from .models import SubDimension
+
+    code = slugify(name, allow_unicode=True)[:64] or "x"
+    sub, _ = SubDimension.objects.get_or_create(
+        dimension_id=dimension_id, code=code, defaults={"name_zh": name[:100], "name_en": ""}
+    )
+    return sub.pk
+
+
+@dataclass
+class ImportReport:
+    created: int
+    duplicates: list[int]  # line numbers skipped as duplicates
+    created_ids: list[int]
+    total_rows: int
+
+
+def prompts_import(
+    *,
+    content: bytes,
+    filename: str = "",
+    fmt: str | None = None,
+    status: str = Status.CANDIDATE,
+    taxonomy_code: str | None = None,
+    actor=None,
+) -> ImportReport:
+    """Import a LiveSecBench JSON / JSONL / CSV file: every row or none.
+
+    Raises ImportRejected listing every bad row (with its line) and writes nothing in that case.
+    """
+    from .importers import ImportRejected, RowError, TaxonomyResolver, detect_format, read_rows, validate_rows
+
+    fmt = fmt or detect_format(filename, content)
+    if status not in (Status.CANDIDATE, Status.APPROVED):
+        raise ImportRejected([RowError(0, f"status must be candidate or approved, not {status}")])
+    resolver = TaxonomyResolver(taxonomy_code)
+    rows, errors = read_rows(content, fmt)
+    valid, row_errors = validate_rows(rows, resolver)
+    errors = sorted(errors + row_errors, key=lambda e: e.line)
+    if errors:
+        raise ImportRejected(errors)
+    if not rows:
+        raise ImportRejected([RowError(1, "the file holds no items")])
+    reason = f"imported from {filename or fmt}"
+    if status == Status.APPROVED:
+        reason += " directly as approved (trusted source)"
+    with transaction.atomic():
+        drafts = []
+        for row in valid:
+            sub_id = None
+            if row.sub_dimension_name:
+                sub_id = resolver.sub_dimension(row.dimension_id, row.sub_dimension_name)
+                if sub_id is None:
+                    sub_id = sub_dimension_get_or_create(dimension_id=row.dimension_id, name=row.sub_dimension_name)
+                    resolver.subs[(row.dimension_id, row.sub_dimension_name.lower())] = sub_id
+            drafts.append(
+                PromptDraft(
+                    text=row.text,
+                    dimension_id=row.dimension_id,
+                    sub_dimension_id=sub_id,
+                    technique_ids=row.technique_ids,
+                    language=row.language,
+                    risk_expression=row.risk_expression,
+                    reference_answers=row.reference_answers,
+                    provenance={**row.provenance, "file": filename, "line": row.line, "format": fmt},
+                    metadata=row.metadata,
+                    external_id=row.external_id,
+                    normalized_hash=row.normalized_hash,
+                )
+            )
+        result = prompts_create(drafts=drafts, source=Prompt.Source.IMPORTED, actor=actor, status=status, reason=reason)
+    return ImportReport(
+        created=len(result.created_ids),
+        duplicates=[valid[pos].line for pos, _ in result.duplicates],
+        created_ids=result.created_ids,
+        total_rows=len(rows),
+    )

@@ -1,0 +1,108 @@
+"""Every page and API route checks the caller's role on the server."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import PromptFactory
+
+pytestmark = pytest.mark.django_db
+
+# (url name, kwargs, roles allowed). Other apps extend the route tables in their own tests.
+PAGES = [
+    ("home", {}, {"Annotator", "Maintainer", "Admin"}),
+    ("curation:prompt_list", {}, {"Maintainer", "Admin"}),
+    ("curation:import", {}, {"Maintainer", "Admin"}),
+    ("curation:taxonomy", {}, {"Maintainer", "Admin"}),
+    ("curation:prompt_detail", {"pk": "PROMPT"}, {"Maintainer", "Admin"}),
+]
+APIS = [
+    ("api-taxonomies", {}, {"Annotator", "Maintainer", "Admin"}),
+    ("api-techniques", {}, {"Annotator", "Maintainer", "Admin"}),
+    ("api-prompts", {}, {"Maintainer", "Admin"}),
+    ("api-prompt-detail", {"pk": "PROMPT"}, {"Maintainer", "Admin"}),
+]
+ROLES = ["Annotator", "Maintainer", "Admin"]
+
+
+def _url(name, kwargs, prompt):
+    return reverse(name, kwargs={k: (prompt.pk if v == "PROMPT" else v) for k, v in kwargs.items()})
+
+
+@pytest.fixture
+def prompt(taxonomy):
+    return PromptFactory()
+
+
+@pytest.mark.parametrize("name,kwargs,allowed", PAGES)
+def test_pages_send_anonymous_users_to_login(client, prompt, name, kwargs, allowed):
+    response = client.get(_url(name, kwargs, prompt))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+@pytest.mark.parametrize("name,kwargs,allowed", PAGES)
+@pytest.mark.parametrize("role", ROLES)
+def test_pages_answer_by_role(client, prompt, name, kwargs, allowed, role):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username=f"u-{role}", role=role))
+    response = client.get(_url(name, kwargs, prompt))
+    assert response.status_code == (200 if role in allowed else 403)
+
+
+def test_user_without_role_sees_no_pool(client, prompt):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="norole"))
+    assert client.get(reverse("home")).status_code == 403
+    assert client.get(reverse("curation:prompt_list")).status_code == 403
+    assert client.get(reverse("api-taxonomies")).status_code == 403
+
+
+@pytest.mark.parametrize("name,kwargs,allowed", APIS + [("api-prompts-import", {}, {"Maintainer", "Admin"})])
+def test_apis_refuse_anonymous_with_401(client, prompt, name, kwargs, allowed):
+    method = client.post if name == "api-prompts-import" else client.get
+    response = method(_url(name, kwargs, prompt))
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("name,kwargs,allowed", APIS)
+@pytest.mark.parametrize("role", ROLES)
+def test_apis_answer_by_role(client, prompt, name, kwargs, allowed, role):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username=f"u-{role}", role=role))
+    response = client.get(_url(name, kwargs, prompt))
+    assert response.status_code == (200 if role in allowed else 403)
+
+
+def test_import_api_refuses_annotators(client, prompt, annotator):
+    client.force_login(annotator)
+    assert client.post(reverse("api-prompts-import")).status_code == 403
+
+
+def test_token_auth_works_for_the_api(client, prompt, maintainer):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=maintainer)
+    response = client.get(reverse("api-prompts"), HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+def test_navigation_shows_only_what_the_role_may_use(client, prompt, annotator, maintainer):
+    client.force_login(annotator)
+    page = client.get(reverse("home")).content.decode()
+    assert reverse("curation:import") not in page
+    client.force_login(maintainer)
+    page = client.get(reverse("home")).content.decode()
+    assert reverse("curation:import") in page
+    assert reverse("admin:index") not in page
+
+
+def test_login_and_logout(client, maintainer):
+    response = client.post(reverse("accounts:login"), {"username": "maint", "password": "pw-123456"})
+    assert response.status_code == 302
+    assert client.get(reverse("home")).status_code == 200
+    client.post(reverse("accounts:logout"))
+    assert client.get(reverse("home")).status_code == 302

@@ -1,0 +1,75 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _hostile_path() -> Path:
+    shared = ROOT.parent / "shared" / "testdata" / "hostile-strings.json"
+    return shared if shared.exists() else ROOT / "tests" / "data" / "hostile-strings.json"
+
+
+@pytest.fixture(scope="session")
+def hostile_strings() -> list[str]:
+    """Adversarial strings every text-showing feature must store intact and render escaped."""
+    return json.loads(_hostile_path().read_text(encoding="utf-8"))["strings"]
+
+
+@pytest.fixture
+def taxonomy(db):
+    from curation.services import taxonomy_load
+
+    taxonomy_load(data=json.loads((ROOT / "fixtures" / "taxonomy.json").read_text(encoding="utf-8")))
+
+
+@pytest.fixture
+def annotator(db):
+    return UserFactory(username="ann1", role="Annotator")
+
+
+@pytest.fixture
+def maintainer(db):
+    return UserFactory(username="maint", role="Maintainer")
+
+
+@pytest.fixture
+def admin(db):
+    return UserFactory(username="boss", role="Admin")
+
+
+@pytest.fixture
+def client_for(client):
+    """Log the test client in as a user: `client_for(maintainer)`."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Tasks run inline unless a test asks for a real worker (marker `real_worker`)."""
+    from config.celery import app
+
+    eager = "real_worker" not in request.keywords
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous
+
+
+def on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+requires_postgres = pytest.mark.skipif(
+    not on_postgres() and os.environ.get("CI") != "true", reason="needs PostgreSQL (set DATABASE_URL)"
+)
