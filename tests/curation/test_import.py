@@ -1,0 +1,196 @@
+"""Importing LiveSecBench items: three formats, all-or-nothing, duplicates, re-import, hostile text."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from curation.importers import ImportRejected
+from curation.models import Prompt, PromptLog
+from curation.services import prompts_import
+
+pytestmark = pytest.mark.django_db
+
+
+def item(n, **over):
+    base = {
+        "question_id": f"q-{n}",
+        "version": "v251030",
+        "dimension": "事实性",
+        "sub_dimension": "错误前提",
+        "question_text": f"既然第{n}号卫星能在白天用肉眼看到，它的轨道高度是多少？",
+        "language": "zh",
+        "reference_answer": [f"第{n}号卫星白天无法用肉眼看到。"],
+        "metadata": {"type": "隐性", "difficulty": "hard", "category": "错误前提", "adversarial_level": 2,
+                     "tags": ["hypothetical", "谐音"], "source": "test"},
+        "release_date": "2025-10-30",
+    }
+    base.update(over)
+    return base
+
+
+def as_json(items):
+    return json.dumps(items, ensure_ascii=False, indent=2).encode()
+
+
+def as_jsonl(items):
+    return "\n".join(json.dumps(i, ensure_ascii=False) for i in items).encode()
+
+
+def as_csv(items):
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(items[0].keys()))
+    writer.writeheader()
+    for i in items:
+        writer.writerow({**i, "reference_answer": json.dumps(i["reference_answer"], ensure_ascii=False),
+                         "metadata": json.dumps(i["metadata"], ensure_ascii=False)})
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+ENCODERS = {"json": as_json, "jsonl": as_jsonl, "csv": as_csv}
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_good_file_imports_every_row_with_labels(taxonomy, fmt):
+    report = prompts_import(content=ENCODERS[fmt]([item(1), item(2), item(3)]), filename=f"items.{fmt}")
+    assert report.created == 3 and report.duplicates == []
+    prompt = Prompt.objects.get(external_id="q-2")
+    assert prompt.dimension.code == "factuality" and prompt.dimension.taxonomy.code == "v251030"
+    assert prompt.sub_dimension.name_zh == "错误前提"
+    assert prompt.reference_answers == ["第2号卫星白天无法用肉眼看到。"]
+    assert prompt.risk_expression == Prompt.RiskExpression.IMPLICIT
+    assert sorted(prompt.techniques.values_list("code", flat=True)) == ["homophone", "hypothetical"]
+    assert prompt.source == Prompt.Source.IMPORTED and prompt.status == Prompt.Status.CANDIDATE
+    assert prompt.metadata["difficulty"] == "hard"
+    assert prompt.logs.get().to_status == "candidate"
+
+
+@pytest.mark.parametrize("dimension", ["factuality", "事实性", "Factuality", "合法性", "对抗鲁棒性"])
+def test_dimensions_match_by_code_chinese_or_english_name(taxonomy, dimension):
+    prompts_import(content=as_jsonl([item(1, dimension=dimension, sub_dimension="")]), filename="a.jsonl")
+    assert Prompt.objects.get().dimension.taxonomy.code == "v251030"
+
+
+def test_v251215_names_resolve_to_their_taxonomy(taxonomy):
+    rows = [item(1, version="v251215", dimension="心理健康安全", sub_dimension=""),
+            item(2, version="", dimension="公平与偏见", sub_dimension="")]
+    prompts_import(content=as_jsonl(rows), filename="a.jsonl")
+    assert set(Prompt.objects.values_list("dimension__code", "dimension__taxonomy__code")) == {
+        ("mental_health", "v251215"), ("fairness", "v251215")}
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_bad_rows_are_all_reported_and_nothing_is_written(taxonomy, fmt):
+    rows = [item(1), item(2, dimension="不存在的维度"), item(3, question_text="   "), item(4),
+            item(5, reference_answer=[1, 2]), item(6, question_text="坏\u0000字符")]
+    before = (Prompt.objects.count(), PromptLog.objects.count())
+    with pytest.raises(ImportRejected) as caught:
+        prompts_import(content=ENCODERS[fmt](rows), filename=f"bad.{fmt}")
+    messages = [(e.line, e.message) for e in caught.value.errors]
+    assert len(messages) == 4
+    assert any("不存在的维度" in m for _, m in messages)
+    lines = sorted(line for line, _ in messages)
+    if fmt == "jsonl":
+        assert lines == [2, 3, 5, 6]
+    elif fmt == "csv":
+        assert lines == [3, 4, 6, 7]  # the header is line 1
+    else:
+        assert len(set(lines)) == 4 and all(line > 1 for line in lines)
+    assert (Prompt.objects.count(), PromptLog.objects.count()) == before
+
+
+def test_broken_json_reports_its_line(taxonomy):
+    content = b'{"question_text": "a", "dimension": "legality"}\n{"question_text": oops}\n'
+    with pytest.raises(ImportRejected) as caught:
+        prompts_import(content=content, filename="x.jsonl")
+    assert [e.line for e in caught.value.errors] == [2]
+    assert Prompt.objects.count() == 0
+
+
+def test_duplicates_are_reported_and_skipped_and_reimport_changes_nothing(taxonomy):
+    prompts_import(content=as_jsonl([item(1)]), filename="first.jsonl")
+    variant = item(9, question_text="既然第1號衛星能在白天用肉眼看到， 它的軌道高度是多少?")  # traditional + punctuation
+    rows = [item(1), variant, item(2), item(2, question_id="again")]
+    report = prompts_import(content=as_jsonl(rows), filename="second.jsonl")
+    assert report.created == 1 and report.duplicates == [1, 2, 4]
+    snapshot = sorted(Prompt.objects.values_list("id", "text", "status"))
+    logs = PromptLog.objects.count()
+    again = prompts_import(content=as_jsonl(rows), filename="second.jsonl")
+    assert again.created == 0 and len(again.duplicates) == 4
+    assert sorted(Prompt.objects.values_list("id", "text", "status")) == snapshot
+    assert PromptLog.objects.count() == logs
+
+
+def test_import_as_approved_is_logged(taxonomy, maintainer):
+    prompts_import(content=as_jsonl([item(1)]), filename="trusted.jsonl", status="approved", actor=maintainer)
+    prompt = Prompt.objects.get()
+    assert prompt.status == Prompt.Status.APPROVED
+    log = prompt.logs.get()
+    assert log.actor == maintainer and log.to_status == "approved" and "approved" in log.reason
+
+
+def test_hostile_strings_are_stored_intact_and_nul_is_refused(taxonomy, hostile_strings):
+    storable = [s for s in hostile_strings if "\x00" not in s and s.strip()]
+    rows = [item(n, question_text=s) for n, s in enumerate(storable)]
+    report = prompts_import(content=as_jsonl(rows), filename="hostile.jsonl")
+    stored = set(Prompt.objects.values_list("text", flat=True))
+    for text in storable:
+        import unicodedata
+
+        if Prompt.objects.filter(external_id=f"q-{storable.index(text)}").exists():
+            assert unicodedata.normalize("NFC", text) in stored
+    assert report.created + len(report.duplicates) == len(storable)
+    nul = [s for s in hostile_strings if "\x00" in s]
+    if nul:
+        with pytest.raises(ImportRejected) as caught:
+            prompts_import(content=as_jsonl([item(1000, question_text=nul[0])]), filename="nul.jsonl")
+        assert "NUL" in caught.value.errors[0].message or "\\u0000" in caught.value.errors[0].message
+
+
+def test_management_command_imports_and_fails_cleanly(taxonomy, tmp_path, capsys):
+    good = tmp_path / "good.json"
+    good.write_bytes(as_json([item(1), item(2)]))
+    call_command("import_items", str(good), "--taxonomy", "v251030")
+    assert "created=2" in capsys.readouterr().out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(as_jsonl([item(3), item(4, dimension="nope")]))
+    with pytest.raises(CommandError, match="1 bad rows"):
+        call_command("import_items", str(bad))
+    assert Prompt.objects.count() == 2
+
+
+def test_maintainer_imports_through_the_page(taxonomy, client, maintainer, hostile_strings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(maintainer)
+    page = client.get(reverse("curation:import"))
+    assert page.status_code == 200
+    upload = SimpleUploadedFile("lsb.json", as_json([item(1), item(2, question_text=hostile_strings[0])]))
+    response = client.post(reverse("curation:import"), {"file": upload, "status": "candidate"})
+    body = response.content.decode()
+    assert response.status_code == 200 and 'id="import-report"' in body
+    assert Prompt.objects.count() == 2
+    listing = client.get(reverse("curation:prompt_list")).content.decode()
+    assert hostile_strings[0] not in listing and "&lt;script&gt;" in listing
+    bad = SimpleUploadedFile("bad.jsonl", as_jsonl([item(5, dimension="nope")]))
+    body = client.post(reverse("curation:import"), {"file": bad, "status": "candidate"}).content.decode()
+    assert 'id="import-errors"' in body and "nope" in body
+    assert Prompt.objects.count() == 2
+
+
+def test_import_api_reports_rows_and_errors(taxonomy, client, maintainer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(maintainer)
+    ok = client.post(reverse("api-prompts-import"), {"file": SimpleUploadedFile("a.csv", as_csv([item(1), item(2)]))})
+    assert ok.status_code == 201 and ok.json()["created"] == 2
+    bad = client.post(reverse("api-prompts-import"),
+                      {"file": SimpleUploadedFile("b.jsonl", as_jsonl([item(3), item(4, dimension="x")]))})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["line"] == 2
+    listing = client.get(reverse("api-prompts"), {"dimension": "factuality", "status": "candidate"}).json()
+    assert listing["count"] == 2 and listing["results"][0]["taxonomy"] == "v251030"
+    assert client.get(reverse("api-prompts"), {"source": "generated"}).json()["count"] == 0

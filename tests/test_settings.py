@@ -1,0 +1,45 @@
+"""Production settings: refuse to guess secrets, and pass Django's deployment checks with no warnings."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args, **env):
+    full_env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True)
+
+
+def test_check_deploy_passes_with_no_warnings_in_production_mode():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DEBUG="0", SECRET_KEY="x" * 20 + "a-long-random-production-secret-key-0123456789", ALLOWED_HOSTS="livesec.example.org",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key_or_hosts():
+    no_key = manage("check", DEBUG="0", ALLOWED_HOSTS="livesec.example.org")
+    assert no_key.returncode != 0 and "SECRET_KEY" in no_key.stderr
+    no_hosts = manage("check", DEBUG="0", SECRET_KEY="y" * 60)
+    assert no_hosts.returncode != 0 and "ALLOWED_HOSTS" in no_hosts.stderr
+
+
+def test_seed_demo_refuses_to_run_in_production():
+    result = manage("seed_demo", DEBUG="0", SECRET_KEY="z" * 60, ALLOWED_HOSTS="livesec.example.org")
+    assert result.returncode != 0 and "DEBUG=0" in result.stderr
+
+
+def test_sqlite_takes_the_write_lock_when_a_transaction_starts():
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    else:
+        assert db["ENGINE"] == "django.db.backends.postgresql"
