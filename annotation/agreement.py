@@ -192,10 +192,11 @@ def reliability_matrix(
 # --------------------------------------------------------------------------- Krippendorff's alpha
 
 
-def _check_level(level: str, enc: _Encoded, explicit_order: bool) -> None:
+def _check_level(level: str, enc: _Encoded) -> None:
     if level not in _LEVELS:
         raise ValueError(f"level must be one of {_LEVELS}, got {level!r}")
-    if level != "nominal" and enc.positions is None and not explicit_order:
+    # Lexical order of free text ("high" < "low") is never a meaningful scale.
+    if level != "nominal" and enc.positions is None:
         raise ValueError(f"{level} alpha needs numeric values or an explicit `order`")
 
 
@@ -336,7 +337,7 @@ def krippendorff_alpha(
     Matches ``krippendorff.alpha`` (cross-checked in the tests).
     """
     enc = _encode(df, order)
-    _check_level(level, enc, order is not None)
+    _check_level(level, enc)
     return _alpha(enc, level)
 
 
@@ -394,7 +395,9 @@ def bootstrap_alpha_ci(
     bootstrap over pairable values. For speed, items are collapsed into
     distinct value-count patterns, each with its coincidence contribution
     computed once; a replicate is then a multinomial count vector over
-    patterns, and its coincidence matrix is one matrix product.
+    patterns, and its coincidence matrix is one matrix product. Cost is
+    O(n_boot x patterns); if nearly every item is a distinct pattern (many
+    values), item indices are resampled directly, O(n_boot x items).
 
     Replicates where alpha is undefined (a single value drawn) are dropped;
     returns ``(nan, nan)`` when alpha itself is undefined. Deterministic for a
@@ -403,7 +406,7 @@ def bootstrap_alpha_ci(
     if not 0.0 < ci < 1.0:
         raise ValueError("ci must be in (0, 1)")
     enc = _encode(df, order)
-    _check_level(level, enc, order is not None)
+    _check_level(level, enc)
     return _percentile_ci(_bootstrap(enc, level, n_boot, seed), ci)
 
 
@@ -559,7 +562,7 @@ def field_summary(
     """
     clean = _clean(df)
     enc = _encode(clean, order)
-    _check_level(level, enc, order is not None)
+    _check_level(level, enc)
     alpha = _alpha(enc, level)
     lo, hi = _percentile_ci(_bootstrap(enc, level, n_boot, seed), ci)
     kappa, raters = _fleiss(enc)

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from . import bulk
 from .models import Prompt, PromptLog
 from .text import text_hash
 
@@ -48,6 +49,14 @@ def _announce_candidates(prompt_ids: list[int]) -> None:
     transaction.on_commit(run)
 
 
+PROMPT_INSERT_FIELDS = [
+    "text", "language", "dimension_id", "sub_dimension_id", "risk_expression", "severity",
+    "expected_behaviour", "reference_answers", "source", "provenance", "metadata", "external_id",
+    "normalized_hash", "near_duplicate_of_id", "near_duplicate_score", "status", "review_summary", "agreement",
+    "created_at", "updated_at",
+]
+
+
 @dataclass
 class PromptDraft:
     """A prompt about to be created; text is already cleaned, the taxonomy ids resolved."""
@@ -75,12 +84,16 @@ class CreateResult:
     duplicates: list[tuple[int, str]]  # (position in the input, hash) of drafts skipped as duplicates
 
 
-def existing_hashes(hashes: Iterable[str], chunk: int = 5000) -> set[str]:
+def existing_hashes(hashes: Iterable[str], chunk: int = 20000) -> set[str]:
+    """Which of these normalised-text hashes are already in the pool."""
     hashes = list(hashes)
     found: set[str] = set()
     for start in range(0, len(hashes), chunk):
         part = hashes[start : start + chunk]
-        found.update(Prompt.objects.filter(normalized_hash__in=part).values_list("normalized_hash", flat=True))
+        if bulk.on_postgres():  # one array parameter instead of thousands of placeholders
+            found.update(bulk.select_column(Prompt, "normalized_hash", "normalized_hash", part))
+        else:
+            found.update(Prompt.objects.filter(normalized_hash__in=part).values_list("normalized_hash", flat=True))
     return found
 
 
@@ -101,58 +114,30 @@ def prompts_create(
         if not draft.normalized_hash:
             draft.normalized_hash = text_hash(draft.text)
     taken = existing_hashes(d.normalized_hash for d in drafts)
-    to_create: list[Prompt] = []
+    rows: list[tuple] = []
     kept: list[PromptDraft] = []
     duplicates: list[tuple[int, str]] = []
+    now = timezone.now()
     for position, draft in enumerate(drafts):
         if draft.normalized_hash in taken:
             duplicates.append((position, draft.normalized_hash))
             continue
         taken.add(draft.normalized_hash)
         kept.append(draft)
-        to_create.append(
-            Prompt(
-                text=draft.text,
-                language=draft.language,
-                dimension_id=draft.dimension_id,
-                sub_dimension_id=draft.sub_dimension_id,
-                risk_expression=draft.risk_expression,
-                severity=draft.severity,
-                expected_behaviour=draft.expected_behaviour,
-                reference_answers=list(draft.reference_answers),
-                source=source,
-                provenance=draft.provenance,
-                metadata=draft.metadata,
-                external_id=draft.external_id,
-                normalized_hash=draft.normalized_hash,
-                near_duplicate_of_id=draft.near_duplicate_of_id,
-                near_duplicate_score=draft.near_duplicate_score,
-                status=status,
-            )
-        )
-    created = Prompt.objects.bulk_create(to_create, batch_size=batch_size)
-    ids = [p.pk for p in created]
-    if any(p is None for p in ids):  # backends that cannot return ids: look them up by hash
-        by_hash = dict(
-            Prompt.objects.filter(normalized_hash__in=[p.normalized_hash for p in created]).values_list(
-                "normalized_hash", "pk"
-            )
-        )
-        ids = [by_hash[p.normalized_hash] for p in created]
-    through = Prompt.techniques.through
-    links = [
-        through(prompt_id=pid, technique_id=tid)
-        for pid, draft in zip(ids, kept, strict=True)
-        for tid in dict.fromkeys(draft.technique_ids)
-    ]
-    through.objects.bulk_create(links, batch_size=batch_size * 2)
-    now = timezone.now()
-    PromptLog.objects.bulk_create(
-        [
-            PromptLog(prompt_id=pid, actor=actor, from_status="", to_status=status, reason=reason, created_at=now)
-            for pid in ids
-        ],
-        batch_size=batch_size * 2,
+        rows.append((
+            draft.text, draft.language, draft.dimension_id, draft.sub_dimension_id, draft.risk_expression,
+            draft.severity, draft.expected_behaviour, list(draft.reference_answers), source, draft.provenance,
+            draft.metadata, draft.external_id, draft.normalized_hash, draft.near_duplicate_of_id,
+            draft.near_duplicate_score, status, {}, None, now, now,
+        ))
+    ids = bulk.insert_rows(Prompt, PROMPT_INSERT_FIELDS, rows, return_ids=True, batch_size=batch_size)
+    links = [(pid, tid) for pid, draft in zip(ids, kept, strict=True) for tid in dict.fromkeys(draft.technique_ids)]
+    bulk.insert_rows(Prompt.techniques.through, ["prompt_id", "technique_id"], links)
+    actor_id = getattr(actor, "pk", None)
+    bulk.insert_rows(
+        PromptLog,
+        ["prompt_id", "actor_id", "from_status", "to_status", "reason", "created_at"],
+        [(pid, actor_id, "", status, reason, now) for pid in ids],
     )
     if status == Status.CANDIDATE:
         _announce_candidates(ids)

@@ -1,0 +1,87 @@
+"""Fast bulk writes. On PostgreSQL rows go in with COPY; elsewhere through bulk_create.
+
+COPY skips per-value quoting in Python and the INSERT planner, which makes it several times faster for
+the large batches of imports, generation and release freezes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """Take `count` primary keys from the table's sequence (PostgreSQL)."""
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, model._meta.pk.column, count],
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def _copy_value(field: models.Field, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(field, models.JSONField):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def copy_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """COPY rows (tuples in the order of `fields`, attnames like `dimension_id`) into the model's table."""
+    meta = model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    columns = [by_attname[name] for name in fields]
+    column_sql = ", ".join(connection.ops.quote_name(f.column) for f in columns)
+    count = 0
+    with connection.cursor() as cur:
+        raw = cur.cursor  # the psycopg cursor behind Django's wrapper
+        with raw.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({column_sql}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([_copy_value(f, v) for f, v in zip(columns, row, strict=True)])
+                count += 1
+    return count
+
+
+def insert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    return_ids: bool = False,
+    batch_size: int = 2000,
+) -> list[int]:
+    """Insert many rows (tuples in the order of `fields`); returns their ids when asked."""
+    if on_postgres():
+        if not return_ids:
+            copy_rows(model, fields, rows)
+            return []
+        ids = reserve_ids(model, len(rows))
+        copy_rows(model, [model._meta.pk.attname, *fields], ((pk, *row) for pk, row in zip(ids, rows, strict=True)))
+        return ids
+    created = model.objects.bulk_create(
+        [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=batch_size
+    )
+    return [obj.pk for obj in created] if return_ids else []
+
+
+def select_column(model: type[models.Model], column: str, key: str, values: Sequence[Any]) -> list[Any]:
+    """`SELECT column FROM table WHERE key = ANY(values)` with the values sent as one array (PostgreSQL)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT {connection.ops.quote_name(column)} FROM {table} WHERE {connection.ops.quote_name(key)} = ANY(%s)",
+            [list(values)],
+        )
+        return [row[0] for row in cur.fetchall()]
