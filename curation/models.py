@@ -122,8 +122,9 @@ class Prompt(models.Model):
     source = models.CharField(_("Source"), max_length=16, choices=Source.choices)
     provenance = models.JSONField(_("Provenance"), default=dict, blank=True)
     metadata = models.JSONField(_("Metadata"), default=dict, blank=True)
-    external_id = models.CharField(_("External id"), max_length=200, blank=True, db_index=True)
-    normalized_hash = models.CharField(_("Normalized text hash"), max_length=64, unique=True)
+    external_id = models.CharField(_("External id"), max_length=200, blank=True)
+    # Unique through Meta.constraints: a plain index, without the LIKE index `unique=True` adds on PostgreSQL.
+    normalized_hash = models.CharField(_("Normalized text hash"), max_length=64)
     near_duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="near_duplicates"
     )
@@ -141,8 +142,10 @@ class Prompt(models.Model):
         indexes = [
             models.Index(fields=["status", "dimension"], name="prompt_status_dim"),
             models.Index(fields=["source", "status"], name="prompt_source_status"),
+            models.Index(fields=["external_id"], name="prompt_external_id"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["normalized_hash"], name="prompt_unique_normalized_hash"),
             models.CheckConstraint(
                 condition=models.Q(severity__isnull=True) | models.Q(severity__gte=1, severity__lte=5),
                 name="prompt_severity_1_5",
