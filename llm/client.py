@@ -215,7 +215,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-_DEFAULT = object()
 
 
 class LLMClient:

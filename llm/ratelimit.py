@@ -22,7 +22,8 @@ Backends and what holds
     each caller atomically *reserves* its start time and sleeps until then (no polling).
     Holds across threads, processes and machines sharing the Redis.
     If Redis is unreachable and ``fallback_on_error`` (default True) the call falls back to
-    the local backend with a warning (limits then only hold inside this process).
+    the local backend with a warning, and the limiter stays local for ``retry_backend_after``
+    (30 s) before trying Redis again (limits then only hold inside this process).
 ``file`` (``lock_dir`` given, no Redis)
     Concurrency: ``max_concurrency`` lock files taken with ``flock`` (the OS drops the lock
     when a holder dies, so crashed holders never leak); rate: GCRA state in a file updated
@@ -430,6 +431,8 @@ class Limiter:
         else:
             self._backend = self._local
         self._warned = False
+        self._down_until = 0.0
+        self.retry_backend_after = 30.0
 
     @property
     def backend(self) -> str:
@@ -442,9 +445,11 @@ class Limiter:
     def _fallback(self, exc: Exception) -> Any:
         if not self.fallback_on_error or self._backend is self._local:
             raise exc
+        # circuit breaker: don't pay a connect timeout on every call while Redis is down
+        self._down_until = time.monotonic() + self.retry_backend_after
         if not self._warned:
-            log.warning("limiter %s: %s backend failed (%s); falling back to the in-process limiter",
-                        self.key, self._backend.name, exc)
+            log.warning("limiter %s: %s backend failed (%s); using the in-process limiter for %ss",
+                        self.key, self._backend.name, exc, self.retry_backend_after)
             self._warned = True
         return self._local
 
@@ -462,6 +467,8 @@ class Limiter:
         deadline = None if timeout is None else t0 + timeout
         errors = self._redis_errors()
         backend = self._backend
+        if self._down_until and time.monotonic() < self._down_until:
+            backend, errors = self._local, ()
         try:
             token = backend.acquire(deadline)
         except errors as exc:
@@ -506,6 +513,9 @@ class Limiter:
         """Forget rate state and leases (tests/admin)."""
         if self._backend.name == "redis":
             self._backend.client.delete(self._backend.sem_key, self._backend.rate_key)
+        elif self._backend.name == "file":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self._backend.base}.rate")
         st = _local_state(self.key)
         with st.rate_lock:
             st.tat = 0.0
