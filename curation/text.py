@@ -14,7 +14,12 @@ from collections.abc import Iterable
 
 import opencc
 
-__all__ = ["clean_text", "normalize", "normalize_many", "text_hash"]
+__all__ = ["NORMALIZATION_VERSION", "clean_text", "normalize", "normalize_many", "text_hash"]
+
+# Bump whenever normalize() can give a different output for some input:
+# stored text_hash values and cached dedup indexes keyed on it must then be
+# recomputed.
+NORMALIZATION_VERSION = 1
 
 # One converter for the process: building an OpenCC instance loads its
 # dictionaries (~ms), far too slow to do per call.
@@ -65,7 +70,10 @@ def _build_prefilter() -> re.Pattern[str]:
             unicodedata.decomposition(ch) and any(c.isalnum() for c in _nfkc("NFKC", ch))
         ):
             spared.append(cp)
-    parts = [re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _coalesce(spared)]
+    parts = [
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in _coalesce(spared)
+    ]
     # Outside the BMP every char is spared wholesale: a long list of astral
     # ranges makes ``re`` test them one by one for every punctuation mark,
     # doubling the cost. Sparing too much is harmless (pass two is exact), it
@@ -80,9 +88,12 @@ _prefilter_runs = _build_prefilter().findall
 def normalize(text: str) -> str:
     """Canonical form for dedup/hashing: only lower-cased, simplified letters and digits.
 
-    Equivalent to NFKC -> OpenCC t2s -> lower -> drop every char that is not
-    ``str.isalnum()`` (so punctuation, symbols, whitespace, control and format
-    chars such as U+200B, and combining marks all vanish: "炸́弹" == "炸弹").
+    NFKC -> OpenCC t2s -> lower -> drop every char that is not
+    ``str.isalnum()``, so punctuation, symbols, whitespace, control and format
+    chars such as U+200B, and combining marks all vanish ("炸́弹" == "炸弹").
+    Junk is dropped before NFKC (see ``_build_prefilter``), so an invisible
+    char wedged between a letter and its accent no longer blocks composition:
+    "e\u200b\u0301" gives "é", like "e\u0301".
     """
     s = _fold(text)
     # t2s runs last, on the stripped string: it is the dearest step per call,
@@ -113,7 +124,7 @@ def normalize_many(texts: Iterable[str]) -> list[str]:
     """``[normalize(t) for t in texts]``, ~1.3x faster for bulk work (index builds).
 
     OpenCC's per-call overhead is paid once per chunk: folded texts contain
-    no "\n" and no dictionary key spans one, so converting them joined by
+    no newline and no dictionary key spans one, so converting them joined by
     newlines and splitting again gives exactly the per-text result.
     """
     folded = [_fold(t) for t in texts]
@@ -146,7 +157,9 @@ def clean_text(text: str) -> str:
         raise ValueError(f"text contains a NUL character (\\x00) at position {nul}")
     bad = _SURROGATE_RE.search(text)
     if bad:
-        raise ValueError(f"text contains an unpaired surrogate (U+{ord(bad.group()):04X}) at position {bad.start()}")
+        raise ValueError(
+            f"text contains an unpaired surrogate (U+{ord(bad.group()):04X}) at position {bad.start()}"
+        )
     s = unicodedata.normalize("NFC", text)
     s = s.replace("\r\n", "\n").replace("\r", "\n")
     # A BOM at the start is an artefact of pasted/imported files, not content.
