@@ -6,16 +6,18 @@ Parsing and validation only; nothing here writes. `curation.services.prompts_imp
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.utils.translation import gettext as _
 
 from .models import Dimension, Prompt, SubDimension, Taxonomy, Technique
-from .text import text_hash
+from .text import normalize_many
 
 FORMATS = ("json", "jsonl", "csv")
 METADATA_KEYS = ("type", "difficulty", "category", "adversarial_level", "tags", "source")
@@ -139,9 +141,9 @@ def _read_jsonl(text: str) -> tuple[list[ParsedRow], list[RowError]]:
         if not raw.strip():
             continue
         try:
-            rows.append(ParsedRow(number, json.loads(raw)))
-        except json.JSONDecodeError as exc:
-            errors.append(RowError(number, _("JSON cannot be parsed: %(err)s") % {"err": exc.msg}))
+            rows.append(ParsedRow(number, orjson.loads(raw)))
+        except orjson.JSONDecodeError as exc:
+            errors.append(RowError(number, _("JSON cannot be parsed: %(err)s") % {"err": exc.args[0]}))
     return rows, errors
 
 
@@ -279,7 +281,7 @@ def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[li
             ValidRow(
                 line=row.line,
                 text=text,
-                normalized_hash=text_hash(text),
+                normalized_hash="",
                 dimension_id=dimension_id,
                 sub_dimension_name=_as_text(data.get("sub_dimension")).strip(),
                 technique_ids=technique_ids,
@@ -291,4 +293,13 @@ def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[li
                 provenance={"import": extra},
             )
         )
-    return valid, errors
+    normalized = normalize_many([row.text for row in valid])
+    kept: list[ValidRow] = []
+    for row, norm in zip(valid, normalized, strict=True):
+        if not norm:
+            errors.append(RowError(row.line, _("question_text has no letters or digits once normalised")))
+            continue
+        row.normalized_hash = hashlib.sha256(norm.encode()).hexdigest()
+        kept.append(row)
+    errors.sort(key=lambda e: e.line)
+    return kept, errors

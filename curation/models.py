@@ -175,6 +175,9 @@ class PromptLog(models.Model):
         verbose_name = _("Status log")
         verbose_name_plural = _("Status log")
 
+    def __str__(self) -> str:
+        return f"{self.prompt_id}: {self.from_status or '∅'} → {self.to_status}"
+
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise PermissionError("The audit log is append-only")

@@ -83,8 +83,8 @@ def test_audit_log_refuses_raw_sql_on_postgres(taxonomy):
 
 @pytest.mark.django_db(transaction=True)
 def test_new_candidates_are_announced_after_commit(taxonomy):
-    from curation.services import PromptDraft, _intake_handlers, prompts_create
     from curation.models import Dimension
+    from curation.services import PromptDraft, _intake_handlers, prompts_create
 
     seen: list[list[int]] = []
     register_intake(seen.append)
