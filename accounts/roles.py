@@ -48,3 +48,11 @@ def primary_role(user) -> str | None:
         if role in held:
             return role
     return None
+
+
+def ensure_role_groups() -> None:
+    """The groups come from a migration; this restores them where a test flush or a hand edit removed them."""
+    from django.contrib.auth.models import Group
+
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.demo import DEMO_USERS, demo_hooks
-from accounts.roles import ADMIN
+from accounts.roles import ADMIN, ensure_role_groups
 
 
 class Command(BaseCommand):
@@ -17,6 +17,7 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("seed_demo creates users with known passwords; it refuses to run with DEBUG=0")
         call_command("load_taxonomy", stdout=self.stdout)
+        ensure_role_groups()
         User = get_user_model()
         for username, role, password in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username)
