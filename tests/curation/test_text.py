@@ -1,6 +1,5 @@
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import pytest
