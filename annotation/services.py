@@ -7,6 +7,8 @@ item rows with SKIP LOCKED, so a claimer never waits behind another claim or a s
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -312,23 +314,32 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
     return claim or Claim.objects.create(item=item, annotator=user, lease=lease, created_at=now)
 
 
-def lease_claim(*, queue: ReviewQueue, user, max_attempts: int = 8) -> Claim | None:
+class _Busy(Exception):
+    """Every candidate is locked for an instant by another claim or submit."""
+
+
+def lease_claim(*, queue: ReviewQueue, user, patience: float = 5.0) -> Claim | None:
     """"Next item": the user's open claim in this queue, else a new lease on the best item; None when none is left.
 
     Best = closest to completion, then oldest, among open items with a claimable slot the user has not
-    dealt with. One short transaction; on PostgreSQL the item row is taken FOR UPDATE SKIP LOCKED.
+    dealt with. One short transaction; on PostgreSQL the item row is taken FOR UPDATE SKIP LOCKED. When
+    the only candidates are locked by transactions in flight, it retries in a fresh transaction rather
+    than wait while holding locks (waiting on a row lock inside the claim is how claims deadlock).
     """
     if not selectors.queue_can_claim(queue=queue, user=user):
         raise NotAllowed(_("You are not a member of this queue."))
-    for _attempt in range(max_attempts):
+    deadline = time.monotonic() + patience
+    pause = 0.002
+    while True:
         try:
             with transaction.atomic():
-                claim = _claim_once(queue, user)
-            return claim
-        except IntegrityError:
-            # Only a second claim by the same user racing this one can get here (unique item+annotator).
-            continue
-    return None
+                return _claim_once(queue, user)
+        except (_Busy, IntegrityError):
+            # IntegrityError: only this same user claiming twice at once can hit unique (item, annotator).
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, 0.05)
 
 
 def _claim_once(queue: ReviewQueue, user) -> Claim | None:
@@ -337,11 +348,14 @@ def _claim_once(queue: ReviewQueue, user) -> Claim | None:
     if resumed is not None:
         return resumed
     expires = now + timedelta(minutes=queue.lease_minutes)
-    candidates = _candidate_items(queue, user, now).select_for_update(skip_locked=True, no_key=True)
+    candidates = _candidate_items(queue, user, now)
     for _hop in range(16):
-        item = candidates.select_related("queue", "prompt").first()
+        item = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
         if item is None:
+            if candidates.exists():
+                raise _Busy
             return None
+        item.queue = queue
         leases = list(Lease.objects.filter(item=item))
         lease = _take_slot(item, leases, user, now, state=Lease.State.ACTIVE, expires_at=expires)
         _sync_counters(item, leases, queue.annotators_per_item)

@@ -53,7 +53,7 @@ SQLITE_DROP = [
 def forwards(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_CREATE)
+        schema_editor.execute(PG_CREATE, params=None)
     elif vendor == "sqlite":
         for sql in SQLITE_CREATE:
             schema_editor.execute(sql)
@@ -62,7 +62,7 @@ def forwards(apps, schema_editor):
 def backwards(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_DROP)
+        schema_editor.execute(PG_DROP, params=None)
     elif vendor == "sqlite":
         for sql in SQLITE_DROP:
             schema_editor.execute(sql)
