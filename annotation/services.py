@@ -326,6 +326,9 @@ def lease_claim(*, queue: ReviewQueue, user, patience: float = 5.0) -> Claim | N
     the only candidates are locked by transactions in flight, it retries in a fresh transaction rather
     than wait while holding locks (waiting on a row lock inside the claim is how claims deadlock).
     """
+    queue = ReviewQueue.objects.get(pk=queue.pk)  # N and the lease length as they are now, not as cached
+    if not queue.is_active:
+        raise NotAllowed(_("This queue is not active."))
     if not selectors.queue_can_claim(queue=queue, user=user):
         raise NotAllowed(_("You are not a member of this queue."))
     deadline = time.monotonic() + patience

@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 from django.db import connection, connections
 from django.db.models import Count, Max
-from django.utils import timezone
 
 from annotation import services
 from annotation.models import Annotation, Lease, QueueItem
+from tests.annotation.conftest import expire
 from tests.conftest import requires_postgres
 from tests.factories import UserFactory, make_items, make_queue
 
@@ -33,9 +33,7 @@ def _work(queue, user, seed, barrier, results, errors):
                 return
             if rng.random() < 0.1:
                 # This annotator wandered off: their lease runs out before they submit.
-                Lease.objects.filter(pk=claim.lease_id, annotator=user).update(
-                    expires_at=timezone.now() - timezone.timedelta(seconds=1)
-                )
+                expire(claim)
             roll = rng.random()
             if roll < 0.6:
                 data = services.AnnotationInput(decision="accept", severity=3)
