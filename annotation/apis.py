@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -256,21 +257,19 @@ class SubmitOutput(serializers.Serializer):
 
 
 SUBMIT_TEXT = {
-    "counted": "Counted.",
-    "late": "Your lease had expired, but the item still needed your review: it counts.",
-    "surplus": "The item already had enough reviews: stored as surplus, not counted.",
-    "revised": "Your annotation was revised.",
+    "counted": gettext_lazy("Counted."),
+    "late": gettext_lazy("Your lease had expired, but the item still needed your review: it counts."),
+    "surplus": gettext_lazy("The item already had enough reviews: stored as surplus, not counted."),
+    "revised": gettext_lazy("Your annotation was revised."),
 }
 
 
 def _submit_response(result: services.SubmitResult, code: int) -> Response:
-    from django.utils.translation import gettext as _
-
     body = {
         "status": result.status,
         "surplus": result.annotation.is_surplus,
         "item_state": result.item_state,
-        "message": _(SUBMIT_TEXT[result.status]),
+        "message": str(SUBMIT_TEXT[result.status]),
         "annotation": AnnotationOutput(result.annotation).data,
     }
     return Response(body, status=code)

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import annotator_required, maintainer_required
@@ -22,20 +23,22 @@ from .forms import QueueForm
 from .models import Annotation, Claim, QueueItem, ReviewQueue
 
 SUBMIT_MESSAGES = {
-    "counted": ("success", "Saved. Here is the next item."),
-    "late": ("warning", "Your lease had expired, but the item still needed your review: it counts."),
+    "counted": ("success", gettext_lazy("Saved. Here is the next item.")),
+    "late": ("warning", gettext_lazy("Your lease had expired, but the item still needed your review: it counts.")),
     "surplus": (
         "warning",
-        "Your lease had expired and the item already had enough reviews: your review is stored as surplus "
-        "and does not count towards the decision.",
+        gettext_lazy(
+            "Your lease had expired and the item already had enough reviews: your review is stored as surplus "
+            "and does not count towards the decision."
+        ),
     ),
-    "revised": ("success", "Your annotation was revised."),
+    "revised": ("success", gettext_lazy("Your annotation was revised.")),
 }
 
 
 def _message(status: str) -> tuple[str, str]:
     level, text = SUBMIT_MESSAGES[status]
-    return level, _(text)
+    return level, str(text)
 
 
 # ----------------------------------------------------------------------------- parsing
