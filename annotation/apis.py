@@ -134,7 +134,7 @@ def _error(exc: services.AnnotationError) -> Response:
 class QueueListApi(APIView):
     """GET: queues the caller may see (annotators: those they may claim from). POST: create (maintainers)."""
 
-    class InputSerializer(serializers.Serializer):
+    class QueueCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         taxonomy = serializers.IntegerField()
         dimensions = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
@@ -154,9 +154,9 @@ class QueueListApi(APIView):
         counts = selectors.queue_state_counts(queue_ids=[q.pk for q in queues])
         return Response(QueueOutput(queues, many=True, context={"counts": counts}).data)
 
-    @extend_schema(request=InputSerializer, responses={201: QueueOutput})
+    @extend_schema(request=QueueCreateInputSerializer, responses={201: QueueOutput})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.QueueCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
         try:
@@ -196,13 +196,17 @@ class QueueNextApi(APIView):
         return Response(ClaimOutput(claim).data)
 
 
+class HeartbeatOutput(serializers.Serializer):
+    claim = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
 class ClaimHeartbeatApi(APIView):
+    """Keep the lease of a claim alive (the review page calls this every minute). 409 when it was lost."""
+
     permission_classes = [IsAnnotator]
 
-    @extend_schema(
-        request=None,
-        responses={200: serializers.DictField(), 409: OpenApiResponse(description="The lease was lost")},
-    )
+    @extend_schema(request=None, responses={200: HeartbeatOutput, 409: OpenApiResponse(description="The lease was lost")})
     def post(self, request, pk: int):
         try:
             lease = services.lease_heartbeat(claim_id=pk, user=request.user)
@@ -213,7 +217,7 @@ class ClaimHeartbeatApi(APIView):
         return Response({"claim": pk, "expires_at": lease.expires_at})
 
 
-class AnnotationInput(serializers.Serializer):
+class AnnotationInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Annotation.Decision.choices)
     final_text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     dimension = serializers.IntegerField(required=False, allow_null=True)
@@ -284,9 +288,9 @@ class ClaimSubmitApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=AnnotationInput, responses={201: SubmitOutput, 200: SubmitOutput})
+    @extend_schema(request=AnnotationInputSerializer, responses={201: SubmitOutput, 200: SubmitOutput})
     def post(self, request, pk: int):
-        data = AnnotationInput(data=request.data)
+        data = AnnotationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             result = services.annotation_submit(claim_id=pk, user=request.user, data=_to_input(data.validated_data))
@@ -336,9 +340,9 @@ class MyAnnotationListApi(APIView):
 class AnnotationReviseApi(APIView):
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=AnnotationInput, responses=SubmitOutput)
+    @extend_schema(request=AnnotationInputSerializer, responses=SubmitOutput)
     def post(self, request, pk: int):
-        data = AnnotationInput(data=request.data)
+        data = AnnotationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             result = services.annotation_revise(annotation_id=pk, user=request.user, data=_to_input(data.validated_data))
@@ -386,7 +390,7 @@ class AdjudicationDecideApi(APIView):
 
     permission_classes = [IsMaintainer]
 
-    class InputSerializer(serializers.Serializer):
+    class AdjudicationDecideInputSerializer(serializers.Serializer):
         decision = serializers.ChoiceField(choices=[Prompt.Status.APPROVED, Prompt.Status.REJECTED])
         reason = serializers.CharField()
         from_annotation = serializers.IntegerField(required=False)
@@ -401,9 +405,9 @@ class AdjudicationDecideApi(APIView):
         )
         reference_answer = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses=AdjudicationOutput)
+    @extend_schema(request=AdjudicationDecideInputSerializer, responses=AdjudicationOutput)
     def post(self, request, pk: int):
-        data = self.InputSerializer(data=request.data)
+        data = self.AdjudicationDecideInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
         item = get_object_or_404(QueueItem.objects.select_related("prompt"), pk=pk)
@@ -440,12 +444,12 @@ class AdjudicationDecideApi(APIView):
 class AdjudicationReopenApi(APIView):
     permission_classes = [IsMaintainer]
 
-    class InputSerializer(serializers.Serializer):
+    class AdjudicationReopenInputSerializer(serializers.Serializer):
         reason = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses=AdjudicationOutput)
+    @extend_schema(request=AdjudicationReopenInputSerializer, responses=AdjudicationOutput)
     def post(self, request, pk: int):
-        data = self.InputSerializer(data=request.data)
+        data = self.AdjudicationReopenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         item = get_object_or_404(QueueItem, pk=pk)
         try:

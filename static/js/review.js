@@ -31,9 +31,15 @@
     var input = document.querySelector("#review-form [data-seconds]");
     if (input) { input.value = secondsSpent(); }
   }
-  // Capture phase: runs before htmx reads the form.
+  // The decision travels in a hidden field: a button's own name/value is not sent when a script submits
+  // the form through htmx. Capture phase, so both run before htmx reads the form.
+  function noteDecision(event) {
+    var button = event.target.closest && event.target.closest("button[name=decision]");
+    var holder = button && button.form && button.form.querySelector("[data-decision]");
+    if (holder) { holder.value = button.value; }
+  }
   document.addEventListener("submit", fillSeconds, true);
-  document.addEventListener("click", fillSeconds, true);
+  document.addEventListener("click", function (event) { fillSeconds(); noteDecision(event); }, true);
 
   function setMode(mode) {
     var f = form();
@@ -54,7 +60,8 @@
   function submitAs(decision) {
     var f = form();
     var button = f && f.querySelector('button[name=decision][value="' + decision + '"]');
-    if (button) { fillSeconds(); f.requestSubmit(button); }
+    var holder = f && f.querySelector("[data-decision]");
+    if (button && holder) { holder.value = decision; fillSeconds(); f.requestSubmit(button); }
   }
 
   function syncLabels() {

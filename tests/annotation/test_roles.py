@@ -172,7 +172,7 @@ def test_annotators_cannot_adjudicate(taxonomy, client):
 
 def test_annotators_cannot_claim_from_a_queue_they_are_not_members_of(taxonomy, client):
     member, outsider = (UserFactory(username=u, role="Annotator", password=None) for u in ("member", "outsider"))
-    queue = make_queue(members=[member])
+    queue = make_queue(name="专属成员的名单", members=[member])
     make_items(1)
     client.force_login(outsider)
     assert client.get(reverse("annotation:review", args=[queue.pk])).status_code == 403
