@@ -181,9 +181,10 @@ class QueueNextApi(APIView):
 
     @extend_schema(request=None, responses={200: ClaimOutput, 204: OpenApiResponse(description="Nothing left")})
     def post(self, request, pk: int):
-        queue = get_object_or_404(ReviewQueue, pk=pk)
         try:
-            claim = services.lease_claim(queue=queue, user=request.user)
+            claim = services.lease_claim(queue_id=pk, user=request.user)
+        except ReviewQueue.DoesNotExist:
+            raise NotFound
         except services.NotAllowed as exc:
             raise PermissionDenied(exc.message)
         if claim is None:

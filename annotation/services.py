@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -255,7 +255,11 @@ def _save_counters(item: QueueItem, *extra: str) -> None:
 
 
 def _lock_item(item_id: int) -> QueueItem:
-    return QueueItem.objects.select_for_update(no_key=True, of=("self",)).select_related("queue", "prompt").get(pk=item_id)
+    return (
+        QueueItem.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("queue", "prompt__dimension")
+        .get(pk=item_id)
+    )
 
 
 def _take_slot(item: QueueItem, leases: list[Lease], user, now, *, state: str, expires_at) -> Lease | None:
@@ -314,11 +318,108 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
     return claim or Claim.objects.create(item=item, annotator=user, lease=lease, created_at=now)
 
 
+# The claim on PostgreSQL in one statement: pick and lock the best item (SKIP LOCKED), take a free slot
+# number or an expired lease in place, bring the item's counters up to date, log the claim. The counters
+# are computed from the lease rows as they were plus the one change this statement makes.
+CLAIM_SQL = """
+WITH cand AS (
+    SELECT i.id FROM annotation_queueitem i
+    WHERE i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s
+      AND NOT EXISTS (SELECT 1 FROM annotation_lease m WHERE m.item_id = i.id AND m.annotator_id = %(user)s)
+    ORDER BY i.submitted DESC, i.id
+    LIMIT 1
+    FOR NO KEY UPDATE OF i SKIP LOCKED
+), slot AS (
+    SELECT c.id AS item_id, s.n AS slot, l.id AS lease_id
+    FROM cand c
+    CROSS JOIN generate_series(1, %(n)s) AS s(n)
+    LEFT JOIN annotation_lease l ON l.item_id = c.id AND l.slot = s.n
+    WHERE l.id IS NULL OR (l.state = 'active' AND l.expires_at <= %(now)s)
+    ORDER BY (l.id IS NULL) DESC, l.expires_at, s.n
+    LIMIT 1
+), ins AS (
+    INSERT INTO annotation_lease (item_id, annotator_id, slot, state, claimed_at, expires_at, heartbeat_at, updated_at)
+    SELECT item_id, %(user)s, slot, 'active', %(now)s, %(expires)s, %(now)s, %(now)s FROM slot WHERE lease_id IS NULL
+    RETURNING id, item_id
+), upd AS (
+    UPDATE annotation_lease l
+    SET annotator_id = %(user)s, state = 'active', claimed_at = %(now)s, expires_at = %(expires)s,
+        heartbeat_at = %(now)s, updated_at = %(now)s
+    FROM slot WHERE l.id = slot.lease_id
+    RETURNING l.id, l.item_id
+), got AS (
+    SELECT id, item_id FROM ins UNION ALL SELECT id, item_id FROM upd
+), stats AS (
+    SELECT s.item_id,
+           count(l.id) FILTER (WHERE l.state = 'submitted') AS submitted,
+           count(l.id) FILTER (WHERE l.state = 'active' AND l.id IS DISTINCT FROM s.lease_id) + 1 AS leased,
+           min(l.expires_at) FILTER (WHERE l.state = 'active' AND l.id IS DISTINCT FROM s.lease_id) AS other_expiry
+    FROM slot s LEFT JOIN annotation_lease l ON l.item_id = s.item_id
+    GROUP BY s.item_id, s.lease_id
+), counters AS (
+    UPDATE annotation_queueitem i
+    SET submitted = st.submitted, leased = st.leased, updated_at = %(now)s,
+        free_at = CASE WHEN st.submitted + st.leased < %(n)s THEN %(free_now)s ELSE LEAST(st.other_expiry, %(expires)s) END
+    FROM stats st WHERE i.id = st.item_id
+    RETURNING i.id
+), logged AS (
+    INSERT INTO annotation_claim (item_id, annotator_id, lease_id, created_at)
+    SELECT item_id, %(user)s, id, %(now)s FROM got
+    RETURNING id, item_id, lease_id
+)
+SELECT (SELECT id FROM cand), logged.id, logged.item_id, logged.lease_id,
+       (SELECT count(*) FROM counters), set_config('synchronous_commit', 'off', true)
+FROM (SELECT 1) AS one LEFT JOIN logged ON true
+"""
+
+
+def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str:
+    """Claim, or "none" (no unlocked candidate) or "stale" (a candidate whose counters were wrong)."""
+    params = {
+        "queue": queue.pk, "user": user.pk, "now": now, "expires": expires,
+        "n": queue.annotators_per_item, "free_now": FREE_NOW,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, params)
+        candidate, claim_id, item_id, lease_id, _n, _cfg = cursor.fetchone()
+    if candidate is None:
+        return "none"
+    if claim_id is None:
+        return "stale"
+    return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
+
+
 class _Busy(Exception):
     """Every candidate is locked for an instant by another claim or submit."""
 
 
-def lease_claim(*, queue: ReviewQueue, user, patience: float = 5.0) -> Claim | None:
+def _soft_state_commit() -> None:
+    """Leases are soft state: one lost in a server crash only makes its item claimable again, so a claim
+    or heartbeat need not wait for its WAL to reach the disk (PostgreSQL asynchronous commit). Submits
+    and decisions keep full durability."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
+    """The queue as it is now (N, lease length, active), the user's membership and any lease they hold
+    in it, in one query."""
+    through = ReviewQueue.members.through
+    own = Lease.objects.filter(annotator_id=user.pk, state=Lease.State.ACTIVE, item__queue_id=OuterRef("pk"))
+    queue = ReviewQueue.objects.annotate(
+        has_members=Exists(through.objects.filter(reviewqueue_id=OuterRef("pk"))),
+        is_member=Exists(through.objects.filter(reviewqueue_id=OuterRef("pk"), user_id=user.pk)),
+        holds_lease=Exists(own),
+    ).get(pk=queue_id)
+    if not queue.is_active:
+        raise NotAllowed(_("This queue is not active."))
+    if queue.has_members and not queue.is_member:
+        raise NotAllowed(_("You are not a member of this queue."))
+    return queue
+
+
+def lease_claim(*, queue: ReviewQueue | None = None, queue_id: int | None = None, user, patience: float = 5.0) -> Claim | None:
     """"Next item": the user's open claim in this queue, else a new lease on the best item; None when none is left.
 
     Best = closest to completion, then oldest, among open items with a claimable slot the user has not
@@ -326,11 +427,7 @@ def lease_claim(*, queue: ReviewQueue, user, patience: float = 5.0) -> Claim | N
     the only candidates are locked by transactions in flight, it retries in a fresh transaction rather
     than wait while holding locks (waiting on a row lock inside the claim is how claims deadlock).
     """
-    queue = ReviewQueue.objects.get(pk=queue.pk)  # N and the lease length as they are now, not as cached
-    if not queue.is_active:
-        raise NotAllowed(_("This queue is not active."))
-    if not selectors.queue_can_claim(queue=queue, user=user):
-        raise NotAllowed(_("You are not a member of this queue."))
+    queue = _queue_for_claim(queue_id if queue is None else queue.pk, user)  # raises ReviewQueue.DoesNotExist
     deadline = time.monotonic() + patience
     pause = 0.002
     while True:
@@ -347,11 +444,23 @@ def lease_claim(*, queue: ReviewQueue, user, patience: float = 5.0) -> Claim | N
 
 def _claim_once(queue: ReviewQueue, user) -> Claim | None:
     now = timezone.now()
-    resumed = _resume(queue, user, now)
-    if resumed is not None:
-        return resumed
     expires = now + timedelta(minutes=queue.lease_minutes)
+    if queue.holds_lease:
+        _soft_state_commit()
+        resumed = _resume(queue, user, now)
+        if resumed is not None:
+            return resumed
+        queue.holds_lease = False  # it was taken over meanwhile: claim afresh
     candidates = _candidate_items(queue, user, now)
+    if connection.vendor == "postgresql":
+        outcome = _claim_sql(queue, user, now, expires)
+        if isinstance(outcome, Claim):
+            return outcome
+        if outcome == "none":
+            if candidates.exists():
+                raise _Busy
+            return None
+        # "stale": the ORM path below repairs the counters while it looks.
     for _hop in range(16):
         item = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
         if item is None:
@@ -379,6 +488,7 @@ def lease_heartbeat(*, claim_id: int, user) -> Lease:
     claim = Claim.objects.filter(pk=claim_id, annotator_id=user.pk).first()
     if claim is None:
         raise NotAllowed(_("This is not your claim."))
+    _soft_state_commit()
     item = _lock_item(claim.item_id)
     lease = _own_lease(claim)
     if lease is None or lease.state != Lease.State.ACTIVE:
@@ -515,7 +625,10 @@ def _validated(item: QueueItem, data: AnnotationInput) -> tuple[dict[str, Any], 
             errors["dimension"] = _("Choose a dimension.")
         dimension_id = None
     else:
-        dimension = Dimension.objects.filter(pk=dimension_id, taxonomy_id=item.queue.taxonomy_id).first()
+        if dimension_id == prompt.dimension_id and prompt.dimension.taxonomy_id == item.queue.taxonomy_id:
+            dimension = prompt.dimension  # the usual case: already loaded with the item
+        else:
+            dimension = Dimension.objects.filter(pk=dimension_id, taxonomy_id=item.queue.taxonomy_id).first()
         if dimension is None:
             errors["dimension"] = _("Choose a dimension of this queue's taxonomy.")
     if sub_dimension_id in (None, ""):
@@ -597,10 +710,17 @@ class SubmitResult:
 def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitResult:
     """Store the user's review of a claimed item. Never drops it: late submits take a slot if one is
     free, otherwise they are kept as surplus. A second submit for the same item revises the first."""
-    claim = Claim.objects.filter(pk=claim_id, annotator_id=user.pk).first()
-    if claim is None:
+    # The claim is checked and its item locked in one query.
+    item = (
+        QueueItem.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("queue", "prompt__dimension")
+        .annotate(claimed_at=F("claims__created_at"))
+        .filter(claims__pk=claim_id, claims__annotator_id=user.pk)
+        .first()
+    )
+    if item is None:
         raise NotAllowed(_("This is not your claim."))
-    item = _lock_item(claim.item_id)
+    claim = Claim(pk=claim_id, item_id=item.pk, annotator=user, created_at=item.claimed_at)
     existing = Annotation.objects.filter(prompt_id=item.prompt_id, annotator_id=user.pk).first()
     if existing is not None:
         return _revise(item, existing, data, user)

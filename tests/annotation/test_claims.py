@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import services
-from annotation.models import Annotation, Claim, Lease
+from annotation.models import Annotation, Claim, Lease, QueueItem
 from tests.annotation.conftest import expire
 from tests.factories import UserFactory, make_items, make_queue
 
@@ -178,3 +178,16 @@ def test_maintainers_may_claim_when_the_queue_lets_them(taxonomy, maintainer):
     members_only = make_queue(name="仅成员", members=[UserFactory(username="m1", role="Annotator", password=None)])
     with pytest.raises(services.NotAllowed):
         claim(members_only, maintainer)
+
+
+def test_counters_that_drifted_are_repaired_by_the_next_claim(taxonomy, annotators):
+    queue = make_queue(n=1)
+    first, second = make_items(2)
+    a, b = annotators[:2]
+    claim(queue, a)
+    # Pretend the first item's counters went wrong: it looks free although its only slot is leased.
+    QueueItem.objects.filter(pk=first.pk).update(free_at=services.FREE_NOW, leased=0)
+    got = claim(queue, b)
+    assert got.item_id == second.pk
+    first.refresh_from_db()
+    assert first.leased == 1 and first.free_at > timezone.now()
