@@ -281,3 +281,21 @@ def test_hostile_prompts_render_escaped_on_the_review_and_adjudication_pages(tax
     client.force_login(a)
     work = client.get(reverse("annotation:my_work")).content.decode()
     assert "<script>alert('xss')</script>" not in work and "&lt;script&gt;" in work
+
+
+def test_the_near_duplicate_flag_links_to_its_twin(taxonomy, annotators, client):
+    queue = make_queue()
+    twin = PromptFactory(text="<b>孪生</b>题目：如何伪造公章？", status="approved")
+    (item,) = make_items(1, near_duplicate_of=twin, near_duplicate_score=0.91)
+    a, b = annotators[:2]
+    client.force_login(a)
+    start(client, queue)
+    claim = Claim.objects.get()
+    page = client.get(reverse("annotation:claim", args=[claim.pk])).content.decode()
+    assert reverse("annotation:twin", args=[claim.pk]) in page and "0.91" in page
+    fragment = client.get(reverse("annotation:twin", args=[claim.pk]), **HX).content.decode()
+    assert "&lt;b&gt;孪生&lt;/b&gt;" in fragment and "<b>孪生</b>" not in fragment
+    assert client.get(reverse("annotation:twin", args=[claim.pk])).status_code == 200
+    client.force_login(b)
+    assert client.get(reverse("annotation:twin", args=[claim.pk])).status_code == 404
+    assert item.prompt.near_duplicate_of_id == twin.pk

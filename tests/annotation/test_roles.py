@@ -182,3 +182,17 @@ def test_annotators_cannot_claim_from_a_queue_they_are_not_members_of(taxonomy, 
     assert not Claim.objects.exists()
     client.force_login(member)
     assert client.post(reverse("api-queue-next", args=[queue.pk]), content_type="application/json").status_code == 200
+
+
+OWN_PAGES = [("annotation:claim", "claim"), ("annotation:twin", "claim"), ("annotation:revise", "annotation")]
+
+
+@pytest.mark.parametrize("name,kind", OWN_PAGES)
+def test_pages_of_ones_own_work_check_login_role_and_owner(client, objects, name, kind):
+    target = url(name, kind, objects)
+    anonymous = client.get(target)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("accounts:login"))
+    client.force_login(UserFactory(username="norole", password=None))
+    assert client.get(target).status_code == 403
+    client.force_login(UserFactory(username="someone-else", role="Annotator", password=None))
+    assert client.get(target).status_code == 404
