@@ -9,7 +9,13 @@ from annotation.models import Annotation
 from curation.models import Prompt
 from tests.factories import UserFactory, make_items, make_queue
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+
+@pytest.fixture(autouse=True)
+def _async_unsafe(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; Django must still allow ORM calls here. Set
+    # for this module's tests only, so it never leaks into other tests (e.g. the deploy check's subprocess).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.mark.browser
