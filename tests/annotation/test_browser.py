@@ -20,7 +20,8 @@ def _async_unsafe(monkeypatch):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_an_annotator_reviews_three_items_with_the_keyboard_only(live_server, taxonomy):
+def test_an_annotator_reviews_three_items_with_the_keyboard_only(django_db_setup, live_server, taxonomy):
+    # django_db_setup first: the live server (and its connection) then stops before the test database is dropped.
     from playwright.sync_api import expect, sync_playwright
 
     user = UserFactory(username="keyboard", role="Annotator")
