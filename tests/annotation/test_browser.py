@@ -10,7 +10,6 @@ from curation.models import Prompt
 from tests.factories import UserFactory, make_items, make_queue
 
 
-
 @pytest.fixture(autouse=True)
 def _async_unsafe(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; Django must still allow ORM calls here. Set
