@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +11,7 @@ class ReviewQueue(models.Model):
     class ConsensusRule(models.TextChoices):
         UNANIMOUS = "unanimous", _("Unanimous: approve only when decision, text and labels are identical")
         MAJORITY_LABELS = "majority_labels", _("Approve when decisions agree and labels have a majority")
+        MAJORITY = "majority", _("Majority decision; text and labels by majority of those who accepted")
 
     name = models.CharField(_("Name"), max_length=200, unique=True)
     taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="queues")
@@ -25,6 +28,7 @@ class ReviewQueue(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -80,6 +84,7 @@ class Annotation(models.Model):
     is_surplus = models.BooleanField(_("Surplus"), default=False)
     submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    revisions = models.PositiveSmallIntegerField(_("Revisions"), default=0)
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -90,7 +95,10 @@ class Annotation(models.Model):
                 name="annotation_severity_1_5",
             ),
         ]
-        indexes = [models.Index(fields=["queue", "submitted_at"], name="annotation_queue_time")]
+        indexes = [
+            models.Index(fields=["queue", "submitted_at"], name="annotation_queue_time"),
+            models.Index(fields=["annotator", "-submitted_at"], name="annotation_user_recent"),
+        ]
         verbose_name = _("Annotation")
         verbose_name_plural = _("Annotation")
 
@@ -100,3 +108,143 @@ class Annotation(models.Model):
     @property
     def keeps(self) -> bool:
         return self.decision != self.Decision.REJECT
+
+
+# A slot-holding lease that is free "now" gets this instant, so one `free_at <= now` test covers both
+# "has an unused slot" and "has an expired lease to take over".
+FREE_NOW = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+class QueueItem(models.Model):
+    """A prompt's place in a review queue, with counters kept in step with its leases.
+
+    `submitted` and `leased` count lease rows (slots) holding a submission or a lease; `free_at` is the
+    earliest moment a slot is claimable (FREE_NOW when one is free already, the first expiry when all
+    N slots are taken, NULL when all N are submitted). They let the claim query read one index.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        ADJUDICATION = "adjudication", _("Adjudication")
+        DECIDED = "decided", _("Decided")
+
+    class AdjudicationReason(models.TextChoices):
+        DISAGREEMENT = "disagreement", _("Annotators disagree")
+        REOPENED = "reopened", _("Reopened")
+        DECIDE_FAILED = "decide_failed", _("The consensus could not be applied")
+
+    queue = models.ForeignKey(ReviewQueue, on_delete=models.PROTECT, related_name="items")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="queue_items")
+    state = models.CharField(_("State"), max_length=16, choices=State.choices, default=State.OPEN)
+    adjudication_reason = models.CharField(
+        _("Why adjudication"), max_length=16, choices=AdjudicationReason.choices, blank=True
+    )
+    adjudication_note = models.TextField(_("Adjudication note"), blank=True)
+    submitted = models.PositiveSmallIntegerField(_("Submitted"), default=0)
+    leased = models.PositiveSmallIntegerField(_("Leased"), default=0)
+    free_at = models.DateTimeField(null=True, blank=True, default=FREE_NOW)
+    outcome = models.CharField(
+        _("Outcome"),
+        max_length=16,
+        blank=True,
+        choices=[(Prompt.Status.APPROVED, Prompt.Status.APPROVED.label), (Prompt.Status.REJECTED, Prompt.Status.REJECTED.label)],
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("Decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # One queue per prompt: two queues reaching two decisions on one prompt would contradict each other.
+            models.UniqueConstraint(fields=["prompt"], name="one_queue_item_per_prompt"),
+        ]
+        indexes = [
+            # The claim: open items of a queue, closest to completion first, then oldest.
+            models.Index(fields=["queue", "-submitted", "id"], condition=models.Q(state="open"), name="queueitem_claim"),
+            models.Index(fields=["queue", "state"], name="queueitem_queue_state"),
+            models.Index(fields=["state", "updated_at"], name="queueitem_state_time"),
+        ]
+        verbose_name = _("Queue item")
+        verbose_name_plural = _("Queue items")
+
+    def __str__(self) -> str:
+        return f"{self.queue_id}:{self.prompt_id}"
+
+
+class Lease(models.Model):
+    """One annotator's hold on one item: a claim (slot 1..N) or what became of it.
+
+    A row holds a slot while `active` (claimed, maybe expired) or `submitted`; `skipped` and `surplus` rows
+    hold none but still mark that the user has dealt with the item, so one (item, annotator) lookup tells
+    the claim query what to leave out. An expired active row is taken over in place by the next claimer.
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Claimed")
+        SUBMITTED = "submitted", _("Submitted")
+        SKIPPED = "skipped", _("Skipped")
+        SURPLUS = "surplus", _("Surplus")
+
+    item = models.ForeignKey(QueueItem, on_delete=models.CASCADE, related_name="leases")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leases")
+    slot = models.PositiveSmallIntegerField(null=True, blank=True)
+    state = models.CharField(_("State"), max_length=16, choices=State.choices, default=State.ACTIVE)
+    claimed_at = models.DateTimeField(_("Claimed at"))
+    expires_at = models.DateTimeField(_("Expires at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "slot"], name="lease_one_per_slot"),
+            models.UniqueConstraint(fields=["item", "annotator"], name="lease_one_per_user_item"),
+            models.CheckConstraint(
+                condition=(models.Q(state__in=["active", "submitted"], slot__gte=1, slot__lte=20))
+                | (models.Q(state__in=["skipped", "surplus"], slot__isnull=True)),
+                name="lease_slot_matches_state",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="active") | models.Q(expires_at__isnull=False),
+                name="lease_active_expires",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["annotator"], condition=models.Q(state="active"), name="lease_active_by_user"),
+            models.Index(fields=["annotator", "state"], name="lease_user_state"),
+        ]
+        verbose_name = _("Lease")
+        verbose_name_plural = _("Leases")
+
+    def __str__(self) -> str:
+        return f"{self.item_id}#{self.slot}:{self.annotator_id}:{self.state}"
+
+    @property
+    def holds_slot(self) -> bool:
+        return self.slot is not None
+
+
+class Claim(models.Model):
+    """One "next item" handed to one annotator: the id clients heartbeat and submit against.
+
+    Leases are reused in place when they expire, so a lease id alone cannot tell an annotator's late
+    submit from someone else's; the claim proves who was given which item, and when.
+    """
+
+    item = models.ForeignKey(QueueItem, on_delete=models.CASCADE, related_name="claims")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="claims")
+    lease = models.ForeignKey(Lease, on_delete=models.SET_NULL, null=True, blank=True, related_name="claims")
+    created_at = models.DateTimeField(_("Claimed at"))
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["lease", "annotator"], name="claim_lease_user")]
+        verbose_name = _("Claim")
+        verbose_name_plural = _("Claims")
+
+    def __str__(self) -> str:
+        return f"claim {self.pk}: {self.annotator_id} → {self.item_id}"

@@ -183,6 +183,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets are both called "decision": an annotator's and an adjudicator's.
+    "ENUM_NAME_OVERRIDES": {
+        "AnnotationDecisionEnum": "annotation.models.Annotation.Decision",
+        "AdjudicationDecisionEnum": [("approved", "approved"), ("rejected", "rejected")],
+    },
 }
 
 # Celery: Redis in production; a folder on disk otherwise, so `make run` needs no service.

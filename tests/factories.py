@@ -18,6 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if extracted:
+            # get_or_create: transactional tests flush tables, taking the role groups of the data migration along.
             self.groups.add(Group.objects.get_or_create(name=extracted)[0])
 
 
@@ -29,3 +30,31 @@ class PromptFactory(factory.django.DjangoModelFactory):
     dimension = factory.LazyFunction(lambda: Dimension.objects.get(taxonomy__code="v251030", code="legality"))
     source = Prompt.Source.MANUAL
     normalized_hash = factory.LazyAttribute(lambda o: text_hash(o.text))
+
+
+def make_queue(*, name: str = "队列", taxonomy_code: str = "v251030", n: int = 3, lease_minutes: int = 20,
+               rule: str = "unanimous", members=(), dimensions=(), guidelines: str = "", actor=None):
+    """A review queue made the way the product makes it (through the service)."""
+    from annotation import services
+    from curation.models import Dimension, Taxonomy
+
+    taxonomy = Taxonomy.objects.get(code=taxonomy_code)
+    dims = [Dimension.objects.get(taxonomy=taxonomy, code=c).pk for c in dimensions]
+    return services.queue_create(
+        data=services.QueueData(
+            name=name, taxonomy_id=taxonomy.pk, dimension_ids=dims, annotators_per_item=n,
+            lease_minutes=lease_minutes, guidelines=guidelines, member_ids=[m.pk for m in members],
+            consensus_rule=rule,
+        ),
+        actor=actor,
+    )
+
+
+def make_items(count: int, **prompt_kwargs) -> list:
+    """Candidate prompts routed into the matching queue; returns the QueueItems in claim order."""
+    from annotation import services
+    from annotation.models import QueueItem
+
+    prompts = PromptFactory.create_batch(count, **prompt_kwargs)
+    services.queue_items_route(prompt_ids=[p.pk for p in prompts])
+    return list(QueueItem.objects.filter(prompt__in=prompts).order_by("id"))

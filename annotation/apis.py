@@ -1,0 +1,460 @@
+"""REST API: queues, claims (next / heartbeat / submit / skip), own annotations, adjudication.
+
+One APIView per operation; serializers only shape data, services.py holds every rule.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsAnnotator, IsMaintainer
+from curation.models import Prompt
+
+from . import selectors, services
+from .models import Annotation, Claim, QueueItem, ReviewQueue
+
+# ----------------------------------------------------------------------------- output shapes
+
+
+class QueueOutput(serializers.ModelSerializer):
+    taxonomy = serializers.CharField(source="taxonomy.code")
+    dimensions = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewQueue
+        fields = [
+            "id", "name", "taxonomy", "dimensions", "annotators_per_item", "lease_minutes", "consensus_rule",
+            "guidelines", "is_active", "counts",
+        ]
+
+    def get_counts(self, obj) -> dict:
+        return self.context.get("counts", {}).get(obj.pk, {})
+
+
+class TaxonOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name_zh = serializers.CharField()
+    name_en = serializers.CharField()
+
+
+class ReviewPromptOutput(serializers.ModelSerializer):
+    dimension = TaxonOutput()
+    sub_dimension = TaxonOutput(allow_null=True)
+    techniques = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prompt
+        fields = [
+            "id", "text", "language", "dimension", "sub_dimension", "techniques", "risk_expression", "severity",
+            "expected_behaviour", "reference_answers", "near_duplicate_of", "near_duplicate_score",
+        ]
+
+    def get_techniques(self, obj) -> list[dict]:
+        return [{"id": t.pk, "code": t.code} for t in obj.techniques.all()]
+
+
+class ClaimOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    queue = serializers.IntegerField(source="item.queue_id")
+    item = serializers.IntegerField(source="item_id")
+    expires_at = serializers.DateTimeField(source="lease.expires_at", allow_null=True)
+    prompt = ReviewPromptOutput(source="item.prompt")
+
+
+class AnnotationOutput(serializers.ModelSerializer):
+    techniques = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+    item_state = serializers.CharField(read_only=True, default=None)
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id", "queue", "prompt", "decision", "final_text", "dimension", "sub_dimension", "techniques",
+            "risk_expression", "severity", "expected_behaviour", "reference_answer", "reject_reason", "note",
+            "seconds_spent", "is_surplus", "revisions", "submitted_at", "updated_at", "item_state",
+        ]
+
+
+class AdjudicationAnnotationOutput(AnnotationOutput):
+    annotator = serializers.CharField(source="annotator.username")
+    edited = serializers.SerializerMethodField()
+
+    class Meta(AnnotationOutput.Meta):
+        fields = [f for f in AnnotationOutput.Meta.fields if f != "item_state"] + ["annotator", "edited"]
+
+    def get_edited(self, obj) -> bool:
+        return obj.final_text != obj.prompt.text
+
+
+class AdjudicationOutput(serializers.ModelSerializer):
+    prompt = ReviewPromptOutput()
+    annotations = AdjudicationAnnotationOutput(source="prompt.annotations", many=True)
+    queue_name = serializers.CharField(source="queue.name")
+
+    class Meta:
+        model = QueueItem
+        fields = [
+            "id", "queue", "queue_name", "state", "adjudication_reason", "adjudication_note", "submitted", "outcome",
+            "decided_at", "prompt", "annotations",
+        ]
+
+
+def _adjudication_queryset():
+    return QueueItem.objects.select_related(
+        "queue", "prompt__dimension", "prompt__sub_dimension"
+    ).prefetch_related(
+        "prompt__techniques",
+        Prefetch(
+            "prompt__annotations",
+            queryset=Annotation.objects.select_related("annotator", "prompt").prefetch_related("techniques"),
+        ),
+    )
+
+
+def _error(exc: services.AnnotationError) -> Response:
+    codes = {"forbidden": status.HTTP_403_FORBIDDEN, "lease_lost": status.HTTP_409_CONFLICT, "conflict": status.HTTP_409_CONFLICT}
+    body: dict = {"detail": exc.message, "code": exc.code}
+    if isinstance(exc, services.AnnotationInvalid):
+        body["errors"] = exc.errors
+    return Response(body, status=codes.get(exc.code, status.HTTP_400_BAD_REQUEST))
+
+
+# ----------------------------------------------------------------------------- queues
+
+
+class QueueListApi(APIView):
+    """GET: queues the caller may see (annotators: those they may claim from). POST: create (maintainers)."""
+
+    class QueueCreateInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        taxonomy = serializers.IntegerField()
+        dimensions = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+        annotators_per_item = serializers.IntegerField(min_value=1, max_value=20, default=3)
+        lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=20)
+        guidelines = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+        members = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+        consensus_rule = serializers.ChoiceField(choices=ReviewQueue.ConsensusRule.choices, default="unanimous")
+        is_active = serializers.BooleanField(default=True)
+
+    def get_permissions(self):
+        return [IsMaintainer()] if self.request.method == "POST" else [IsAnnotator()]
+
+    @extend_schema(responses=QueueOutput(many=True))
+    def get(self, request):
+        queues = list(selectors.queue_list_for(user=request.user))
+        counts = selectors.queue_state_counts(queue_ids=[q.pk for q in queues])
+        return Response(QueueOutput(queues, many=True, context={"counts": counts}).data)
+
+    @extend_schema(request=QueueCreateInputSerializer, responses={201: QueueOutput})
+    def post(self, request):
+        data = self.QueueCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        try:
+            queue = services.queue_create(
+                data=services.QueueData(
+                    name=d["name"], taxonomy_id=d["taxonomy"], dimension_ids=d["dimensions"],
+                    annotators_per_item=d["annotators_per_item"], lease_minutes=d["lease_minutes"],
+                    guidelines=d["guidelines"], member_ids=d["members"], consensus_rule=d["consensus_rule"],
+                    is_active=d["is_active"],
+                ),
+                actor=request.user,
+            )
+        except services.AnnotationError as exc:
+            return _error(exc)
+        return Response(QueueOutput(selectors.queue_get(pk=queue.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class QueueNextApi(APIView):
+    """Claim the next item (or get back the one you hold). 204 when nothing is left for you."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses={200: ClaimOutput, 204: OpenApiResponse(description="Nothing left")})
+    def post(self, request, pk: int):
+        try:
+            claim = services.lease_claim(queue_id=pk, user=request.user)
+        except ReviewQueue.DoesNotExist:
+            raise NotFound
+        except services.NotAllowed as exc:
+            raise PermissionDenied(exc.message)
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        claim = (
+            Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension")
+            .prefetch_related("item__prompt__techniques")
+            .get(pk=claim.pk)
+        )
+        return Response(ClaimOutput(claim).data)
+
+
+class HeartbeatOutput(serializers.Serializer):
+    claim = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class ClaimHeartbeatApi(APIView):
+    """Keep the lease of a claim alive (the review page calls this every minute). 409 when it was lost."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses={200: HeartbeatOutput, 409: OpenApiResponse(description="The lease was lost")})
+    def post(self, request, pk: int):
+        try:
+            lease = services.lease_heartbeat(claim_id=pk, user=request.user)
+        except services.NotAllowed:
+            raise NotFound
+        except services.AnnotationError as exc:
+            return _error(exc)
+        return Response({"claim": pk, "expires_at": lease.expires_at})
+
+
+class AnnotationInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Annotation.Decision.choices)
+    final_text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    dimension = serializers.IntegerField(required=False, allow_null=True)
+    sub_dimension = serializers.IntegerField(required=False, allow_null=True)
+    techniques = serializers.ListField(child=serializers.IntegerField(), required=False)
+    risk_expression = serializers.ChoiceField(choices=Prompt.RiskExpression.choices, required=False, allow_blank=True)
+    severity = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
+    expected_behaviour = serializers.ChoiceField(
+        choices=Prompt.ExpectedBehaviour.choices, required=False, allow_blank=True
+    )
+    reference_answer = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    reject_reason = serializers.ChoiceField(choices=Annotation.RejectReason.choices, required=False, allow_blank=True)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+
+def _to_input(d: dict) -> services.AnnotationInput:
+    unset = services.UNSET
+    return services.AnnotationInput(
+        decision=d["decision"],
+        final_text=d.get("final_text", ""),
+        dimension_id=d.get("dimension", unset),
+        sub_dimension_id=d.get("sub_dimension", unset),
+        technique_ids=d.get("techniques", unset),
+        risk_expression=d.get("risk_expression", unset),
+        severity=d.get("severity", unset),
+        expected_behaviour=d.get("expected_behaviour", unset),
+        reference_answer=d.get("reference_answer", unset),
+        reject_reason=d.get("reject_reason", ""),
+        note=d.get("note", ""),
+        seconds_spent=d.get("seconds_spent"),
+    )
+
+
+class SubmitOutput(serializers.Serializer):
+    status = serializers.CharField()
+    surplus = serializers.BooleanField()
+    item_state = serializers.CharField()
+    message = serializers.CharField()
+    annotation = AnnotationOutput()
+
+
+SUBMIT_TEXT = {
+    "counted": gettext_lazy("Counted."),
+    "late": gettext_lazy("Your lease had expired, but the item still needed your review: it counts."),
+    "surplus": gettext_lazy("The item already had enough reviews: stored as surplus, not counted."),
+    "revised": gettext_lazy("Your annotation was revised."),
+}
+
+
+def _submit_response(result: services.SubmitResult, code: int) -> Response:
+    body = {
+        "status": result.status,
+        "surplus": result.annotation.is_surplus,
+        "item_state": result.item_state,
+        "message": str(SUBMIT_TEXT[result.status]),
+        "annotation": AnnotationOutput(result.annotation).data,
+    }
+    return Response(body, status=code)
+
+
+class ClaimSubmitApi(APIView):
+    """Submit (or, if you already did, revise) your review of a claimed item.
+
+    Labels you leave out keep the prompt's current value. A submit after the lease expired counts if the
+    item still needs it; otherwise it is stored as surplus (`status: "surplus"`).
+    """
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=AnnotationInputSerializer, responses={201: SubmitOutput, 200: SubmitOutput})
+    def post(self, request, pk: int):
+        data = AnnotationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = services.annotation_submit(claim_id=pk, user=request.user, data=_to_input(data.validated_data))
+        except services.NotAllowed:
+            raise NotFound
+        except services.AnnotationError as exc:
+            return _error(exc)
+        return _submit_response(result, status.HTTP_200_OK if result.status == "revised" else status.HTTP_201_CREATED)
+
+
+class ClaimSkipApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, pk: int):
+        try:
+            services.lease_skip(claim_id=pk, user=request.user)
+        except services.NotAllowed:
+            raise NotFound
+        except services.AnnotationError as exc:
+            return _error(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ----------------------------------------------------------------------------- own annotations
+
+
+class MyAnnotationListApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses=AnnotationOutput(many=True))
+    def get(self, request):
+        from django.db.models import OuterRef
+
+        item_state = QueueItem.objects.filter(prompt_id=OuterRef("prompt_id")).values("state")[:1]
+        qs = (
+            Annotation.objects.filter(annotator=request.user)
+            .annotate(item_state=item_state)
+            .prefetch_related("techniques")
+            .order_by("-submitted_at", "-id")
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(AnnotationOutput(page, many=True).data)
+
+
+class AnnotationReviseApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=AnnotationInputSerializer, responses=SubmitOutput)
+    def post(self, request, pk: int):
+        data = AnnotationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = services.annotation_revise(annotation_id=pk, user=request.user, data=_to_input(data.validated_data))
+        except services.NotAllowed:
+            raise NotFound
+        except services.AnnotationError as exc:
+            return _error(exc)
+        return _submit_response(result, status.HTTP_200_OK)
+
+
+# ----------------------------------------------------------------------------- adjudication
+
+
+class AdjudicationListApi(APIView):
+    """Items waiting for a maintainer (or, with ?state=decided, recently decided), every annotation inline."""
+
+    permission_classes = [IsMaintainer]
+
+    @extend_schema(responses=AdjudicationOutput(many=True))
+    def get(self, request):
+        state = request.query_params.get("state") or QueueItem.State.ADJUDICATION
+        if state not in (QueueItem.State.ADJUDICATION, QueueItem.State.DECIDED):
+            return Response({"detail": "state is adjudication or decided"}, status=status.HTTP_400_BAD_REQUEST)
+        qs = _adjudication_queryset().filter(state=state).order_by("updated_at", "id")
+        queue = request.query_params.get("queue")
+        if queue:
+            if not queue.isdigit():
+                return Response({"detail": "queue is a number"}, status=status.HTTP_400_BAD_REQUEST)
+            qs = qs.filter(queue_id=int(queue))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(AdjudicationOutput(page, many=True).data)
+
+
+class AdjudicationDetailApi(APIView):
+    permission_classes = [IsMaintainer]
+
+    @extend_schema(responses=AdjudicationOutput)
+    def get(self, request, pk: int):
+        return Response(AdjudicationOutput(get_object_or_404(_adjudication_queryset(), pk=pk)).data)
+
+
+class AdjudicationDecideApi(APIView):
+    """Approve (with final text and labels, or those of one annotation via `from_annotation`) or reject."""
+
+    permission_classes = [IsMaintainer]
+
+    class AdjudicationDecideInputSerializer(serializers.Serializer):
+        decision = serializers.ChoiceField(choices=[Prompt.Status.APPROVED, Prompt.Status.REJECTED])
+        reason = serializers.CharField()
+        from_annotation = serializers.IntegerField(required=False)
+        final_text = serializers.CharField(required=False, trim_whitespace=False)
+        dimension = serializers.IntegerField(required=False)
+        sub_dimension = serializers.IntegerField(required=False, allow_null=True)
+        techniques = serializers.ListField(child=serializers.IntegerField(), required=False)
+        risk_expression = serializers.ChoiceField(choices=Prompt.RiskExpression.choices, required=False, allow_blank=True)
+        severity = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
+        expected_behaviour = serializers.ChoiceField(
+            choices=Prompt.ExpectedBehaviour.choices, required=False, allow_blank=True
+        )
+        reference_answer = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+    @extend_schema(request=AdjudicationDecideInputSerializer, responses=AdjudicationOutput)
+    def post(self, request, pk: int):
+        data = self.AdjudicationDecideInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        item = get_object_or_404(QueueItem.objects.select_related("prompt"), pk=pk)
+        final = None
+        if d["decision"] == Prompt.Status.APPROVED:
+            base = services.final_labels_from(item=item, annotation_id=d.get("from_annotation"))
+            if base is None:
+                raise NotFound("from_annotation is not an annotation of this item")
+            overrides = {
+                "text": d.get("final_text"),
+                "dimension_id": d.get("dimension"),
+                "risk_expression": d.get("risk_expression"),
+                "severity": d.get("severity"),
+                "expected_behaviour": d.get("expected_behaviour"),
+                "reference_answer": d.get("reference_answer"),
+            }
+            for name, value in overrides.items():
+                if value is not None:
+                    setattr(base, name, value)
+            if "sub_dimension" in d:
+                base.sub_dimension_id = d["sub_dimension"]
+            elif "dimension" in d and d["dimension"] != item.prompt.dimension_id:
+                base.sub_dimension_id = None
+            if "techniques" in d:
+                base.technique_ids = d["techniques"]
+            final = base
+        try:
+            services.item_adjudicate(item_id=item.pk, actor=request.user, decision=d["decision"], reason=d["reason"], final=final)
+        except services.AnnotationError as exc:
+            return _error(exc)
+        return Response(AdjudicationOutput(_adjudication_queryset().get(pk=item.pk)).data)
+
+
+class AdjudicationReopenApi(APIView):
+    permission_classes = [IsMaintainer]
+
+    class AdjudicationReopenInputSerializer(serializers.Serializer):
+        reason = serializers.CharField()
+
+    @extend_schema(request=AdjudicationReopenInputSerializer, responses=AdjudicationOutput)
+    def post(self, request, pk: int):
+        data = self.AdjudicationReopenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = get_object_or_404(QueueItem, pk=pk)
+        try:
+            services.item_reopen(item_id=item.pk, actor=request.user, reason=data.validated_data["reason"])
+        except services.AnnotationError as exc:
+            return _error(exc)
+        return Response(AdjudicationOutput(_adjudication_queryset().get(pk=item.pk)).data)

@@ -1,0 +1,194 @@
+"""Reads for annotation's pages and APIs. Nothing here writes."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+
+from accounts.roles import is_maintainer
+from curation.models import Dimension, Prompt, PromptLog, Technique
+
+from .models import Annotation, Claim, Lease, QueueItem, ReviewQueue
+
+
+def queue_has_members(queue: ReviewQueue) -> bool:
+    return ReviewQueue.members.through.objects.filter(reviewqueue_id=queue.pk).exists()
+
+
+def queue_can_claim(*, queue: ReviewQueue, user) -> bool:
+    """Active queues only; a queue with members is open to its members alone (whatever their role)."""
+    if not queue.is_active:
+        return False
+    through = ReviewQueue.members.through
+    counts = through.objects.filter(reviewqueue_id=queue.pk).aggregate(
+        total=Count("id"), mine=Count("id", filter=Q(user_id=user.pk))
+    )
+    return counts["total"] == 0 or counts["mine"] > 0
+
+
+def queue_list_for(*, user) -> QuerySet[ReviewQueue]:
+    """Maintainers see every queue; annotators the active queues they may claim from."""
+    qs = ReviewQueue.objects.select_related("taxonomy").prefetch_related("dimensions")
+    if is_maintainer(user):
+        return qs
+    through = ReviewQueue.members.through
+    has_members = Exists(through.objects.filter(reviewqueue_id=OuterRef("pk")))
+    is_member = Exists(through.objects.filter(reviewqueue_id=OuterRef("pk"), user_id=user.pk))
+    return qs.filter(is_active=True).filter(~has_members | is_member)
+
+
+def queue_get(*, pk: int) -> ReviewQueue:
+    return ReviewQueue.objects.select_related("taxonomy").prefetch_related("dimensions", "members").get(pk=pk)
+
+
+def queue_matching_candidates(*, queue: ReviewQueue) -> QuerySet[Prompt]:
+    """Candidates this queue's filter matches that no queue holds yet."""
+    qs = Prompt.objects.filter(status=Prompt.Status.CANDIDATE, dimension__taxonomy_id=queue.taxonomy_id)
+    dims = [d.pk for d in queue.dimensions.all()]
+    if dims:
+        qs = qs.filter(dimension_id__in=dims)
+    return qs.exclude(Exists(QueueItem.objects.filter(prompt_id=OuterRef("pk"))))
+
+
+def queue_state_counts(*, queue_ids: list[int]) -> dict[int, dict[str, int]]:
+    rows = QueueItem.objects.filter(queue_id__in=queue_ids).values_list("queue_id", "state").annotate(n=Count("id"))
+    out: dict[int, dict[str, int]] = {qid: {s: 0 for s in QueueItem.State.values} for qid in queue_ids}
+    for qid, state, n in rows:
+        out[qid][state] = n
+    return out
+
+
+def queue_live_leases(*, queue: ReviewQueue) -> int:
+    return Lease.objects.filter(item__queue=queue, state=Lease.State.ACTIVE, expires_at__gt=timezone.now()).count()
+
+
+def claim_get(*, pk: int, user) -> Claim:
+    """The user's own claim, with everything the review page shows. Raises Claim.DoesNotExist otherwise."""
+    return Claim.objects.select_related(
+        "item__queue__taxonomy",
+        "item__prompt__dimension__taxonomy",
+        "item__prompt__sub_dimension",
+        "item__prompt__near_duplicate_of",
+        "lease",
+    ).get(pk=pk, annotator=user)
+
+
+def claim_status(*, claim: Claim) -> str:
+    """live / expired (still held: a late submit counts) / lost (someone else took the slot) / done."""
+    lease = claim.lease
+    if lease is None or lease.annotator_id != claim.annotator_id:
+        own = Lease.objects.filter(item_id=claim.item_id, annotator_id=claim.annotator_id).first()
+        if own is None:
+            return "lost"
+        lease = own
+    if lease.state == Lease.State.ACTIVE:
+        return "live" if lease.expires_at > timezone.now() else "expired"
+    return "done"
+
+
+def taxonomy_choices(*, taxonomy_id: int) -> list[Dimension]:
+    return list(Dimension.objects.filter(taxonomy_id=taxonomy_id).prefetch_related("sub_dimensions"))
+
+
+def technique_choices() -> list[Technique]:
+    return list(Technique.objects.all())
+
+
+def annotation_list_for_item(*, item: QueueItem) -> list[Annotation]:
+    return list(
+        Annotation.objects.filter(prompt_id=item.prompt_id)
+        .select_related("annotator", "dimension", "sub_dimension")
+        .prefetch_related("techniques")
+        .order_by("is_surplus", "submitted_at", "id")
+    )
+
+
+def annotation_get_own(*, pk: int, user) -> Annotation:
+    return Annotation.objects.select_related(
+        "queue__taxonomy", "prompt__dimension", "prompt__sub_dimension", "dimension", "sub_dimension"
+    ).prefetch_related("techniques").get(pk=pk, annotator=user)
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str  # "same", "add", "del"
+    text: str
+
+
+def text_diff(original: str, edited: str) -> list[DiffLine]:
+    """A character-level diff of an edit, as runs to render (escaped) with <ins>/<del>."""
+    out: list[DiffLine] = []
+    matcher = difflib.SequenceMatcher(a=original, b=edited, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            out.append(DiffLine("same", original[a0:a1]))
+            continue
+        if a1 > a0:
+            out.append(DiffLine("del", original[a0:a1]))
+        if b1 > b0:
+            out.append(DiffLine("add", edited[b0:b1]))
+    return out
+
+
+def adjudication_list(*, queue_id: int | None = None, state: str = QueueItem.State.ADJUDICATION) -> QuerySet[QueueItem]:
+    qs = QueueItem.objects.filter(state=state).select_related(
+        "queue", "prompt__dimension", "prompt__sub_dimension", "decided_by"
+    )
+    if queue_id:
+        qs = qs.filter(queue_id=queue_id)
+    return qs.order_by("updated_at", "id")
+
+
+def adjudication_get(*, pk: int) -> QueueItem:
+    return QueueItem.objects.select_related(
+        "queue__taxonomy", "prompt__dimension__taxonomy", "prompt__sub_dimension", "decided_by"
+    ).prefetch_related(
+        "prompt__techniques",
+        Prefetch("prompt__logs", queryset=PromptLog.objects.select_related("actor")),
+    ).get(pk=pk)
+
+
+def adjudication_annotations(*, item: QueueItem) -> list[dict]:
+    """Every annotation on the item, with its edit as a diff against the prompt as it entered review."""
+    original = item.prompt.text
+    rows = []
+    for ann in annotation_list_for_item(item=item):
+        rows.append(
+            {
+                "annotation": ann,
+                "techniques": list(ann.techniques.all()),
+                "edited": ann.final_text != original,
+                "diff": text_diff(original, ann.final_text) if ann.final_text != original else [],
+            }
+        )
+    return rows
+
+
+def my_work(*, user, recent: int = 50) -> dict:
+    anns = Annotation.objects.filter(annotator=user)
+    week_ago = timezone.now() - timedelta(days=7)
+    totals = anns.aggregate(
+        total=Count("id"),
+        week=Count("id", filter=Q(submitted_at__gte=week_ago)),
+        seconds=Sum("seconds_spent"),
+        accepted=Count("id", filter=Q(decision=Annotation.Decision.ACCEPT)),
+        edited=Count("id", filter=Q(decision=Annotation.Decision.EDIT)),
+        rejected=Count("id", filter=Q(decision=Annotation.Decision.REJECT)),
+        surplus=Count("id", filter=Q(is_surplus=True)),
+    )
+    totals["seconds"] = totals["seconds"] or 0
+    totals["average"] = totals["seconds"] / totals["total"] if totals["total"] else 0
+    item_state = QueueItem.objects.filter(prompt_id=OuterRef("prompt_id")).values("state")[:1]
+    recent_rows = list(
+        anns.select_related("queue", "prompt").annotate(item_state=item_state).order_by("-submitted_at", "-id")[:recent]
+    )
+    skipped = list(
+        Lease.objects.filter(annotator=user, state=Lease.State.SKIPPED)
+        .select_related("item__queue", "item__prompt")
+        .order_by("-updated_at")[:recent]
+    )
+    return {"totals": totals, "recent": recent_rows, "skipped": skipped}

@@ -1,0 +1,1051 @@
+"""Every write to annotation's tables: queues, routing, claims, submissions, consensus, adjudication.
+
+Lock order, everywhere: the QueueItem row first (FOR NO KEY UPDATE), then its leases. The claim takes
+item rows with SKIP LOCKED, so a claimer never waits behind another claim or a submit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from curation import services as curation_services
+from curation.models import Dimension, Prompt, SubDimension, Technique
+from curation.text import clean_text
+
+from . import consensus, selectors
+from .models import FREE_NOW, Annotation, Claim, Lease, QueueItem, ReviewQueue
+
+log = logging.getLogger(__name__)
+
+ROUTE_CHUNK = 5000
+
+
+class AnnotationError(Exception):
+    """A refusal the user should read (already translated)."""
+
+    def __init__(self, message: str, *, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class NotAllowed(AnnotationError):
+    def __init__(self, message: str):
+        super().__init__(message, code="forbidden")
+
+
+class LeaseLost(AnnotationError):
+    def __init__(self, message: str):
+        super().__init__(message, code="lease_lost")
+
+
+class AnnotationInvalid(AnnotationError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+# ----------------------------------------------------------------------------- queues
+
+
+@dataclass
+class QueueData:
+    name: str
+    taxonomy_id: int
+    dimension_ids: Sequence[int] = ()
+    annotators_per_item: int = 3
+    lease_minutes: int = 20
+    guidelines: str = ""
+    member_ids: Sequence[int] = ()
+    consensus_rule: str = ReviewQueue.ConsensusRule.UNANIMOUS
+    is_active: bool = True
+
+
+def _validate_queue(data: QueueData, queue: ReviewQueue | None) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    name = data.name.strip() if isinstance(data.name, str) else ""
+    if not name:
+        errors["name"] = _("A queue needs a name.")
+    elif "\x00" in name or "\x00" in data.guidelines:
+        errors["name"] = _("Text may not contain a NUL character (\\u0000).")
+    elif ReviewQueue.objects.filter(name=name).exclude(pk=getattr(queue, "pk", None)).exists():
+        errors["name"] = _("A queue with this name exists already.")
+    if not 1 <= int(data.annotators_per_item) <= 20:
+        errors["annotators_per_item"] = _("Annotators per item must be between 1 and 20.")
+    if int(data.lease_minutes) < 1:
+        errors["lease_minutes"] = _("Leases last at least one minute.")
+    dims = list(Dimension.objects.filter(pk__in=list(data.dimension_ids)).values_list("pk", "taxonomy_id"))
+    if len(dims) != len(set(data.dimension_ids)) or any(t != data.taxonomy_id for _pk, t in dims):
+        errors["dimensions"] = _("Pick dimensions of the queue's taxonomy.")
+    if data.consensus_rule not in ReviewQueue.ConsensusRule.values:
+        errors["consensus_rule"] = _("Unknown consensus rule.")
+    if queue is not None and queue.pk:
+        started = Lease.objects.filter(item__queue=queue).exists()
+        if started and int(data.annotators_per_item) < queue.annotators_per_item:
+            errors["annotators_per_item"] = _(
+                "Review has started: annotators per item can grow but not shrink. Create a new queue instead."
+            )
+        if started and data.taxonomy_id != queue.taxonomy_id:
+            errors["taxonomy"] = _("Review has started: the taxonomy cannot change.")
+    if errors:
+        raise AnnotationInvalid(errors)
+    return {
+        "name": name,
+        "taxonomy_id": data.taxonomy_id,
+        "annotators_per_item": int(data.annotators_per_item),
+        "lease_minutes": int(data.lease_minutes),
+        "guidelines": data.guidelines.replace("\r\n", "\n"),
+        "consensus_rule": data.consensus_rule,
+        "is_active": bool(data.is_active),
+    }
+
+
+@transaction.atomic
+def queue_create(*, data: QueueData, actor) -> ReviewQueue:
+    fields = _validate_queue(data, None)
+    queue = ReviewQueue.objects.create(created_by=actor, **fields)
+    queue.dimensions.set(data.dimension_ids)
+    queue.members.set(data.member_ids)
+    _route_queue_on_commit(queue.pk)
+    return queue
+
+
+@transaction.atomic
+def queue_update(*, queue: ReviewQueue, data: QueueData, actor) -> ReviewQueue:
+    queue = ReviewQueue.objects.select_for_update().get(pk=queue.pk)
+    old_n = queue.annotators_per_item
+    fields = _validate_queue(data, queue)
+    for name, value in fields.items():
+        setattr(queue, name, value)
+    queue.save()
+    queue.dimensions.set(data.dimension_ids)
+    queue.members.set(data.member_ids)
+    if queue.annotators_per_item > old_n:
+        # Items that were full under the old N have free slots now.
+        QueueItem.objects.filter(queue=queue, state=QueueItem.State.OPEN).alias(
+            filled=F("submitted") + F("leased")
+        ).filter(filled__lt=queue.annotators_per_item).update(free_at=FREE_NOW)
+    _route_queue_on_commit(queue.pk)
+    return queue
+
+
+def _route_queue_on_commit(queue_id: int) -> None:
+    from .tasks import route_queue_candidates
+
+    transaction.on_commit(lambda: route_queue_candidates.delay(queue_id))
+
+
+def _matching_queue(queues: list[tuple[int, int, frozenset[int]]], taxonomy_id: int, dimension_id: int) -> int | None:
+    for qid, tax, dims in queues:
+        if tax == taxonomy_id and (not dims or dimension_id in dims):
+            return qid
+    return None
+
+
+def _active_queue_filters() -> list[tuple[int, int, frozenset[int]]]:
+    dims: dict[int, set[int]] = defaultdict(set)
+    for qid, did in ReviewQueue.dimensions.through.objects.filter(reviewqueue__is_active=True).values_list(
+        "reviewqueue_id", "dimension_id"
+    ):
+        dims[qid].add(did)
+    return [
+        (qid, tax, frozenset(dims.get(qid, ())))
+        for qid, tax in ReviewQueue.objects.filter(is_active=True).order_by("id").values_list("pk", "taxonomy_id")
+    ]
+
+
+@transaction.atomic
+def queue_items_route(*, prompt_ids: Iterable[int], actor=None) -> int:
+    """Put candidate prompts into the oldest active queue matching them and mark them in review.
+
+    Prompts already in a queue, or no longer candidates, are left alone. Returns how many were routed.
+    """
+    prompt_ids = list(prompt_ids)
+    queues = _active_queue_filters()
+    if not queues or not prompt_ids:
+        return 0
+    # Locking the prompts first serialises this with any other router and with curation's own writes.
+    rows = list(
+        Prompt.objects.select_for_update(of=("self",))
+        .filter(pk__in=prompt_ids, status=Prompt.Status.CANDIDATE)
+        .values_list("pk", "dimension_id", "dimension__taxonomy_id")
+        .order_by("pk")
+    )
+    taken = set(QueueItem.objects.filter(prompt_id__in=[r[0] for r in rows]).values_list("prompt_id", flat=True))
+    by_queue: dict[int, list[int]] = defaultdict(list)
+    for pk, dim, tax in rows:
+        if pk in taken:
+            continue
+        qid = _matching_queue(queues, tax, dim)
+        if qid is not None:
+            by_queue[qid].append(pk)
+    if not by_queue:
+        return 0
+    names = dict(ReviewQueue.objects.filter(pk__in=list(by_queue)).values_list("pk", "name"))
+    routed = 0
+    for qid, pks in by_queue.items():
+        QueueItem.objects.bulk_create([QueueItem(queue_id=qid, prompt_id=pk) for pk in pks], batch_size=ROUTE_CHUNK)
+        routed += curation_services.prompts_transition(
+            prompt_ids=pks, to_status=Prompt.Status.IN_REVIEW, actor=actor, reason=f"entered review queue “{names[qid]}”"
+        )
+    return routed
+
+
+def intake_new_candidates(prompt_ids: list[int]) -> None:
+    """curation's intake hook: runs after the creating transaction commits.
+
+    A failure here must not undo the import that already committed: the prompts stay candidates and the
+    queue page offers to route them again.
+    """
+    try:
+        for start in range(0, len(prompt_ids), ROUTE_CHUNK):
+            queue_items_route(prompt_ids=prompt_ids[start : start + ROUTE_CHUNK])
+    except Exception:
+        log.exception("routing %d new candidates into review queues failed", len(prompt_ids))
+
+
+def queue_route_candidates(*, queue_id: int, chunk: int = ROUTE_CHUNK) -> int:
+    """Route every unrouted candidate this queue matches, one short transaction per chunk."""
+    queue = ReviewQueue.objects.get(pk=queue_id)
+    if not queue.is_active:
+        return 0
+    total = 0
+    last = 0
+    while True:
+        ids = list(
+            selectors.queue_matching_candidates(queue=queue).filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk]
+        )
+        if not ids:
+            return total
+        total += queue_items_route(prompt_ids=ids)
+        last = ids[-1]
+
+
+# ----------------------------------------------------------------------------- leases
+
+
+def _sync_counters(item: QueueItem, leases: Iterable[Lease], n: int) -> None:
+    """Recompute an item's denormalised counters from its lease rows (caller holds the item lock)."""
+    active = [le for le in leases if le.state == Lease.State.ACTIVE]
+    submitted = sum(1 for le in leases if le.state == Lease.State.SUBMITTED)
+    item.submitted = submitted
+    item.leased = len(active)
+    if submitted + len(active) < n:
+        item.free_at = FREE_NOW
+    elif active:
+        item.free_at = min(le.expires_at for le in active)
+    else:
+        item.free_at = None
+
+
+def _save_counters(item: QueueItem, *extra: str) -> None:
+    item.save(update_fields=["submitted", "leased", "free_at", "updated_at", *extra])
+
+
+def _lock_item(item_id: int) -> QueueItem:
+    return (
+        QueueItem.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("queue", "prompt__dimension")
+        .get(pk=item_id)
+    )
+
+
+def _take_slot(item: QueueItem, leases: list[Lease], user, now, *, state: str, expires_at) -> Lease | None:
+    """Give `user` a free slot of `item`: an unused number, else an expired lease taken over in place."""
+    n = item.queue.annotators_per_item
+    used = {le.slot for le in leases if le.slot is not None}
+    if len(used) < n:
+        slot = min(set(range(1, n + 1)) - used)
+        lease = Lease.objects.create(
+            item=item, annotator=user, slot=slot, state=state, claimed_at=now, expires_at=expires_at, heartbeat_at=now
+        )
+        leases.append(lease)
+        return lease
+    expired = [le for le in leases if le.state == Lease.State.ACTIVE and le.expires_at <= now]
+    if not expired:
+        return None
+    lease = min(expired, key=lambda le: (le.expires_at, le.slot))
+    lease.annotator = user
+    lease.state = state
+    lease.claimed_at = now
+    lease.expires_at = expires_at
+    lease.heartbeat_at = now
+    lease.save(update_fields=["annotator", "state", "claimed_at", "expires_at", "heartbeat_at", "updated_at"])
+    return lease
+
+
+def _candidate_items(queue: ReviewQueue, user, now):
+    mine = Lease.objects.filter(item_id=OuterRef("pk"), annotator_id=user.pk)
+    return (
+        QueueItem.objects.filter(queue_id=queue.pk, state=QueueItem.State.OPEN, free_at__lte=now)
+        .exclude(Exists(mine))
+        .order_by("-submitted", "id")
+    )
+
+
+def _resume(queue: ReviewQueue, user, now) -> Claim | None:
+    """The user's own unfinished lease in this queue, renewed, with its latest claim."""
+    own = (
+        Lease.objects.filter(annotator_id=user.pk, state=Lease.State.ACTIVE, item__queue_id=queue.pk)
+        .values_list("pk", "item_id")
+        .first()
+    )
+    if own is None:
+        return None
+    lease_id, item_id = own
+    item = _lock_item(item_id)
+    lease = Lease.objects.filter(pk=lease_id, annotator_id=user.pk, state=Lease.State.ACTIVE).first()
+    if lease is None:  # taken over between the two reads
+        return None
+    lease.expires_at = now + timedelta(minutes=queue.lease_minutes)
+    lease.heartbeat_at = now
+    lease.save(update_fields=["expires_at", "heartbeat_at", "updated_at"])
+    _sync_counters(item, list(Lease.objects.filter(item=item)), queue.annotators_per_item)
+    _save_counters(item)
+    claim = Claim.objects.filter(lease_id=lease.pk, annotator_id=user.pk).order_by("-id").first()
+    return claim or Claim.objects.create(item=item, annotator=user, lease=lease, created_at=now)
+
+
+# The claim on PostgreSQL in one statement: pick and lock the best item (SKIP LOCKED), take a free slot
+# number or an expired lease in place, bring the item's counters up to date, log the claim. The counters
+# are computed from the lease rows as they were plus the one change this statement makes.
+CLAIM_SQL = """
+WITH cand AS (
+    SELECT i.id FROM annotation_queueitem i
+    WHERE i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s
+      AND NOT EXISTS (SELECT 1 FROM annotation_lease m WHERE m.item_id = i.id AND m.annotator_id = %(user)s)
+    ORDER BY i.submitted DESC, i.id
+    LIMIT 1
+    FOR NO KEY UPDATE OF i SKIP LOCKED
+), slot AS (
+    SELECT c.id AS item_id, s.n AS slot, l.id AS lease_id
+    FROM cand c
+    CROSS JOIN generate_series(1, %(n)s) AS s(n)
+    LEFT JOIN annotation_lease l ON l.item_id = c.id AND l.slot = s.n
+    WHERE l.id IS NULL OR (l.state = 'active' AND l.expires_at <= %(now)s)
+    ORDER BY (l.id IS NULL) DESC, l.expires_at, s.n
+    LIMIT 1
+), ins AS (
+    INSERT INTO annotation_lease (item_id, annotator_id, slot, state, claimed_at, expires_at, heartbeat_at, updated_at)
+    SELECT item_id, %(user)s, slot, 'active', %(now)s, %(expires)s, %(now)s, %(now)s FROM slot WHERE lease_id IS NULL
+    RETURNING id, item_id
+), upd AS (
+    UPDATE annotation_lease l
+    SET annotator_id = %(user)s, state = 'active', claimed_at = %(now)s, expires_at = %(expires)s,
+        heartbeat_at = %(now)s, updated_at = %(now)s
+    FROM slot WHERE l.id = slot.lease_id
+    RETURNING l.id, l.item_id
+), got AS (
+    SELECT id, item_id FROM ins UNION ALL SELECT id, item_id FROM upd
+), stats AS (
+    SELECT s.item_id,
+           count(l.id) FILTER (WHERE l.state = 'submitted') AS submitted,
+           count(l.id) FILTER (WHERE l.state = 'active' AND l.id IS DISTINCT FROM s.lease_id) + 1 AS leased,
+           min(l.expires_at) FILTER (WHERE l.state = 'active' AND l.id IS DISTINCT FROM s.lease_id) AS other_expiry
+    FROM slot s LEFT JOIN annotation_lease l ON l.item_id = s.item_id
+    GROUP BY s.item_id, s.lease_id
+), counters AS (
+    UPDATE annotation_queueitem i
+    SET submitted = st.submitted, leased = st.leased, updated_at = %(now)s,
+        free_at = CASE WHEN st.submitted + st.leased < %(n)s THEN %(free_now)s ELSE LEAST(st.other_expiry, %(expires)s) END
+    FROM stats st WHERE i.id = st.item_id
+    RETURNING i.id
+), logged AS (
+    INSERT INTO annotation_claim (item_id, annotator_id, lease_id, created_at)
+    SELECT item_id, %(user)s, id, %(now)s FROM got
+    RETURNING id, item_id, lease_id
+)
+SELECT (SELECT id FROM cand), logged.id, logged.item_id, logged.lease_id,
+       (SELECT count(*) FROM counters), set_config('synchronous_commit', 'off', true)
+FROM (SELECT 1) AS one LEFT JOIN logged ON true
+"""
+
+
+def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str:
+    """Claim, or "none" (no unlocked candidate) or "stale" (a candidate whose counters were wrong)."""
+    params = {
+        "queue": queue.pk, "user": user.pk, "now": now, "expires": expires,
+        "n": queue.annotators_per_item, "free_now": FREE_NOW,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, params)
+        candidate, claim_id, item_id, lease_id, _n, _cfg = cursor.fetchone()
+    if candidate is None:
+        return "none"
+    if claim_id is None:
+        return "stale"
+    return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
+
+
+class _Busy(Exception):
+    """Every candidate is locked for an instant by another claim or submit."""
+
+
+def _soft_state_commit() -> None:
+    """Leases are soft state: one lost in a server crash only makes its item claimable again, so a claim
+    or heartbeat need not wait for its WAL to reach the disk (PostgreSQL asynchronous commit). Submits
+    and decisions keep full durability."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
+    """The queue as it is now (N, lease length, active), the user's membership and any lease they hold
+    in it, in one query."""
+    through = ReviewQueue.members.through
+    own = Lease.objects.filter(annotator_id=user.pk, state=Lease.State.ACTIVE, item__queue_id=OuterRef("pk"))
+    queue = ReviewQueue.objects.annotate(
+        has_members=Exists(through.objects.filter(reviewqueue_id=OuterRef("pk"))),
+        is_member=Exists(through.objects.filter(reviewqueue_id=OuterRef("pk"), user_id=user.pk)),
+        holds_lease=Exists(own),
+    ).get(pk=queue_id)
+    if not queue.is_active:
+        raise NotAllowed(_("This queue is not active."))
+    if queue.has_members and not queue.is_member:
+        raise NotAllowed(_("You are not a member of this queue."))
+    return queue
+
+
+def lease_claim(*, queue: ReviewQueue | None = None, queue_id: int | None = None, user, patience: float = 5.0) -> Claim | None:
+    """"Next item": the user's open claim in this queue, else a new lease on the best item; None when none is left.
+
+    Best = closest to completion, then oldest, among open items with a claimable slot the user has not
+    dealt with. One short transaction; on PostgreSQL the item row is taken FOR UPDATE SKIP LOCKED. When
+    the only candidates are locked by transactions in flight, it retries in a fresh transaction rather
+    than wait while holding locks (waiting on a row lock inside the claim is how claims deadlock).
+    """
+    queue = _queue_for_claim(queue_id if queue is None else queue.pk, user)  # raises ReviewQueue.DoesNotExist
+    deadline = time.monotonic() + patience
+    pause = 0.002
+    while True:
+        try:
+            with transaction.atomic():
+                return _claim_once(queue, user)
+        except (_Busy, IntegrityError):
+            # IntegrityError: only this same user claiming twice at once can hit unique (item, annotator).
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, 0.05)
+
+
+def _claim_once(queue: ReviewQueue, user) -> Claim | None:
+    now = timezone.now()
+    expires = now + timedelta(minutes=queue.lease_minutes)
+    if queue.holds_lease:
+        _soft_state_commit()
+        resumed = _resume(queue, user, now)
+        if resumed is not None:
+            return resumed
+        queue.holds_lease = False  # it was taken over meanwhile: claim afresh
+    candidates = _candidate_items(queue, user, now)
+    if connection.vendor == "postgresql":
+        outcome = _claim_sql(queue, user, now, expires)
+        if isinstance(outcome, Claim):
+            return outcome
+        if outcome == "none":
+            if candidates.exists():
+                raise _Busy
+            return None
+        # "stale": the ORM path below repairs the counters while it looks.
+    for _hop in range(16):
+        item = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
+        if item is None:
+            if candidates.exists():
+                raise _Busy
+            return None
+        item.queue = queue
+        leases = list(Lease.objects.filter(item=item))
+        lease = _take_slot(item, leases, user, now, state=Lease.State.ACTIVE, expires_at=expires)
+        _sync_counters(item, leases, queue.annotators_per_item)
+        _save_counters(item)
+        if lease is not None:
+            return Claim.objects.create(item=item, annotator=user, lease=lease, created_at=now)
+        # The counters said free but no slot was: they are corrected now; look again.
+    return None
+
+
+def _own_lease(claim: Claim) -> Lease | None:
+    return Lease.objects.filter(item_id=claim.item_id, annotator_id=claim.annotator_id).first()
+
+
+@transaction.atomic
+def lease_heartbeat(*, claim_id: int, user) -> Lease:
+    """Keep a claim alive while its page is open. An expired lease nobody took over is renewed too."""
+    claim = Claim.objects.filter(pk=claim_id, annotator_id=user.pk).first()
+    if claim is None:
+        raise NotAllowed(_("This is not your claim."))
+    _soft_state_commit()
+    item = _lock_item(claim.item_id)
+    lease = _own_lease(claim)
+    if lease is None or lease.state != Lease.State.ACTIVE:
+        if lease is not None and lease.state == Lease.State.SUBMITTED:
+            raise LeaseLost(_("You have already submitted this item."))
+        raise LeaseLost(_("Your lease expired and another annotator took the item. You can still submit."))
+    now = timezone.now()
+    lease.expires_at = now + timedelta(minutes=item.queue.lease_minutes)
+    lease.heartbeat_at = now
+    lease.save(update_fields=["expires_at", "heartbeat_at", "updated_at"])
+    _sync_counters(item, list(Lease.objects.filter(item=item)), item.queue.annotators_per_item)
+    _save_counters(item)
+    return lease
+
+
+@transaction.atomic
+def lease_skip(*, claim_id: int, user) -> None:
+    """Give the item back; it is not offered to this user again (until they take it back from My work)."""
+    claim = Claim.objects.filter(pk=claim_id, annotator_id=user.pk).first()
+    if claim is None:
+        raise NotAllowed(_("This is not your claim."))
+    item = _lock_item(claim.item_id)
+    lease = _own_lease(claim)
+    if lease is not None and lease.state in (Lease.State.SUBMITTED, Lease.State.SURPLUS):
+        raise AnnotationError(_("You have already submitted this item; revise it instead."), code="conflict")
+    if lease is None:
+        Lease.objects.create(item=item, annotator=user, slot=None, state=Lease.State.SKIPPED, claimed_at=claim.created_at)
+    elif lease.state == Lease.State.ACTIVE:
+        lease.state = Lease.State.SKIPPED
+        lease.slot = None
+        lease.expires_at = None
+        lease.save(update_fields=["state", "slot", "expires_at", "updated_at"])
+    _sync_counters(item, list(Lease.objects.filter(item=item)), item.queue.annotators_per_item)
+    _save_counters(item)
+
+
+@transaction.atomic
+def lease_unskip(*, item_id: int, user) -> bool:
+    """Offer a skipped item to the user again."""
+    QueueItem.objects.select_for_update(no_key=True).filter(pk=item_id).first()
+    deleted, _x = Lease.objects.filter(item_id=item_id, annotator_id=user.pk, state=Lease.State.SKIPPED).delete()
+    return bool(deleted)
+
+
+# ----------------------------------------------------------------------------- annotations
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass
+class AnnotationInput:
+    """What an annotator sends. Labels left UNSET keep the prompt's current value."""
+
+    decision: str
+    final_text: str = ""
+    dimension_id: Any = UNSET
+    sub_dimension_id: Any = UNSET
+    technique_ids: Any = UNSET
+    risk_expression: Any = UNSET
+    severity: Any = UNSET
+    expected_behaviour: Any = UNSET
+    reference_answer: Any = UNSET
+    reject_reason: str = ""
+    note: str = ""
+    seconds_spent: float | None = None
+
+
+def _clean_optional_text(value: str, field: str, errors: dict[str, str]) -> str:
+    value = value or ""
+    if "\x00" in value:
+        errors[field] = _("Text may not contain a NUL character (\\u0000).")
+        return ""
+    try:
+        return clean_text(value) if value.strip() else ""
+    except ValueError as exc:
+        errors[field] = str(exc)
+        return ""
+
+
+def _validated(item: QueueItem, data: AnnotationInput) -> tuple[dict[str, Any], list[int]]:
+    prompt = item.prompt
+    errors: dict[str, str] = {}
+    D = Annotation.Decision
+    decision = data.decision
+    if decision not in D.values:
+        raise AnnotationInvalid({"decision": _("Choose accept, edit & accept, or reject.")})
+
+    current_tech = None
+    if data.technique_ids is UNSET:
+        current_tech = list(prompt.techniques.values_list("pk", flat=True))
+
+    def pick(name: str, current: Any) -> Any:
+        value = getattr(data, name)
+        return current if value is UNSET else value
+
+    dimension_id = pick("dimension_id", prompt.dimension_id)
+    sub_dimension_id = pick("sub_dimension_id", prompt.sub_dimension_id)
+    technique_ids = current_tech if current_tech is not None else list(data.technique_ids or [])
+    risk = pick("risk_expression", prompt.risk_expression) or ""
+    severity = pick("severity", prompt.severity)
+    behaviour = pick("expected_behaviour", prompt.expected_behaviour) or ""
+    reference = pick("reference_answer", (prompt.reference_answers or [""])[0] if prompt.reference_answers else "")
+
+    text = prompt.text
+    if decision == D.EDIT:
+        if "\x00" in (data.final_text or ""):
+            errors["final_text"] = _("Text may not contain a NUL character (\\u0000).")
+        else:
+            try:
+                text = clean_text(data.final_text or "")
+            except ValueError:
+                errors["final_text"] = _("Write the edited prompt (it cannot be empty).")
+        if "final_text" not in errors and text == prompt.text:
+            decision = D.ACCEPT  # an "edit" that changes nothing is an accept
+    reject_reason = data.reject_reason or ""
+    note = _clean_optional_text(data.note, "note", errors)
+    if decision == D.REJECT:
+        if reject_reason not in Annotation.RejectReason.values:
+            errors["reject_reason"] = _("Say why you reject it.")
+        elif reject_reason == Annotation.RejectReason.OTHER and not note:
+            errors["note"] = _("Rejecting for another reason needs a note.")
+    else:
+        reject_reason = ""
+
+    dimension = None
+    if dimension_id in (None, ""):
+        if decision != D.REJECT:
+            errors["dimension"] = _("Choose a dimension.")
+        dimension_id = None
+    else:
+        if dimension_id == prompt.dimension_id and prompt.dimension.taxonomy_id == item.queue.taxonomy_id:
+            dimension = prompt.dimension  # the usual case: already loaded with the item
+        else:
+            dimension = Dimension.objects.filter(pk=dimension_id, taxonomy_id=item.queue.taxonomy_id).first()
+        if dimension is None:
+            errors["dimension"] = _("Choose a dimension of this queue's taxonomy.")
+    if sub_dimension_id in (None, ""):
+        sub_dimension_id = None
+    elif dimension is not None and not SubDimension.objects.filter(pk=sub_dimension_id, dimension=dimension).exists():
+        if data.sub_dimension_id is UNSET and data.dimension_id is not UNSET:
+            sub_dimension_id = None  # the dimension changed; the old sub-dimension no longer applies
+        else:
+            errors["sub_dimension"] = _("This sub-dimension belongs to another dimension.")
+    try:
+        technique_ids = sorted({int(t) for t in technique_ids})
+    except (TypeError, ValueError):
+        technique_ids = []
+        errors["techniques"] = _("Unknown technique.")
+    if technique_ids and Technique.objects.filter(pk__in=technique_ids).count() != len(technique_ids):
+        errors["techniques"] = _("Unknown technique.")
+    if risk not in ("", *Prompt.RiskExpression.values):
+        errors["risk_expression"] = _("Risk expression is explicit or implicit.")
+    if severity in ("", None):
+        severity = None
+    else:
+        try:
+            severity = int(severity)
+        except (TypeError, ValueError):
+            severity = 0
+        if not 1 <= severity <= 5:
+            errors["severity"] = _("Severity is 1 to 5.")
+    if behaviour not in ("", *Prompt.ExpectedBehaviour.values):
+        errors["expected_behaviour"] = _("Expected behaviour is refuse, safe-complete or correct the premise.")
+    if dimension is not None and dimension.uses_reference_answers:
+        reference = _clean_optional_text(reference or "", "reference_answer", errors)
+    else:
+        reference = ""
+    seconds = data.seconds_spent
+    if errors:
+        raise AnnotationInvalid(errors)
+    return (
+        {
+            "decision": decision,
+            "final_text": text,
+            "dimension_id": dimension_id,
+            "sub_dimension_id": sub_dimension_id,
+            "risk_expression": risk,
+            "severity": severity,
+            "expected_behaviour": behaviour,
+            "reference_answer": reference,
+            "reject_reason": reject_reason,
+            "note": note,
+            "seconds_spent": seconds,
+        },
+        technique_ids,
+    )
+
+
+def _seconds(reported: float | None, since, now) -> float:
+    """Trust the page's own timer (it pauses while hidden) but never beyond the wall clock since claiming."""
+    elapsed = max((now - since).total_seconds(), 0.0) if since else 0.0
+    try:
+        value = float(reported) if reported is not None else elapsed
+    except (TypeError, ValueError):
+        value = elapsed
+    if value != value or value < 0:  # NaN or negative
+        value = elapsed
+    return round(min(value, elapsed + 5.0) if since else value, 1)
+
+
+@dataclass
+class SubmitResult:
+    annotation: Annotation
+    status: str  # "counted", "late" (lease had expired, the item still needed it), "surplus", "revised"
+    item_state: str
+
+    @property
+    def is_surplus(self) -> bool:
+        return self.annotation.is_surplus
+
+
+@transaction.atomic
+def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitResult:
+    """Store the user's review of a claimed item. Never drops it: late submits take a slot if one is
+    free, otherwise they are kept as surplus. A second submit for the same item revises the first."""
+    # The claim is checked and its item locked in one query.
+    item = (
+        QueueItem.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("queue", "prompt__dimension")
+        .annotate(claimed_at=F("claims__created_at"))
+        .filter(claims__pk=claim_id, claims__annotator_id=user.pk)
+        .first()
+    )
+    if item is None:
+        raise NotAllowed(_("This is not your claim."))
+    claim = Claim(pk=claim_id, item_id=item.pk, annotator=user, created_at=item.claimed_at)
+    existing = Annotation.objects.filter(prompt_id=item.prompt_id, annotator_id=user.pk).first()
+    if existing is not None:
+        return _revise(item, existing, data, user)
+    fields, technique_ids = _validated(item, data)
+    now = timezone.now()
+    leases = list(Lease.objects.filter(item=item))
+    own = next((le for le in leases if le.annotator_id == user.pk), None)
+    status = "counted"
+    if own is not None and own.state == Lease.State.ACTIVE:
+        if own.expires_at <= now:
+            status = "late"
+        own.state = Lease.State.SUBMITTED
+        own.expires_at = None
+        own.save(update_fields=["state", "expires_at", "updated_at"])
+        lease = own
+    else:
+        lease = None
+        if item.state == QueueItem.State.OPEN:
+            if own is not None:  # a skipped row: the user changes their mind and submits after all
+                own.delete()
+                leases.remove(own)
+            lease = _take_slot(item, leases, user, now, state=Lease.State.SUBMITTED, expires_at=None)
+            status = "late"
+        if lease is None:
+            status = "surplus"
+            if own is not None:
+                own.state = Lease.State.SURPLUS
+                own.slot = None
+                own.expires_at = None
+                own.save(update_fields=["state", "slot", "expires_at", "updated_at"])
+            else:
+                Lease.objects.create(item=item, annotator=user, slot=None, state=Lease.State.SURPLUS, claimed_at=claim.created_at)
+    fields["seconds_spent"] = _seconds(fields["seconds_spent"], claim.created_at, now)
+    annotation = Annotation.objects.create(
+        queue_id=item.queue_id, prompt_id=item.prompt_id, annotator=user, is_surplus=status == "surplus", **fields
+    )
+    if technique_ids:
+        annotation.techniques.set(technique_ids)
+    if status != "surplus":
+        _sync_counters(item, leases, item.queue.annotators_per_item)
+        _save_counters(item)
+        if item.state == QueueItem.State.OPEN and item.submitted >= item.queue.annotators_per_item:
+            _evaluate(item, actor=None)
+    return SubmitResult(annotation=annotation, status=status, item_state=item.state)
+
+
+def _revise(item: QueueItem, annotation: Annotation, data: AnnotationInput, user) -> SubmitResult:
+    if item.state == QueueItem.State.DECIDED:
+        raise AnnotationError(_("This item has been decided; its annotations can no longer change."), code="conflict")
+    fields, technique_ids = _validated(item, data)
+    extra = fields.pop("seconds_spent")
+    for name, value in fields.items():
+        setattr(annotation, name, value)
+    if extra is not None:
+        try:
+            annotation.seconds_spent = round(annotation.seconds_spent + max(float(extra), 0.0), 1)
+        except (TypeError, ValueError):
+            pass
+    annotation.revisions += 1
+    annotation.save()
+    annotation.techniques.set(technique_ids)
+    if (
+        item.state == QueueItem.State.ADJUDICATION
+        and item.adjudication_reason != QueueItem.AdjudicationReason.REOPENED
+        and not annotation.is_surplus
+    ):
+        _evaluate(item, actor=None)
+    return SubmitResult(annotation=annotation, status="revised", item_state=item.state)
+
+
+@transaction.atomic
+def annotation_revise(*, annotation_id: int, user, data: AnnotationInput) -> SubmitResult:
+    annotation = Annotation.objects.filter(pk=annotation_id, annotator_id=user.pk).first()
+    if annotation is None:
+        raise NotAllowed(_("This is not your annotation."))
+    item = QueueItem.objects.filter(prompt_id=annotation.prompt_id).values_list("pk", flat=True).first()
+    locked = _lock_item(item)
+    annotation.refresh_from_db()
+    return _revise(locked, annotation, data, user)
+
+
+# ----------------------------------------------------------------------------- consensus
+
+
+def _votes(annotations: Sequence[Annotation]) -> list[consensus.Vote]:
+    return [
+        consensus.Vote(
+            annotator=a.annotator_id,
+            decision=a.decision,
+            text=a.final_text,
+            dimension_id=a.dimension_id,
+            sub_dimension_id=a.sub_dimension_id,
+            technique_ids=frozenset(t.pk for t in a.techniques.all()),
+            risk_expression=a.risk_expression,
+            severity=a.severity,
+            expected_behaviour=a.expected_behaviour,
+            reference_answer=a.reference_answer,
+            reject_reason=a.reject_reason,
+        )
+        for a in annotations
+    ]
+
+
+def review_summary(item: QueueItem, annotations: Sequence[Annotation], *, outcome: str, by: str, explanation: str) -> dict:
+    counted = [a for a in annotations if not a.is_surplus]
+    decisions = [a.decision for a in counted]
+    return {
+        "queue": item.queue.name,
+        "queue_id": item.queue_id,
+        "rule": item.queue.consensus_rule,
+        "outcome": outcome,
+        "decided_by": by,
+        "explanation": explanation,
+        "counts": {d: decisions.count(d) for d in Annotation.Decision.values},
+        "surplus": len(annotations) - len(counted),
+        "annotations": [
+            {
+                "annotator": a.annotator.get_username(),
+                "decision": a.decision,
+                "reject_reason": a.reject_reason,
+                "edited": a.final_text != item.prompt.text,
+                "dimension_id": a.dimension_id,
+                "sub_dimension_id": a.sub_dimension_id,
+                "techniques": sorted(t.code for t in a.techniques.all()),
+                "risk_expression": a.risk_expression,
+                "severity": a.severity,
+                "expected_behaviour": a.expected_behaviour,
+                "surplus": a.is_surplus,
+            }
+            for a in annotations
+        ],
+    }
+
+
+def _final_for_prompt(final: dict, dimension_uses_reference: bool) -> tuple[dict, list[int]]:
+    out = {
+        "text": final["text"],
+        "dimension_id": final["dimension_id"],
+        "sub_dimension_id": final["sub_dimension_id"],
+        "risk_expression": final["risk_expression"],
+        "severity": final["severity"],
+        "expected_behaviour": final["expected_behaviour"],
+    }
+    if dimension_uses_reference and final.get("reference_answer"):
+        out["reference_answers"] = [final["reference_answer"]]
+    return out, sorted(final["technique_ids"])
+
+
+def _evaluate(item: QueueItem, *, actor) -> None:
+    """Apply the queue's rule to the item's N annotations: decide through curation, or ask a maintainer."""
+    annotations = list(
+        Annotation.objects.filter(prompt_id=item.prompt_id).select_related("annotator").prefetch_related("techniques")
+    )
+    counted = [a for a in annotations if not a.is_surplus]
+    outcome = consensus.evaluate(item.queue.consensus_rule, _votes(counted))
+    agreement = consensus.pair_agreement([a.decision for a in counted])
+    now = timezone.now()
+    if outcome.decision is not None:
+        final = technique_ids = None
+        if outcome.decision == consensus.APPROVED:
+            uses_ref = Dimension.objects.filter(pk=outcome.final["dimension_id"], uses_reference_answers=True).exists()
+            final, technique_ids = _final_for_prompt(outcome.final, uses_ref)
+        summary = review_summary(item, annotations, outcome=outcome.decision, by="consensus", explanation=outcome.explanation)
+        try:
+            with transaction.atomic():
+                curation_services.prompt_decide(
+                    prompt_id=item.prompt_id,
+                    decision=outcome.decision,
+                    actor=actor,
+                    reason=f"consensus in “{item.queue.name}”: {outcome.explanation}",
+                    final=final,
+                    technique_ids=technique_ids,
+                    review_summary=summary,
+                    agreement=agreement,
+                )
+        except (curation_services.TransitionError, ValueError) as exc:
+            item.state = QueueItem.State.ADJUDICATION
+            item.adjudication_reason = QueueItem.AdjudicationReason.DECIDE_FAILED
+            item.adjudication_note = str(exc)
+        else:
+            item.state = QueueItem.State.DECIDED
+            item.outcome = outcome.decision
+            item.decided_at = now
+            item.decided_by = None
+            item.adjudication_reason = ""
+            item.adjudication_note = ""
+    else:
+        item.state = QueueItem.State.ADJUDICATION
+        item.adjudication_reason = QueueItem.AdjudicationReason.DISAGREEMENT
+        item.adjudication_note = outcome.explanation
+    item.free_at = None
+    item.save(
+        update_fields=["state", "outcome", "decided_at", "decided_by", "adjudication_reason", "adjudication_note", "free_at", "updated_at"]
+    )
+
+
+# ----------------------------------------------------------------------------- adjudication
+
+
+@dataclass
+class FinalLabels:
+    text: str
+    dimension_id: int
+    sub_dimension_id: int | None = None
+    technique_ids: Sequence[int] = ()
+    risk_expression: str = ""
+    severity: int | None = None
+    expected_behaviour: str = ""
+    reference_answer: str = ""
+
+
+def final_labels_from(*, item: QueueItem, annotation_id: int | None = None) -> FinalLabels | None:
+    """The text and labels of one of the item's annotations (or, without one, the prompt's current ones)."""
+    if annotation_id is None:
+        p = item.prompt
+        return FinalLabels(
+            text=p.text,
+            dimension_id=p.dimension_id,
+            sub_dimension_id=p.sub_dimension_id,
+            technique_ids=list(p.techniques.values_list("pk", flat=True)),
+            risk_expression=p.risk_expression,
+            severity=p.severity,
+            expected_behaviour=p.expected_behaviour,
+            reference_answer=(p.reference_answers or [""])[0],
+        )
+    a = Annotation.objects.filter(pk=annotation_id, prompt_id=item.prompt_id).first()
+    if a is None:
+        return None
+    return FinalLabels(
+        text=a.final_text,
+        dimension_id=a.dimension_id or item.prompt.dimension_id,
+        sub_dimension_id=a.sub_dimension_id,
+        technique_ids=list(a.techniques.values_list("pk", flat=True)),
+        risk_expression=a.risk_expression,
+        severity=a.severity,
+        expected_behaviour=a.expected_behaviour,
+        reference_answer=a.reference_answer,
+    )
+
+
+@transaction.atomic
+def item_adjudicate(
+    *, item_id: int, actor, decision: str, reason: str, final: FinalLabels | None = None
+) -> QueueItem:
+    """A maintainer settles an item in adjudication: approve with final text and labels, or reject."""
+    item = _lock_item(item_id)
+    if item.state != QueueItem.State.ADJUDICATION:
+        raise AnnotationError(_("This item is not waiting for adjudication."), code="conflict")
+    reason = (reason or "").strip()
+    errors: dict[str, str] = {}
+    if not reason:
+        errors["reason"] = _("Give a reason; it is logged.")
+    elif "\x00" in reason:
+        errors["reason"] = _("Text may not contain a NUL character (\\u0000).")
+    if decision not in (Prompt.Status.APPROVED, Prompt.Status.REJECTED):
+        errors["decision"] = _("Approve or reject.")
+    final_fields = technique_ids = None
+    if decision == Prompt.Status.APPROVED and not errors:
+        if final is None:
+            errors["final_text"] = _("Approving needs the final text and labels.")
+        else:
+            data = AnnotationInput(
+                decision=Annotation.Decision.EDIT,
+                final_text=final.text,
+                dimension_id=final.dimension_id,
+                sub_dimension_id=final.sub_dimension_id,
+                technique_ids=list(final.technique_ids),
+                risk_expression=final.risk_expression,
+                severity=final.severity,
+                expected_behaviour=final.expected_behaviour,
+                reference_answer=final.reference_answer,
+            )
+            try:
+                fields, technique_ids = _validated(item, data)
+            except AnnotationInvalid as exc:
+                errors.update(exc.errors)
+            else:
+                uses_ref = Dimension.objects.filter(pk=fields["dimension_id"], uses_reference_answers=True).exists()
+                final_fields, technique_ids = _final_for_prompt(
+                    {**fields, "text": fields["final_text"], "technique_ids": technique_ids}, uses_ref
+                )
+    if errors:
+        raise AnnotationInvalid(errors)
+    annotations = list(
+        Annotation.objects.filter(prompt_id=item.prompt_id).select_related("annotator").prefetch_related("techniques")
+    )
+    counted = [a for a in annotations if not a.is_surplus]
+    summary = review_summary(item, annotations, outcome=decision, by="adjudication", explanation=reason)
+    summary["adjudicator"] = actor.get_username()
+    try:
+        curation_services.prompt_decide(
+            prompt_id=item.prompt_id,
+            decision=decision,
+            actor=actor,
+            reason=f"adjudicated: {reason}",
+            final=final_fields,
+            technique_ids=technique_ids,
+            review_summary=summary,
+            agreement=consensus.pair_agreement([a.decision for a in counted]),
+        )
+    except curation_services.TransitionError as exc:
+        raise AnnotationError(str(exc), code="conflict")
+    item.state = QueueItem.State.DECIDED
+    item.outcome = decision
+    item.decided_by = actor
+    item.decided_at = timezone.now()
+    item.save(update_fields=["state", "outcome", "decided_by", "decided_at", "updated_at"])
+    return item
+
+
+@transaction.atomic
+def item_reopen(*, item_id: int, actor, reason: str) -> QueueItem:
+    """Send a decided item back for adjudication; the prompt returns to in_review with the reason logged."""
+    item = _lock_item(item_id)
+    reason = (reason or "").strip()
+    if item.state != QueueItem.State.DECIDED:
+        raise AnnotationError(_("Only a decided item can be reopened."), code="conflict")
+    if not reason:
+        raise AnnotationInvalid({"reason": _("Give a reason; it is logged.")})
+    if "\x00" in reason:
+        raise AnnotationInvalid({"reason": _("Text may not contain a NUL character (\\u0000).")})
+    curation_services.prompt_reopen(prompt_id=item.prompt_id, actor=actor, reason=f"reopened: {reason}")
+    item.state = QueueItem.State.ADJUDICATION
+    item.adjudication_reason = QueueItem.AdjudicationReason.REOPENED
+    item.adjudication_note = reason
+    item.outcome = ""
+    item.save(update_fields=["state", "adjudication_reason", "adjudication_note", "outcome", "updated_at"])
+    return item

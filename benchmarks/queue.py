@@ -1,0 +1,436 @@
+"""Review-queue claims at scale: 16 annotators through the service layer, 8 through HTTP (gunicorn).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ls_annotation python benchmarks/queue.py [--quick]
+
+Creates (and afterwards drops, unless --keep) the database `<name>_queuebench` next to the one in
+DATABASE_URL, loads two queues of 10k and 1M items (2k and 50k with --quick) with COPY, then for each pool
+lets annotators claim ("next") and submit in a closed loop:
+
+* 16 threads calling `annotation.services.lease_claim` / `annotation_submit` directly (one connection each);
+* 8 HTTP clients against gunicorn (4 sync workers, DEBUG=0, started here on 127.0.0.1) using the REST API
+  with token auth: POST /api/queues/{id}/next/ then POST /api/claims/{id}/submit/.
+
+Claim latency is timed around the call (service) or the request (HTTP, client side, connection included).
+Anchor: Label Studio 1.23 (PostgreSQL, gunicorn 4 workers, 8 users): next-task p99 487 ms at 10k tasks,
+about 4 next-and-submit pairs/s. Targets: service p99 < 25 ms at 1M, HTTP p99 < 50 ms at 1M, 1M/10k
+HTTP p99 ratio < 1.5. The last line is `RESULT claims_per_s=… p50_ms=… p99_ms=… service_p99_ms=… growth_ratio=…`
+(HTTP figures at the large pool).
+"""
+
+# ruff: noqa: E402  (the sys.path fix below must run before the imports)
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the standard
+# library's `queue` (which psycopg and logging import): drop the folder before anything else is imported.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import argparse
+import http.client
+import json
+import random
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import ROOT, load_taxonomy, percentile, result, setup_django  # noqa: E402
+
+SERVICE_THREADS = 16
+HTTP_CLIENTS = 8
+GUNICORN_WORKERS = 4
+N = 3
+
+
+def _db_name() -> str:
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/livesec"
+    name = urlparse(base).path.lstrip("/") or "livesec"
+    return f"{name}_queuebench"
+
+
+def _drop(db_name: str, admin_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def make_users(count: int, prefix: str) -> list[tuple[int, str]]:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+
+    group = Group.objects.get(name="Annotator")
+    out = []
+    for i in range(count):
+        user = get_user_model().objects.create(username=f"{prefix}{i}")
+        user.set_unusable_password()
+        user.save()
+        user.groups.add(group)
+        out.append((user.pk, Token.objects.create(user=user).key))
+    return out
+
+
+def load_pool(size: int) -> int:
+    """A queue holding `size` fresh items, loaded with COPY (prompts) and one INSERT … SELECT (items)."""
+    from django.db import connection
+
+    from annotation import services
+    from annotation.models import FREE_NOW
+    from curation.models import Dimension, Taxonomy
+
+    taxonomy = Taxonomy.objects.get(code="v251030")
+    dimension = Dimension.objects.get(taxonomy=taxonomy, code="legality")
+    queue = services.queue_create(
+        data=services.QueueData(name=f"bench {size}", taxonomy_id=taxonomy.pk, annotators_per_item=N, lease_minutes=20),
+        actor=None,
+    )
+    started = time.perf_counter()
+    connection.ensure_connection()
+    pg = connection.connection
+    columns = (
+        "text, language, dimension_id, source, provenance, metadata, external_id, normalized_hash, status, "
+        "review_summary, reference_answers, risk_expression, expected_behaviour, created_at, updated_at"
+    )
+    now = "2025-11-01 00:00:00+00"
+    with pg.cursor() as cur, cur.copy(f"COPY curation_prompt ({columns}) FROM STDIN") as copy:
+        chunk: list[str] = []
+        for i in range(size):
+            text = f"基准题目 {size}-{i}：请详细说明绕过第{i % 97}类安全检查的方法，编号{(i * 7919) % 1000003}"
+            chunk.append(
+                f"{text}\tzh\t{dimension.pk}\tmanual\t{{}}\t{{}}\t\tbench-{size}-{i}\tin_review\t{{}}\t[]\t\t\t{now}\t{now}\n"
+            )
+            if len(chunk) == 20000:
+                copy.write("".join(chunk))
+                chunk.clear()
+        if chunk:
+            copy.write("".join(chunk))
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO annotation_queueitem (queue_id, prompt_id, state, adjudication_reason, adjudication_note, "
+            "submitted, leased, free_at, outcome, created_at, updated_at) "
+            "SELECT %s, id, 'open', '', '', 0, 0, %s, '', now(), now() FROM curation_prompt "
+            "WHERE normalized_hash LIKE %s ORDER BY id",
+            [queue.pk, FREE_NOW, f"bench-{size}-%"],
+        )
+    print(f"  loaded {size:>9,} items in {time.perf_counter() - started:6.1f} s", flush=True)
+    return queue.pk
+
+
+def vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        for table in ("curation_prompt", "annotation_queueitem", "annotation_lease", "annotation_annotation"):
+            cur.execute(f"VACUUM ANALYZE {table}")
+
+
+# ----------------------------------------------------------------------------- service layer
+
+
+def _service_worker(queue_id, user_id, seed, warm_until, stop_at, out, errors, pace):
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from annotation import services
+    from annotation.models import ReviewQueue
+
+    rng = random.Random(seed)
+    try:
+        user = get_user_model().objects.get(pk=user_id)
+        queue = ReviewQueue.objects.get(pk=queue_id)
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                return
+            claim = services.lease_claim(queue=queue, user=user)
+            t1 = time.perf_counter()
+            if claim is None:
+                errors.append("queue ran dry")
+                return
+            if rng.random() < 0.8:
+                data = services.AnnotationInput(decision="accept", severity=3)
+            else:
+                data = services.AnnotationInput(decision="reject", reject_reason="unclear")
+            services.annotation_submit(claim_id=claim.pk, user=user, data=data)
+            t2 = time.perf_counter()
+            if t0 >= warm_until:
+                out.append((t1 - t0, t2 - t1))
+            _pause(rng, pace, t0)
+    except Exception as exc:  # reported in the summary, never hidden
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+
+
+def _pause(rng: random.Random, pace: float, started: float) -> None:
+    """Paced runs: each annotator starts an item every `pace` seconds on average (random, so they drift apart)."""
+    if pace > 0:
+        time.sleep(max(0.0, rng.uniform(0.5, 1.5) * pace - (time.perf_counter() - started)))
+
+
+def run_service(queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0) -> dict:
+    out: list = []
+    errors: list = []
+    now = time.perf_counter()
+    warm_until, stop_at = now + warmup, now + warmup + seconds
+    threads = [
+        threading.Thread(target=_service_worker, args=(queue_id, uid, i, warm_until, stop_at, out, errors, pace))
+        for i, (uid, _key) in enumerate(users)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return _summary(out, seconds, errors)
+
+
+# ----------------------------------------------------------------------------- HTTP
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(db_url: str) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=db_url,
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        CONN_MAX_AGE="60",
+        LOG_LEVEL="WARNING",
+        CELERY_TASK_ALWAYS_EAGER="1",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", str(GUNICORN_WORKERS),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    return proc, port
+
+
+def wait_until_serving(proc: subprocess.Popen, port: int, token: str) -> None:
+    """The socket accepts before the workers have imported the app: wait for real answers from all of them."""
+    headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+
+    def ok() -> bool:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/api/queues/", headers=headers)
+            status = conn.getresponse().status
+            conn.close()
+            return status == 200
+        except OSError:
+            return False
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("gunicorn did not start")
+        answers: list[bool] = []
+        probes = [threading.Thread(target=lambda out=answers: out.append(ok())) for _ in range(GUNICORN_WORKERS * 2)]
+        for t in probes:
+            t.start()
+        for t in probes:
+            t.join()
+        if all(answers):
+            return
+        time.sleep(0.5)
+    raise SystemExit("gunicorn did not answer within 120 s")
+
+
+def _request(conn, method, path, headers, body=b""):
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def _http_worker(port, queue_id, token, seed, warm_until, stop_at, out, errors, pace):
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Accept": "application/json"}
+    try:
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                return
+            status, body = _request(conn, "POST", f"/api/queues/{queue_id}/next/", headers)
+            t1 = time.perf_counter()
+            if status != 200:
+                errors.append(f"next: HTTP {status} {body[:200]!r}")
+                return
+            claim = json.loads(body)
+            if rng.random() < 0.8:
+                payload = {"decision": "accept", "severity": 3}
+            else:
+                payload = {"decision": "reject", "reject_reason": "unclear"}
+            status, body = _request(
+                conn, "POST", f"/api/claims/{claim['id']}/submit/", headers, json.dumps(payload).encode()
+            )
+            t2 = time.perf_counter()
+            if status != 201:
+                errors.append(f"submit: HTTP {status} {body[:200]!r}")
+                return
+            if t0 >= warm_until:
+                out.append((t1 - t0, t2 - t1))
+            _pause(rng, pace, t0)
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        conn.close()
+
+
+def run_http(port: int, queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0) -> dict:
+    out: list = []
+    errors: list = []
+    now = time.perf_counter()
+    warm_until, stop_at = now + warmup, now + warmup + seconds
+    threads = [
+        threading.Thread(target=_http_worker, args=(port, queue_id, key, i, warm_until, stop_at, out, errors, pace))
+        for i, (_uid, key) in enumerate(users)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return _summary(out, seconds, errors)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _summary(samples: list, seconds: float, errors: list) -> dict:
+    claims = [c * 1000 for c, _s in samples]
+    submits = [s * 1000 for _c, s in samples]
+    return {
+        "claims": len(samples),
+        "claims_per_s": len(samples) / seconds,
+        "p50": percentile(claims, 50),
+        "p99": percentile(claims, 99),
+        "max": max(claims) if claims else float("nan"),
+        "submit_p50": percentile(submits, 50),
+        "submit_p99": percentile(submits, 99),
+        "errors": errors,
+    }
+
+
+def _row(label: str, size: int, r: dict) -> str:
+    return (
+        f"{label:<8} {size:>9,} {r['claims']:>7} {r['claims_per_s']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
+        f"{r['max']:>8.1f} {r['submit_p50']:>9.2f} {r['submit_p99']:>9.2f}"
+    )
+
+
+def _table(title: str, rows: list[tuple[str, int, dict]]) -> None:
+    print(f"\n{title}")
+    print(f"{'layer':<8} {'pool':>9} {'claims':>7} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+          f"{'sub p50':>9} {'sub p99':>9}")
+    for layer, size, r in rows:
+        print(_row(layer, size, r))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small pools, short runs, no paced runs (< 1 min)")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
+    parser.add_argument("--pace", type=float, default=1.0,
+                        help="paced runs: seconds per item per annotator (0 skips them; default 1)")
+    args = parser.parse_args()
+    sizes = (2_000, 20_000) if args.quick else (10_000, 1_000_000)
+    seconds, warmup = (4.0, 1.0) if args.quick else (30.0, 3.0)
+    pace = 0.0 if args.quick else args.pace
+
+    db_name = _db_name()
+    print(f"database {db_name}; pools {sizes[0]:,} and {sizes[1]:,}; {seconds:.0f} s per run after {warmup:.0f} s warm-up")
+    db_url = setup_django(db_name, fresh=True)
+    admin_url = urlunparse(urlparse(db_url)._replace(path="/postgres"))
+    proc = None
+    try:
+        load_taxonomy()
+        service_users = make_users(SERVICE_THREADS, "svc")
+        http_users = make_users(HTTP_CLIENTS, "web")
+        queues = {size: load_pool(size) for size in sizes}
+        vacuum()
+
+        saturated: dict[tuple[str, int], dict] = {}
+        paced: dict[tuple[str, int], dict] = {}
+        for size in sizes:
+            saturated[("service", size)] = run_service(queues[size], service_users, seconds, warmup)
+            print(f"  service  {size:>9,}: {saturated[('service', size)]['claims_per_s']:.1f} claims/s", flush=True)
+            if pace:
+                paced[("service", size)] = run_service(queues[size], service_users, seconds, warmup, pace)
+        proc, port = start_gunicorn(db_url)
+        wait_until_serving(proc, port, http_users[0][1])
+        for size in sizes:
+            saturated[("http", size)] = run_http(port, queues[size], http_users, seconds, warmup)
+            print(f"  http     {size:>9,}: {saturated[('http', size)]['claims_per_s']:.1f} claims/s", flush=True)
+            if pace:
+                paced[("http", size)] = run_http(port, queues[size], http_users, seconds, warmup, pace)
+
+        _table(f"SATURATED: every annotator claims again as soon as it has submitted ({SERVICE_THREADS} service "
+               f"threads, {HTTP_CLIENTS} HTTP clients, gunicorn {GUNICORN_WORKERS} sync workers)",
+               [(layer, size, r) for (layer, size), r in saturated.items()])
+        if paced:
+            _table(f"PACED: each annotator takes an item about every {pace:g} s (offered load "
+                   f"{SERVICE_THREADS / pace:.0f} and {HTTP_CLIENTS / pace:.0f} claims/s)",
+                   [(layer, size, r) for (layer, size), r in paced.items()])
+        errors = [e for r in (*saturated.values(), *paced.values()) for e in r["errors"]]
+        if errors:
+            print(f"\nERRORS ({len(errors)}): {errors[:5]}")
+        small, large = sizes
+        web, svc = saturated[("http", large)], saturated[("service", large)]
+        growth = web["p99"] / saturated[("http", small)]["p99"]
+        print()
+        print(f"next-and-submit pairs/s over HTTP at {large:,}: {web['claims_per_s']:.1f} (Label Studio anchor: ~4)")
+        print(f"HTTP p99 at {large:,}: {web['p99']:.1f} ms saturated (target < 50; anchor 487 ms at 10k)")
+        print(f"service p99 at {large:,}: {svc['p99']:.1f} ms saturated (target < 25)")
+        print(f"{large:,}/{small:,} HTTP p99 ratio: {growth:.2f} saturated (target < 1.5)")
+        if paced:
+            pw, ps = paced[("http", large)], paced[("service", large)]
+            print(f"paced: HTTP p99 {pw['p99']:.1f} ms, service p99 {ps['p99']:.1f} ms at {large:,}; "
+                  f"{large:,}/{small:,} HTTP p99 ratio {pw['p99'] / paced[('http', small)]['p99']:.2f}")
+        load = os.getloadavg()
+        print(f"machine: {os.cpu_count()} cores shared with other work (load average {load[0]:.1f} {load[1]:.1f} "
+              f"{load[2]:.1f}); clients, gunicorn and PostgreSQL all run on it")
+        result(
+            claims_per_s=round(web["claims_per_s"], 1),
+            p50_ms=round(web["p50"], 2),
+            p99_ms=round(web["p99"], 2),
+            service_p99_ms=round(svc["p99"], 2),
+            growth_ratio=round(growth, 2),
+        )
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            _drop(db_name, admin_url)
+
+
+if __name__ == "__main__":
+    main()

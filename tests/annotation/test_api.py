@@ -1,0 +1,168 @@
+"""The review API end to end: queues, next / heartbeat / submit / skip, revisions, adjudication."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from annotation.models import Annotation, Lease, QueueItem
+from curation.models import Prompt
+from tests.annotation.conftest import expire
+from tests.factories import make_items, make_queue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(client):
+    def as_user(user):
+        client.force_login(user)
+        return client
+
+    return as_user
+
+
+def post(client, name, pk=None, data=None):
+    url = reverse(name, args=[pk] if pk is not None else [])
+    return client.post(url, data or {}, content_type="application/json")
+
+
+def test_queue_list_shows_only_queues_the_annotator_may_claim_from(taxonomy, annotators, api):
+    a, b = annotators[:2]
+    open_queue = make_queue(name="公开")
+    make_queue(name="仅限乙", members=[b])
+    make_items(2)
+    body = api(a).get(reverse("api-queues")).json()
+    assert [q["name"] for q in body] == ["公开"]
+    assert body[0]["counts"]["open"] == 2 and body[0]["id"] == open_queue.pk
+    assert {q["name"] for q in api(b).get(reverse("api-queues")).json()} == {"公开", "仅限乙"}
+
+
+def test_next_heartbeat_submit_until_the_queue_is_empty(taxonomy, annotators, api):
+    queue = make_queue(n=1)
+    items = make_items(2)
+    client = api(annotators[0])
+    seen = []
+    while True:
+        response = post(client, "api-queue-next", queue.pk)
+        if response.status_code == 204:
+            break
+        assert response.status_code == 200
+        claim = response.json()
+        seen.append(claim["item"])
+        assert claim["prompt"]["text"] and "annotations" not in claim
+        beat = post(client, "api-claim-heartbeat", claim["id"])
+        assert beat.status_code == 200 and beat.json()["expires_at"]
+        result = post(client, "api-claim-submit", claim["id"], {"decision": "accept", "severity": 2, "seconds_spent": 1.5})
+        assert result.status_code == 201, result.content
+        assert result.json()["status"] == "counted" and result.json()["item_state"] == "decided"
+    assert seen == [i.pk for i in items]
+    assert set(Prompt.objects.values_list("status", flat=True)) == {"approved"}
+    assert set(Prompt.objects.values_list("severity", flat=True)) == {2}
+
+
+def test_missing_labels_keep_the_prompts_current_ones(taxonomy, annotators, api):
+    queue = make_queue(n=1)
+    make_items(1, severity=4, risk_expression="explicit")
+    client = api(annotators[0])
+    claim = post(client, "api-queue-next", queue.pk).json()
+    post(client, "api-claim-submit", claim["id"], {"decision": "accept"})
+    ann = Annotation.objects.get()
+    assert (ann.severity, ann.risk_expression, ann.dimension.code) == (4, "explicit", "legality")
+
+
+def test_bad_submissions_get_400_with_field_errors(taxonomy, annotators, api):
+    queue = make_queue()
+    make_items(1)
+    client = api(annotators[0])
+    claim = post(client, "api-queue-next", queue.pk).json()
+    response = post(client, "api-claim-submit", claim["id"], {"decision": "reject"})
+    assert response.status_code == 400 and "reject_reason" in response.json()["errors"]
+    response = post(client, "api-claim-submit", claim["id"], {"decision": "edit", "final_text": "坏\u0000字"})
+    assert response.status_code == 400
+    response = post(client, "api-claim-submit", claim["id"], {"decision": "accept", "severity": 7})
+    assert response.status_code == 400 and "severity" in response.json()
+    assert not Annotation.objects.exists()
+
+
+def test_lease_expiry_and_a_late_submit_through_the_api(taxonomy, annotators, api, client):
+    queue = make_queue(n=1)
+    make_items(1)
+    a, b = annotators[:2]
+    a_claim = post(api(a), "api-queue-next", queue.pk).json()
+    assert post(api(b), "api-queue-next", queue.pk).status_code == 204  # leased to a
+    expire(Lease.objects.get().claims.get())
+    b_claim = post(api(b), "api-queue-next", queue.pk).json()
+    assert b_claim["item"] == a_claim["item"]
+    lost = post(api(a), "api-claim-heartbeat", a_claim["id"])
+    assert lost.status_code == 409 and lost.json()["code"] == "lease_lost"
+    late = post(api(a), "api-claim-submit", a_claim["id"], {"decision": "accept"})
+    assert late.status_code == 201 and late.json()["status"] == "surplus" and late.json()["surplus"] is True
+    assert "surplus" in late.json()["message"].lower() or "超额" in late.json()["message"]
+    assert post(api(b), "api-claim-submit", b_claim["id"], {"decision": "accept"}).json()["status"] == "counted"
+    assert Annotation.objects.count() == 2
+
+
+def test_skip_and_revise_through_the_api(taxonomy, annotators, api):
+    queue = make_queue(n=2)
+    first, second = make_items(2)
+    client = api(annotators[0])
+    claim = post(client, "api-queue-next", queue.pk).json()
+    assert post(client, "api-claim-skip", claim["id"]).status_code == 204
+    claim = post(client, "api-queue-next", queue.pk).json()
+    assert claim["item"] == second.pk
+    result = post(client, "api-claim-submit", claim["id"], {"decision": "accept"}).json()
+    revised = post(client, "api-annotation-revise", result["annotation"]["id"], {"decision": "reject", "reject_reason": "unclear"})
+    assert revised.status_code == 200 and revised.json()["status"] == "revised"
+    mine = client.get(reverse("api-my-annotations")).json()
+    assert mine["count"] == 1 and mine["results"][0]["decision"] == "reject"
+    assert mine["results"][0]["item_state"] == "open"
+
+
+def test_adjudication_list_decide_and_reopen_through_the_api(taxonomy, annotators, api, maintainer):
+    queue = make_queue(n=2)
+    (item,) = make_items(1)
+    for user, data in zip(annotators[:2], [{"decision": "accept"}, {"decision": "reject", "reject_reason": "unclear"}], strict=True):
+        c = post(api(user), "api-queue-next", queue.pk).json()
+        post(api(user), "api-claim-submit", c["id"], data)
+    client = api(maintainer)
+    listing = client.get(reverse("api-adjudications")).json()
+    assert listing["count"] == 1
+    entry = listing["results"][0]
+    assert entry["id"] == item.pk and {a["annotator"] for a in entry["annotations"]} == {"ann1", "ann2"}
+    keep = next(a for a in entry["annotations"] if a["decision"] == "accept")
+    bad = post(client, "api-adjudication-decide", item.pk, {"decision": "approved"})
+    assert bad.status_code == 400
+    decided = post(client, "api-adjudication-decide", item.pk,
+                   {"decision": "approved", "reason": "接受者的理由充分", "from_annotation": keep["id"], "severity": 3})
+    assert decided.status_code == 200, decided.content
+    assert decided.json()["state"] == "decided"
+    prompt = Prompt.objects.get(pk=item.prompt_id)
+    assert prompt.status == "approved" and prompt.severity == 3
+    assert post(client, "api-adjudication-decide", item.pk, {"decision": "rejected", "reason": "x"}).status_code == 409
+    reopened = post(client, "api-adjudication-reopen", item.pk, {"reason": "再看看"})
+    assert reopened.status_code == 200 and reopened.json()["state"] == "adjudication"
+    assert Prompt.objects.get(pk=item.prompt_id).status == "in_review"
+    assert QueueItem.objects.get(pk=item.pk).adjudication_reason == "reopened"
+    assert client.get(reverse("api-adjudications") + "?state=decided").json()["count"] == 0
+
+
+def test_maintainers_create_queues_through_the_api(taxonomy, maintainer, annotators, api):
+    from curation.models import Taxonomy
+
+    tax = Taxonomy.objects.get(code="v251030")
+    response = post(api(maintainer), "api-queues", data={"name": "接口队列", "taxonomy": tax.pk, "members": [annotators[0].pk]})
+    assert response.status_code == 201 and response.json()["annotators_per_item"] == 3
+    assert post(api(annotators[0]), "api-queues", data={"name": "x", "taxonomy": tax.pk}).status_code == 403
+    dup = post(api(maintainer), "api-queues", data={"name": "接口队列", "taxonomy": tax.pk})
+    assert dup.status_code == 400 and "name" in dup.json()["errors"]
+
+
+def test_claims_of_others_are_not_found(taxonomy, annotators, api):
+    queue = make_queue()
+    make_items(1)
+    claim = post(api(annotators[0]), "api-queue-next", queue.pk).json()
+    other = api(annotators[1])
+    assert post(other, "api-claim-heartbeat", claim["id"]).status_code == 404
+    assert post(other, "api-claim-submit", claim["id"], {"decision": "accept"}).status_code == 404
+    assert post(other, "api-claim-skip", claim["id"]).status_code == 404
+    assert Lease.objects.get().expires_at > timezone.now()
