@@ -17,7 +17,7 @@ DROP FUNCTION IF EXISTS curation_promptlog_append_only();
 
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
+        schema_editor.execute(CREATE, params=None)  # no client-side % interpolation of the plpgsql
 
 
 def backwards(apps, schema_editor):
