@@ -347,9 +347,11 @@ class ReleaseItem(_ReleaseChild):
         ADDED = "added", _("Added")
         CARRIED = "carried", _("Carried over")
 
-    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the unique (release, …) indexes below lead with it.
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items", db_index=False)
     public_id = models.CharField(_("Public id"), max_length=100)
-    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="release_items")
+    # Indexed through uniq_release_prompt, which leads with the prompt (protects prompt deletes, finds parents).
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="release_items", db_index=False)
     origin = models.CharField(_("Origin"), max_length=8, choices=Origin.choices)
     is_holdout = models.BooleanField(_("Hold-out"), default=False)
     text = models.TextField(_("Prompt"))
@@ -374,9 +376,8 @@ class ReleaseItem(_ReleaseChild):
         constraints = [
             models.UniqueConstraint(fields=["release", "public_id"], name="uniq_release_public_id"),
             models.UniqueConstraint(fields=["release", "content_hash"], name="uniq_release_content_hash"),
-            models.UniqueConstraint(fields=["release", "prompt"], name="uniq_release_prompt"),
+            models.UniqueConstraint(fields=["prompt", "release"], name="uniq_release_prompt"),
         ]
-        indexes = [models.Index(fields=["release", "dimension_code"], name="releaseitem_dim")]
         verbose_name = _("Release item")
         verbose_name_plural = _("Release items")
 

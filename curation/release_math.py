@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from .text import normalize
 
@@ -31,11 +32,63 @@ LONG_ID_HEX = 16
 FLOAT_DIGITS = 6
 
 _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+_ORJSON_SORTED = orjson.OPT_SORT_KEYS
+# orjson writes the same bytes as the reference encoder except for floats below 1e-4 ("1e-7" vs "1e-07",
+# "0.00005" vs "5e-05"); when the output might hold one, the reference encoder decides.
+_FLOAT_DIFFERS = re.compile(rb"\de-\d|0\.0000\d")
 
 
 def canonical_json(obj: Any) -> str:
-    """Sorted keys, no whitespace, non-ASCII kept as UTF-8, no NaN: the same object always gives the same text."""
+    """Sorted keys, no whitespace, non-ASCII kept as UTF-8, no NaN: the same object always gives the same text.
+
+    This is the reference definition (what the dataset card tells users to run); `canonical_bytes` is the fast
+    equivalent used in bulk.
+    """
     return _dumps(obj)
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    """UTF-8 of `canonical_json(obj)`, ~15x faster for the common case."""
+    try:
+        out = orjson.dumps(obj, option=_ORJSON_SORTED)
+    except TypeError:  # integers beyond 64 bits, non-string keys: the reference encoder handles them
+        return _dumps(obj).encode("utf-8")
+    if (b"e-" in out or b"0.0000" in out) and _FLOAT_DIFFERS.search(out):
+        return _dumps(obj).encode("utf-8")
+    return out
+
+
+def loads(data: str | bytes | None) -> Any:
+    """Parse a JSON column as read from the database (None stays None)."""
+    if data is None or not isinstance(data, str | bytes):
+        return data
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:  # e.g. NaN written by SQLite's json module; keep what Django would read
+        return json.loads(data)
+
+
+def json_line(obj: Any) -> bytes:
+    """One JSONL line (UTF-8, newline-terminated)."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def json_bytes(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def fast_json(obj: Any) -> str:
+    """Compact JSON for export cells (not canonical: key order as given)."""
+    try:
+        return orjson.dumps(obj).decode("utf-8")
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def sha256_hex(data: str | bytes) -> str:
@@ -49,7 +102,7 @@ def item_hash(content: Mapping[str, Any]) -> str:
     missing = [k for k in CONTENT_KEYS if k not in content]
     if missing or len(content) != len(CONTENT_KEYS):
         raise ValueError(f"item content must have exactly the keys {CONTENT_KEYS}; missing {missing}")
-    return hashlib.sha256(_dumps(content).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(content)).hexdigest()
 
 
 def _round(value: Any) -> Any:
@@ -63,17 +116,25 @@ def _round(value: Any) -> Any:
     return value
 
 
+_SCALAR_TYPES = frozenset({str, int, bool, type(None)})
+
+
 def _scalars(data: Mapping[str, Any] | None, drop: Iterable[str] = ()) -> dict[str, Any]:
-    dropped = set(drop)
-    return {
-        str(k): _round(v)
-        for k, v in (data or {}).items()
-        if k not in dropped and (v is None or isinstance(v, str | int | float | bool))
-    }
+    out: dict[str, Any] = {}
+    if not data:
+        return out
+    for k, v in data.items():
+        t = type(v)
+        if t in _SCALAR_TYPES:
+            if k not in drop:
+                out[str(k)] = v
+        elif t is float and k not in drop:
+            out[str(k)] = round(v, FLOAT_DIGITS)
+    return out
 
 
 # Provenance keys that describe where a row sat in some file or job, not where the item came from.
-VOLATILE_PROVENANCE_KEYS = ("line", "row", "task_id", "job_id", "attempt")
+VOLATILE_PROVENANCE_KEYS = frozenset({"line", "row", "task_id", "job_id", "attempt"})
 
 
 def provenance_summary(*, source: str, external_id: str, provenance: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -86,7 +147,7 @@ def provenance_summary(*, source: str, external_id: str, provenance: Mapping[str
 
 
 def agreement_summary(*, agreement: float | None, review_summary: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {"agreement": _round(agreement), "review": _scalars(review_summary)}
+    return {"agreement": None if agreement is None else round(agreement, FLOAT_DIGITS), "review": _scalars(review_summary)}
 
 
 def item_content(
@@ -112,10 +173,10 @@ def item_content(
             if sub_dimension and sub_dimension[0]
             else None
         ),
-        "labels": _round(dict(labels)),
+        "labels": labels if isinstance(labels, dict) else dict(labels),
         "reference_answers": list(reference_answers),
-        "provenance": dict(provenance),
-        "agreement": dict(agreement),
+        "provenance": provenance if isinstance(provenance, dict) else dict(provenance),
+        "agreement": agreement if isinstance(agreement, dict) else dict(agreement),
     }
 
 
@@ -132,7 +193,7 @@ def make_labels(
         "severity": severity,
         "expected_behaviour": expected_behaviour or "",
         "techniques": sorted(set(techniques)),
-        "metadata": _round(dict(metadata or {})),
+        "metadata": dict(metadata or {}),
     }
 
 
@@ -166,6 +227,33 @@ def holdout_bucket(content_hash: str) -> float:
 def is_holdout(content_hash: str, fraction: float, *, held_out_in_parent: bool = False) -> bool:
     """Held out when the item's bucket is below the fraction; once private, an item stays private in children."""
     return held_out_in_parent or holdout_bucket(content_hash) < fraction
+
+
+class SeenFilter:
+    """A Bloom filter: has this key (public id, item hash) maybe been stored in the release already?
+
+    Lets a freeze ask the database only about the rare maybe-collisions instead of every key of every chunk,
+    in ~2 bytes per item (a million items: 2 MB, and a false "maybe" rate of ~0.2%).
+    """
+
+    def __init__(self, expected: int) -> None:
+        self.bits = max(1 << 16, 16 * max(expected, 1))
+        self._array = bytearray(self.bits // 8 + 1)
+
+    def _positions(self, key: str) -> tuple[int, ...]:
+        # Python's string hash is salted per process, which is fine: a filter lives for one freeze run only.
+        h1, h2 = hash(key), hash(key + "\x00")
+        m = self.bits
+        return (h1 % m, h2 % m, (h1 + 2 * h2) % m, (h1 + 3 * h2) % m)
+
+    def add(self, key: str) -> None:
+        a = self._array
+        for p in self._positions(key):
+            a[p >> 3] |= 1 << (p & 7)
+
+    def __contains__(self, key: str) -> bool:
+        a = self._array
+        return all(a[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
 
 
 class Digest:
@@ -416,14 +504,20 @@ def verify_record(record: Mapping[str, Any]) -> bool:
 CSV_COLUMNS = (
     "question_id", "version", "dimension", "sub_dimension", "question_text", "language", "reference_answer",
     "metadata.type", "metadata.difficulty", "metadata.category", "metadata.adversarial_level", "metadata.tags",
-    "metadata.source", "release_date", "sha256", "extra",
+    "metadata.source", "release_date", "sha256", "taxonomy", "dimension_code", "sub_dimension_code",
+    "techniques", "severity", "expected_behaviour", "agreement", "source", "external_id", "origin", "holdout",
 )
 
 
-def csv_row(record: Mapping[str, Any]) -> list[str]:
-    """Flat CSV cells; lists and objects as JSON so nothing is lost (tags joined by commas for spreadsheets)."""
+def csv_row(record: Mapping[str, Any]) -> list[Any]:
+    """Flat CSV cells for spreadsheets: lists as JSON (reference answers) or comma-joined (tags, techniques);
+    `extra` is spread over plain columns instead of one quoted JSON blob (JSONL and Parquet keep it whole)."""
     meta = record["metadata"]
+    extra = record["extra"]
+    labels = extra["labels"]
+    sub = extra["sub_dimension"]
     level = meta["adversarial_level"]
+    holdout = extra.get("holdout")
     return [
         record["question_id"],
         record["version"],
@@ -431,17 +525,30 @@ def csv_row(record: Mapping[str, Any]) -> list[str]:
         record["sub_dimension"],
         record["question_text"],
         record["language"],
-        _dumps(record["reference_answer"]),
+        fast_json(record["reference_answer"]),
         meta["type"],
-        str(meta["difficulty"]),
-        str(meta["category"]),
-        "" if level is None else str(level),
+        meta["difficulty"],
+        meta["category"],
+        "" if level is None else level,
         ",".join(meta["tags"]),
-        str(meta["source"]),
+        meta["source"],
         record["release_date"],
-        record["extra"]["sha256"],
-        _dumps(record["extra"]),
+        extra["sha256"],
+        extra["taxonomy"],
+        extra["dimension"]["code"],
+        sub["code"] if sub else "",
+        ",".join(labels.get("techniques", [])),
+        "" if labels.get("severity") is None else labels["severity"],
+        labels.get("expected_behaviour", ""),
+        "" if extra["agreement"].get("agreement") is None else extra["agreement"]["agreement"],
+        extra["provenance"].get("source", ""),
+        extra["provenance"].get("external_id", ""),
+        extra["origin"],
+        "" if holdout is None else ("1" if holdout else "0"),
     ]
+
+
+PARQUET_DICTIONARY_COLUMNS = ("version", "dimension", "sub_dimension", "language", "release_date", "dimension_code")
 
 
 def parquet_schema():
@@ -481,12 +588,12 @@ class ParquetColumns:
         c["question_text"].append(record["question_text"])
         c["language"].append(record["language"])
         c["reference_answer"].append(record["reference_answer"])
-        c["metadata"].append(_dumps(record["metadata"]))
+        c["metadata"].append(json_bytes(record["metadata"]))
         c["tags"].append(record["metadata"]["tags"])
         c["release_date"].append(record["release_date"])
         c["dimension_code"].append(record["extra"]["dimension"]["code"])
         c["sha256"].append(record["extra"]["sha256"])
-        c["extra"].append(_dumps(record["extra"]))
+        c["extra"].append(json_bytes(record["extra"]))
 
     def __len__(self) -> int:
         return len(self.cols["question_id"])
@@ -494,7 +601,9 @@ class ParquetColumns:
     def table(self):
         import pyarrow as pa
 
-        return pa.Table.from_pydict(self.cols, schema=parquet_schema())
+        # pa.array per column: Table.from_pydict with a schema is ~100x slower on list columns.
+        schema = parquet_schema()
+        return pa.Table.from_arrays([pa.array(self.cols[f.name], f.type) for f in schema], schema=schema)
 
 
 # ---------------------------------------------------------------------------------------------------------------
