@@ -184,7 +184,7 @@ def release_create_draft(
 
 
 def _lock_draft(release_id: int) -> Release:
-    release = Release.objects.select_for_update().select_related("taxonomy", "parent").get(pk=release_id)
+    release = Release.objects.select_for_update(of=("self",)).select_related("taxonomy", "parent").get(pk=release_id)
     if release.is_frozen:
         raise FrozenReleaseError(f"release {release.version} is frozen and cannot change")
     if release.status == Release.Status.FREEZING:
@@ -781,7 +781,7 @@ def release_freeze_run(*, release_id: int, chunk_size: int = CHUNK, on_chunk=Non
         seen.add("h:" + h)
     while True:
         with transaction.atomic():
-            release = Release.objects.select_for_update().select_related("taxonomy").get(pk=release_id)
+            release = Release.objects.select_for_update(of=("self",)).select_related("taxonomy").get(pk=release_id)
             if release.is_frozen or release.status != Release.Status.FREEZING:
                 return release
             state = dict(release.freeze_state)
@@ -897,30 +897,34 @@ def release_freeze_start_inline(*, release_id: int, actor=None) -> Release:
 def release_contamination(*, release: Release, threshold: float | None = None, limit: int = 1000) -> list[dict]:
     """Items this release adds that near-duplicate public items of earlier frozen releases.
 
-    Carried items are left out: carrying over is on purpose. The smaller side is indexed, the other streamed.
+    Only added items are checked: a carried item is the same item on purpose. Each earlier item counts once
+    (under the first release that published it). The smaller side is indexed, the other streamed in batches.
     """
     threshold = threshold if threshold is not None else getattr(settings, "RELEASE_NEAR_DUP_THRESHOLD", 0.8)
-    earlier = (
-        ReleaseItem.objects.filter(release__frozen_at__isnull=False, is_holdout=False)
-        .exclude(release_id=release.pk)
-        .exclude(content_hash__in=ReleaseItem.objects.filter(release_id=release.pk).values("content_hash"))
-    )
+    earlier = ReleaseItem.objects.filter(release__frozen_at__isnull=False, is_holdout=False).exclude(release_id=release.pk)
     added = ReleaseItem.objects.filter(release_id=release.pk, origin=ReleaseItem.Origin.ADDED)
-    n_earlier, n_added = earlier.count(), added.count()
-    if not n_earlier or not n_added:
+    n_added = added.count()
+    if not n_added or not earlier.exists():
         return []
 
-    def stream(qs, fields):
-        return ((row[:-1], row[-1]) for row in qs.order_by("pk").values_list(*fields).iterator(chunk_size=5000))
+    def earlier_rows() -> Iterator[tuple[tuple[str, str], str]]:
+        last = None
+        for h, version, public, text in raw_rows(
+            earlier.order_by("content_hash", "release__frozen_at"),
+            ("content_hash", "release__version", "public_id", "text"),
+            stream=True,
+        ):
+            if h != last:
+                last = h
+                yield (version, public), text
 
-    earlier_rows = stream(earlier, ("release__version", "public_id", "text"))
-    added_rows = stream(added, ("public_id", "text"))
-    if n_added <= n_earlier:
-        found = rm.near_duplicates(added_rows, earlier_rows, threshold=threshold)
-        results = [(m.match[0], m.key, m.similarity) for m in found]
+    added_rows = ((public, text) for public, text in raw_rows(added.order_by("pk"), ("public_id", "text"), stream=True))
+    if n_added <= 50_000 or n_added <= earlier.count():
+        found = rm.near_duplicates(added_rows, earlier_rows(), threshold=threshold)
+        results = [(m.match, m.key, m.similarity) for m in found]
     else:
-        found = rm.near_duplicates(earlier_rows, added_rows, threshold=threshold)
-        results = [(m.key[0], m.match, m.similarity) for m in found]
+        found = rm.near_duplicates(earlier_rows(), added_rows, threshold=threshold)
+        results = [(m.key, m.match, m.similarity) for m in found]
     by_item: dict[str, list[dict]] = {}
     for added_id, (version, public), sim in results:
         by_item.setdefault(added_id, []).append({"version": version, "public_id": public, "similarity": sim})
@@ -1007,6 +1011,8 @@ def release_export_run(*, release_id: int, scope: str = Scope.PUBLIC) -> list[Re
     release = Release.objects.select_related("taxonomy").get(pk=release_id)
     if not release.is_frozen:
         raise ReleaseError(f"release {release.version} is not frozen")
+    for fmt in EXPORT_FORMATS:
+        ReleaseExport.objects.get_or_create(release=release, scope=scope, format=fmt)
     exports = ReleaseExport.objects.filter(release=release, scope=scope)
     exports.update(status=ReleaseExport.Status.RUNNING, progress_done=0, progress_total=release.item_count, error="")
     target = _export_dir(release, scope)

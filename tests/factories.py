@@ -29,3 +29,25 @@ class PromptFactory(factory.django.DjangoModelFactory):
     dimension = factory.LazyFunction(lambda: Dimension.objects.get(taxonomy__code="v251030", code="legality"))
     source = Prompt.Source.MANUAL
     normalized_hash = factory.LazyAttribute(lambda o: text_hash(o.text))
+
+
+class ApprovedPromptFactory(PromptFactory):
+    status = Prompt.Status.APPROVED
+
+
+def approved_prompts(n: int, *, dimension: str = "legality", taxonomy: str = "v251030", techniques=(), **fields):
+    """n approved prompts in one dimension, optionally labelled with technique codes."""
+    from curation.models import Technique
+
+    dim = Dimension.objects.get(taxonomy__code=taxonomy, code=dimension)
+    prompts = [ApprovedPromptFactory(dimension=dim, **fields) for _ in range(n)]
+    if techniques:
+        ids = list(Technique.objects.filter(code__in=techniques).values_list("pk", flat=True))
+        for p in prompts:
+            p.techniques.set(ids)
+    return prompts
+
+
+def approved_prompt(text: str, *, dimension: str = "legality", taxonomy: str = "v251030", **fields):
+    dim = Dimension.objects.get(taxonomy__code=taxonomy, code=dimension)
+    return ApprovedPromptFactory(text=text, normalized_hash=text_hash(text), dimension=dim, **fields)
