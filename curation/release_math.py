@@ -68,12 +68,20 @@ def loads(data: str | bytes | None) -> Any:
         return json.loads(data)
 
 
+_LINE_BREAKERS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
+
+
 def json_line(obj: Any) -> bytes:
-    """One JSONL line (UTF-8, newline-terminated)."""
+    """One JSONL line (UTF-8, newline-terminated). U+2028, U+2029 and U+0085 are escaped: valid raw in JSON, but
+    readers that split lines with str.splitlines() (ours among them) would cut a record there."""
     try:
-        return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+        line = orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError:
-        return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    for raw, escaped in _LINE_BREAKERS:
+        if raw in line:
+            line = line.replace(raw, escaped)
+    return line
 
 
 def json_bytes(obj: Any) -> bytes:
