@@ -38,6 +38,20 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def calibrate() -> float:
+    """Seconds for a fixed pure-Python loop: ~0.25 s on an idle core; larger means the cores are shared."""
+    t = time.perf_counter()
+    s = 0
+    for i in range(5_000_000):
+        s += i
+    return time.perf_counter() - t
+
+
 def current_rss_mb() -> float:
     import psutil
 
@@ -139,6 +153,9 @@ def run_one(n: int, keep: bool) -> dict:
 
     baseline = current_rss_mb()
     steps: dict[str, float] = {}
+    calib_before = calibrate()
+    load_before = os.getloadavg()[0]
+    cpu0 = cpu_s()
     t = time.perf_counter()
     release = releases.release_create_draft(version="v251122", title="bench", taxonomy="v251030", holdout_fraction=0.2)
     release = releases.release_freeze_now(release_id=release.pk)
@@ -149,6 +166,8 @@ def run_one(n: int, keep: bool) -> dict:
         releases.write_export_files(release=release, scope="public", directory=Path(out), timings=steps)
         sizes = {p.name: p.stat().st_size for p in Path(out).iterdir()}
     total = sum(steps.values())
+    python_cpu = cpu_s() - cpu0
+    calib_after = calibrate()
     t = time.perf_counter()
     report = releases.release_verify(version=release.version, check_exports=False)
     verify_s = time.perf_counter() - t
@@ -159,6 +178,9 @@ def run_one(n: int, keep: bool) -> dict:
         "steps": steps,
         "total_s": total,
         "verify_s": verify_s,
+        "python_cpu_s": python_cpu,
+        "calibration_s": (calib_before + calib_after) / 2,
+        "loadavg": [load_before, os.getloadavg()[0]],
         "peak_rss_mb": rss_mb(),
         "baseline_rss_mb": baseline,
         "rss_after_freeze_mb": rss_after_freeze,
@@ -200,6 +222,9 @@ def main() -> None:
             print(f"  {step:<28} {seconds:8.2f} s")
         print(f"  {'total (freeze + exports)':<28} {r['total_s']:8.2f} s   ({n / r['total_s']:,.0f} items/s)")
         print(f"  {'verify_release (not in total)':<28} {r['verify_s']:8.2f} s")
+        print(f"  this process's CPU time during freeze + exports: {r['python_cpu_s']:.1f} s (PostgreSQL's not included)")
+        print(f"  machine: load average {r['loadavg'][0]:.1f} -> {r['loadavg'][1]:.1f}; a fixed Python loop took "
+              f"{r['calibration_s']:.2f} s (about 0.25 s on an idle core)")
         print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (after Django set-up: {r['baseline_rss_mb']:.0f} MB)")
         print("  files: " + ", ".join(f"{k} {v} MB" for k, v in sorted(r["sizes_mb"].items())))
     ratio = results[large]["total_s"] / results[small]["total_s"]

@@ -660,8 +660,7 @@ def _carry_chunk(release: Release, state: dict, chunk: int, seen: rm.SeenFilter)
         content = content_from_columns(values)
         holdout = rm.is_holdout(h, release.holdout_fraction, held_out_in_parent=bool(was_holdout))
         rows.append(_row(release.pk, public, prompt_id, ReleaseItem.Origin.CARRIED, holdout, content, h))
-        seen.add("p:" + public)
-        seen.add("h:" + h)
+        seen.add(rm.public_id(content["dimension"]["code"], h))
         counts.add(dimension=content["dimension"]["code"], technique_codes=content["labels"]["techniques"],
                    origin="carried", holdout=holdout)
         stats.add(content)
@@ -692,9 +691,11 @@ def _add_chunk(release: Release, state: dict, chunk: int, tax: _Taxonomy, seen: 
 
     # Public ids: `<dim>-<8 hex>`; when two items share that, the one with the smaller hash keeps it unless the
     # other was already published (carried), and the rest get 16 hex. Settled against rows already stored.
-    maybe_ids = [p for p in (rm.public_id(c["dimension"]["code"], h) for _, c, h in prepared) if "p:" + p in seen]
-    maybe_hashes = [h for _, _, h in prepared if "h:" + h in seen]
-    existing = _stored_matches(release.pk, maybe_ids, maybe_hashes) if maybe_ids or maybe_hashes else []
+    # `seen` holds the short id of every stored item (its own or, for a 16-hex id, the one it would have had), so
+    # one probe per item flags both id collisions and repeated content; only flagged items cost a query.
+    maybe = [(rm.public_id(c["dimension"]["code"], h), h) for _, c, h in prepared]
+    maybe = [(p, h) for p, h in maybe if p in seen]
+    existing = _stored_matches(release.pk, [p for p, _ in maybe], [h for _, h in maybe]) if maybe else []
     stored_hashes = {row[2] for row in existing}
     holder: dict[str, tuple[int | None, str, str]] = {pub: (pk, h, origin) for pk, pub, h, origin in existing}
     counts = rm.Counts.from_dict(state["counts"])
@@ -724,15 +725,13 @@ def _add_chunk(release: Release, state: dict, chunk: int, tax: _Taxonomy, seen: 
         final.append((prompt_id, content, h, public))
     for pk, long_id in demote:
         ReleaseItem.objects.filter(pk=pk).update(public_id=long_id)
-        seen.add("p:" + long_id)
         state["long_ids"] = state.get("long_ids", 0) + 1
     rows = []
     fraction = release.holdout_fraction
     for prompt_id, content, h, public in sorted(final, key=lambda f: f[0]):
         holdout = rm.is_holdout(h, fraction)
         rows.append(_row(release.pk, public, prompt_id, ReleaseItem.Origin.ADDED, holdout, content, h))
-        seen.add("p:" + public)
-        seen.add("h:" + h)
+        seen.add(rm.public_id(content["dimension"]["code"], h))
         counts.add(dimension=content["dimension"]["code"], technique_codes=content["labels"]["techniques"],
                    origin="added", holdout=holdout)
         stats.add(content)
@@ -776,9 +775,8 @@ def release_freeze_run(*, release_id: int, chunk_size: int = CHUNK, on_chunk=Non
             )
     seen = rm.SeenFilter(Release.objects.filter(pk=release_id).values_list("progress_total", flat=True).first() or 0)
     # A resumed freeze learns what the earlier run stored (one streamed pass over the release's keys).
-    for public, h in raw_rows(ReleaseItem.objects.filter(release_id=release_id), ("public_id", "content_hash"), stream=True):
-        seen.add("p:" + public)
-        seen.add("h:" + h)
+    for dim, h in raw_rows(ReleaseItem.objects.filter(release_id=release_id), ("dimension_code", "content_hash"), stream=True):
+        seen.add(rm.public_id(dim, h))
     while True:
         with transaction.atomic():
             release = Release.objects.select_for_update(of=("self",)).select_related("taxonomy").get(pk=release_id)
