@@ -5,7 +5,8 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# Frozen releases are immutable even for raw SQL on PostgreSQL. The release row is checked per row (few rows);
+# Frozen releases are immutable even for raw SQL on PostgreSQL (UPDATE, DELETE, INSERT). TRUNCATE, the table
+# owner's wholesale reset (test flushes, `manage.py flush`), is left alone. The release row is checked per row (few rows);
 # items and retirements per statement through transition tables, so COPY of a million items into a draft pays
 # one join, not a lookup per row.
 CREATE = """
@@ -16,15 +17,6 @@ BEGIN
     END IF;
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     RETURN NEW;
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE OR REPLACE FUNCTION curation_release_no_truncate() RETURNS trigger AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM curation_release WHERE frozen_at IS NOT NULL) THEN
-        RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' holds rows of frozen releases (TRUNCATE refused)', ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
 
@@ -48,8 +40,6 @@ $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER curation_release_frozen BEFORE UPDATE OR DELETE ON curation_release
     FOR EACH ROW EXECUTE FUNCTION curation_release_frozen_guard();
-CREATE TRIGGER curation_release_no_truncate BEFORE TRUNCATE ON curation_release
-    FOR EACH STATEMENT EXECUTE FUNCTION curation_release_no_truncate();
 """
 
 CHILD = """
@@ -61,8 +51,6 @@ CREATE TRIGGER {t}_frozen_upd_new AFTER UPDATE ON {t} REFERENCING NEW TABLE AS n
     FOR EACH STATEMENT EXECUTE FUNCTION curation_release_rows_new_guard();
 CREATE TRIGGER {t}_frozen_del AFTER DELETE ON {t} REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION curation_release_rows_old_guard();
-CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
-    FOR EACH STATEMENT EXECUTE FUNCTION curation_release_no_truncate();
 """
 
 DROP_CHILD = """
@@ -70,15 +58,12 @@ DROP TRIGGER IF EXISTS {t}_frozen_ins ON {t};
 DROP TRIGGER IF EXISTS {t}_frozen_upd_old ON {t};
 DROP TRIGGER IF EXISTS {t}_frozen_upd_new ON {t};
 DROP TRIGGER IF EXISTS {t}_frozen_del ON {t};
-DROP TRIGGER IF EXISTS {t}_no_truncate ON {t};
 """
 
 DROP = """
 DROP TRIGGER IF EXISTS curation_release_frozen ON curation_release;
-DROP TRIGGER IF EXISTS curation_release_no_truncate ON curation_release;
 DROP FUNCTION IF EXISTS curation_release_rows_old_guard();
 DROP FUNCTION IF EXISTS curation_release_rows_new_guard();
-DROP FUNCTION IF EXISTS curation_release_no_truncate();
 DROP FUNCTION IF EXISTS curation_release_frozen_guard();
 """
 
