@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -209,7 +210,10 @@ def release_retire(request, version: str):
         messages.error(request, error)
     else:
         messages.success(request, _("Retired %(id)s.") % {"id": form.cleaned_data["public_id"]})
-    return redirect(request.POST.get("next") or reverse("curation:release_diff", args=[release.version]) + "?kind=carried")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("curation:release_diff", args=[release.version]) + "?kind=carried"
+    return redirect(back)
 
 
 @maintainer_required

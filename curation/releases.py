@@ -980,20 +980,19 @@ def release_export_start(*, release_id: int, scope: str = Scope.PUBLIC, actor=No
         raise ReleaseError(f"release {release.version} is not frozen; only frozen releases are exported")
     if scope not in Scope.values:
         raise ReleaseError(f"unknown export scope {scope!r}")
-    rows = []
+    rows, created = [], False
     for fmt in EXPORT_FORMATS:
-        export, _ = ReleaseExport.objects.select_for_update().get_or_create(
+        export, new = ReleaseExport.objects.select_for_update().get_or_create(
             release=release, scope=scope, format=fmt, defaults={"created_by": actor}
         )
         rows.append(export)
-    stale = timezone.now() - dt.timedelta(minutes=10)
-    busy = [e for e in rows if e.status in (ReleaseExport.Status.PENDING, ReleaseExport.Status.RUNNING)]
-    if busy and all(e.created_at > stale or e.finished_at is None for e in busy) and not force and any(
-        e.status == ReleaseExport.Status.RUNNING for e in busy
-    ):
-        return rows
-    if not force and all(export_is_current(e) for e in rows):
-        return rows
+        created = created or new
+    if not force and not created:
+        if all(export_is_current(e) for e in rows):
+            return rows
+        # Already queued or running: don't queue twice. A run whose worker vanished is queued again with force.
+        if any(e.status in (ReleaseExport.Status.PENDING, ReleaseExport.Status.RUNNING) for e in rows):
+            return rows
     ReleaseExport.objects.filter(pk__in=[e.pk for e in rows]).update(
         status=ReleaseExport.Status.PENDING, error="", progress_done=0, progress_total=release.item_count,
         created_by=actor,
