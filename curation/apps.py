@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class CurationConfig(AppConfig):
     name = "curation"
     verbose_name = _("Curation")
+
+    def ready(self) -> None:
+        from accounts.demo import register_demo_hook
+
+        from .demo import release_demo
+
+        register_demo_hook(release_demo)

@@ -37,3 +37,30 @@ def dimension_list() -> QuerySet[Dimension]:
 
 def technique_list() -> QuerySet[Technique]:
     return Technique.objects.all()
+
+
+# --- releases -------------------------------------------------------------------------------------------------
+
+
+def release_list(*, user=None, include_drafts: bool = False):
+    """Frozen releases for everyone with a role; drafts only when asked (maintainers)."""
+    from accounts.roles import is_maintainer
+
+    from .models import Release
+
+    qs = Release.objects.select_related("taxonomy", "parent", "frozen_by", "created_by").order_by("-created_at", "-id")
+    if not (include_drafts and user is not None and is_maintainer(user)):
+        qs = qs.filter(frozen_at__isnull=False)
+    return qs
+
+
+def release_get(*, version: str, user=None):
+    """A release by version; drafts are visible to maintainers only (Release.DoesNotExist otherwise)."""
+    return release_list(user=user, include_drafts=True).get(version=version)
+
+
+def release_exports(*, release, scope: str | None = None):
+    from .models import ReleaseExport
+
+    qs = ReleaseExport.objects.filter(release=release).order_by("scope", "format")
+    return qs.filter(scope=scope) if scope else qs

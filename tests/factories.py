@@ -58,3 +58,25 @@ def make_items(count: int, **prompt_kwargs) -> list:
     prompts = PromptFactory.create_batch(count, **prompt_kwargs)
     services.queue_items_route(prompt_ids=[p.pk for p in prompts])
     return list(QueueItem.objects.filter(prompt__in=prompts).order_by("id"))
+
+
+class ApprovedPromptFactory(PromptFactory):
+    status = Prompt.Status.APPROVED
+
+
+def approved_prompts(n: int, *, dimension: str = "legality", taxonomy: str = "v251030", techniques=(), **fields):
+    """n approved prompts in one dimension, optionally labelled with technique codes."""
+    from curation.models import Technique
+
+    dim = Dimension.objects.get(taxonomy__code=taxonomy, code=dimension)
+    prompts = [ApprovedPromptFactory(dimension=dim, **fields) for _ in range(n)]
+    if techniques:
+        ids = list(Technique.objects.filter(code__in=techniques).values_list("pk", flat=True))
+        for p in prompts:
+            p.techniques.set(ids)
+    return prompts
+
+
+def approved_prompt(text: str, *, dimension: str = "legality", taxonomy: str = "v251030", **fields):
+    dim = Dimension.objects.get(taxonomy__code=taxonomy, code=dimension)
+    return ApprovedPromptFactory(text=text, normalized_hash=text_hash(text), dimension=dim, **fields)

@@ -14,12 +14,15 @@ PAGES = [
     ("curation:import", {}, {"Maintainer", "Admin"}),
     ("curation:taxonomy", {}, {"Maintainer", "Admin"}),
     ("curation:prompt_detail", {"pk": "PROMPT"}, {"Maintainer", "Admin"}),
+    ("curation:release_list", {}, {"Annotator", "Maintainer", "Admin"}),
+    ("curation:release_create", {}, {"Maintainer", "Admin"}),
 ]
 APIS = [
     ("api-taxonomies", {}, {"Annotator", "Maintainer", "Admin"}),
     ("api-techniques", {}, {"Annotator", "Maintainer", "Admin"}),
     ("api-prompts", {}, {"Maintainer", "Admin"}),
     ("api-prompt-detail", {"pk": "PROMPT"}, {"Maintainer", "Admin"}),
+    ("api-releases", {}, {"Annotator", "Maintainer", "Admin"}),
 ]
 ROLES = ["Annotator", "Maintainer", "Admin"]
 

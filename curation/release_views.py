@@ -1,0 +1,281 @@
+"""Release pages: list, draft form, detail (chart, digest, diff, downloads, freeze progress), diff lists.
+
+Everyone with a role may read frozen releases and download public exports; drafts, writes, hold-out texts and
+full exports are for maintainers. Every write calls a service in curation.releases.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import any_role_required, maintainer_required
+from accounts.roles import is_maintainer
+
+from . import releases, selectors
+from .forms import ReleaseDraftForm, RetireForm
+from .models import Dimension, FrozenReleaseError, Release, ReleaseExport, Taxonomy
+
+DIFF_KINDS = ("added", "carried", "retired")
+
+
+def _release_or_404(request, version: str) -> Release:
+    try:
+        return selectors.release_get(version=version, user=request.user)
+    except Release.DoesNotExist:
+        raise Http404(_("No such release"))
+
+
+@any_role_required
+def release_list(request):
+    maintainer = is_maintainer(request.user)
+    rows = selectors.release_list(user=request.user, include_drafts=maintainer)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(request, "curation/releases/list.html", {"page": page, "maintainer": maintainer})
+
+
+def _form_choices(taxonomy: Taxonomy | None):
+    parents = list(selectors.release_list().values_list("version", flat=True))
+    dims = Dimension.objects.select_related("taxonomy").order_by("taxonomy__code", "order")
+    if taxonomy is not None:
+        dims = dims.filter(taxonomy=taxonomy)
+    return parents, [(d.code, f"{d.taxonomy.code} · {d.name_zh} / {d.name_en}") for d in dims]
+
+
+@maintainer_required
+def release_create(request):
+    taxonomy = Taxonomy.objects.filter(code=request.POST.get("taxonomy") or request.GET.get("taxonomy")).first()
+    taxonomy = taxonomy or Taxonomy.objects.order_by("-code").first()
+    parents, dims = _form_choices(taxonomy)
+    initial = {"version": releases.release_next_version(), "taxonomy": taxonomy, "parent": "latest", "include_new": True}
+    form = ReleaseDraftForm(request.POST or None, initial=initial, parents=parents, dimensions=dims)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            release = releases.release_create_draft(
+                version=d["version"], title=d["title"], notes=d["notes"], taxonomy=d["taxonomy"],
+                parent={"latest": releases.LATEST, "none": None}.get(d["parent"] or "latest", d["parent"]),
+                holdout_fraction=d["holdout_fraction"], filters=form.filters(), actor=request.user,
+            )
+        except releases.ReleaseError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Draft %(version)s created.") % {"version": release.version})
+            return redirect("curation:release_detail", version=release.version)
+    return render(request, "curation/releases/form.html", {"form": form, "release": None})
+
+
+@maintainer_required
+def release_edit(request, version: str):
+    release = _release_or_404(request, version)
+    if release.is_frozen:
+        raise PermissionDenied
+    parents, dims = _form_choices(release.taxonomy)
+    f = release.filters or {}
+    initial = {
+        "version": release.version, "title": release.title, "notes": release.notes, "taxonomy": release.taxonomy,
+        "parent": release.parent.version if release.parent_id else "none", "holdout_fraction": release.holdout_fraction,
+        "include_new": f.get("include_new", True), "dimensions": f.get("dimensions", []),
+        "date_from": f.get("date_from"), "date_to": f.get("date_to"), "min_agreement": f.get("min_agreement"),
+    }
+    form = ReleaseDraftForm(request.POST or None, initial=initial, parents=[p for p in parents if p != version],
+                            dimensions=dims, editing=True)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            releases.release_update_draft(
+                release_id=release.pk, actor=request.user, title=d["title"], notes=d["notes"],
+                parent={"latest": releases.LATEST, "none": None}.get(d["parent"] or "none", d["parent"]),
+                holdout_fraction=d["holdout_fraction"], filters=form.filters(),
+            )
+        except (releases.ReleaseError, FrozenReleaseError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Draft saved."))
+            return redirect("curation:release_detail", version=release.version)
+    return render(request, "curation/releases/form.html", {"form": form, "release": release})
+
+
+def _chart_data(release: Release) -> dict:
+    by_dim = (release.manifest.get("counts") or {}).get("by_dimension") or {}
+    names = dict(Dimension.objects.filter(taxonomy=release.taxonomy).values_list("code", "name_zh"))
+    return {
+        "labels": [names.get(code, code) for code in by_dim],
+        "public": [row["public"] for row in by_dim.values()],
+        "holdout": [row["holdout"] for row in by_dim.values()],
+        "public_label": _("Public"),
+        "holdout_label": _("Hold-out"),
+    }
+
+
+@any_role_required
+def release_detail(request, version: str):
+    release = _release_or_404(request, version)
+    maintainer = is_maintainer(request.user)
+    context = {"release": release, "maintainer": maintainer}
+    if release.is_frozen:
+        exports = list(selectors.release_exports(release=release))
+        if not maintainer:
+            exports = [e for e in exports if e.scope == ReleaseExport.Scope.PUBLIC]
+        counts = release.manifest.get("counts") or {}
+        context.update(
+            chart=_chart_data(release),
+            diff=releases.release_diff(release),
+            exports=exports,
+            exports_busy=any(e.status in ("pending", "running") for e in exports),
+            scopes=_scopes(exports, maintainer),
+            dimension_counts=counts.get("by_dimension", {}),
+            technique_counts=counts.get("by_technique", {}),
+            stats=release.manifest.get("stats") or {},
+        )
+    else:
+        context.update(preview=releases.release_preview(release), diff=releases.release_diff(release))
+    return render(request, "curation/releases/detail.html", context)
+
+
+def _scopes(exports, maintainer: bool) -> list[dict]:
+    scopes = [ReleaseExport.Scope.PUBLIC] + ([ReleaseExport.Scope.FULL] if maintainer else [])
+    out = []
+    for scope in scopes:
+        rows = [e for e in exports if e.scope == scope]
+        out.append({"scope": scope, "label": ReleaseExport.Scope(scope).label, "exports": rows})
+    return out
+
+
+@any_role_required
+def release_progress(request, version: str):
+    """htmx fragment polled while a freeze or an export runs; asks for a full reload once it is done."""
+    release = _release_or_404(request, version)
+    part = request.GET.get("part", "freeze")
+    if part == "exports":
+        exports = [e for e in selectors.release_exports(release=release)
+                   if is_maintainer(request.user) or e.scope == ReleaseExport.Scope.PUBLIC]
+        busy = any(e.status in ("pending", "running") for e in exports)
+        if not busy:
+            return HttpResponse(headers={"HX-Refresh": "true"})
+        return render(request, "curation/releases/detail.html#export-progress", {"release": release, "exports": exports,
+                                                                                  "exports_busy": busy})
+    if release.status != Release.Status.FREEZING:
+        return HttpResponse(headers={"HX-Refresh": "true"})
+    return render(request, "curation/releases/detail.html#freeze-progress", {"release": release})
+
+
+@maintainer_required
+@require_POST
+def release_freeze(request, version: str):
+    release = _release_or_404(request, version)
+    try:
+        releases.release_freeze_start(release_id=release.pk, actor=request.user)
+        messages.info(request, _("Freezing %(version)s…") % {"version": release.version})
+    except (releases.ReleaseError, FrozenReleaseError) as exc:
+        messages.error(request, str(exc))
+    return redirect("curation:release_detail", version=release.version)
+
+
+@maintainer_required
+@require_POST
+def release_delete(request, version: str):
+    release = _release_or_404(request, version)
+    try:
+        releases.release_delete_draft(release_id=release.pk, actor=request.user)
+    except (releases.ReleaseError, FrozenReleaseError) as exc:
+        messages.error(request, str(exc))
+        return redirect("curation:release_detail", version=release.version)
+    messages.success(request, _("Draft %(version)s deleted.") % {"version": version})
+    return redirect("curation:release_list")
+
+
+@maintainer_required
+@require_POST
+def release_retire(request, version: str):
+    release = _release_or_404(request, version)
+    form = RetireForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            releases.release_retire(
+                release_id=release.pk, public_ids=[form.cleaned_data["public_id"]], reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except (releases.ReleaseError, FrozenReleaseError) as exc:
+            error = str(exc)
+    else:
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("Retired %(id)s.") % {"id": form.cleaned_data["public_id"]})
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("curation:release_diff", args=[release.version]) + "?kind=carried"
+    return redirect(back)
+
+
+@maintainer_required
+@require_POST
+def release_unretire(request, version: str):
+    release = _release_or_404(request, version)
+    try:
+        prompt_id = int(request.POST.get("prompt_id", ""))
+        releases.release_unretire(release_id=release.pk, prompt_ids=[prompt_id], actor=request.user)
+    except ValueError:
+        messages.error(request, _("Which item?"))
+    except (releases.ReleaseError, FrozenReleaseError) as exc:
+        messages.error(request, str(exc))
+    return redirect(reverse("curation:release_diff", args=[release.version]) + "?kind=retired")
+
+
+@maintainer_required
+@require_POST
+def release_export_prepare(request, version: str):
+    release = _release_or_404(request, version)
+    scope = request.POST.get("scope", ReleaseExport.Scope.PUBLIC)
+    try:
+        releases.release_export_start(release_id=release.pk, scope=scope, actor=request.user,
+                                      force=request.POST.get("force") == "1")
+        messages.info(request, _("Preparing the exports…"))
+    except releases.ReleaseError as exc:
+        messages.error(request, str(exc))
+    return redirect("curation:release_detail", version=release.version)
+
+
+@any_role_required
+def release_download(request, version: str, scope: str, fmt: str):
+    release = _release_or_404(request, version)
+    if scope == ReleaseExport.Scope.FULL and not is_maintainer(request.user):
+        raise PermissionDenied
+    export = ReleaseExport.objects.filter(release=release, scope=scope, format=fmt).first()
+    if export is None or not releases.export_is_current(export):
+        raise Http404(_("This export is not ready"))
+    response = FileResponse(open(releases.export_path(export), "rb"), as_attachment=True,
+                            filename=releases.export_file_name(release.version, scope, fmt))
+    response["X-Content-SHA256"] = export.sha256
+    return response
+
+
+@any_role_required
+def release_diff(request, version: str):
+    release = _release_or_404(request, version)
+    maintainer = is_maintainer(request.user)
+    kind = request.GET.get("kind", "added")
+    if kind not in DIFF_KINDS:
+        kind = "added"
+    dimension = request.GET.get("dimension", "")
+    rows = releases.release_diff_items(release, kind=kind, dimension=dimension)
+    if not maintainer:  # hold-out texts stay with maintainers
+        rows = rows.filter(parent_item__is_holdout=False) if kind == "retired" else rows.filter(is_holdout=False)
+    page = Paginator(rows, 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "curation/releases/diff.html",
+        {
+            "release": release, "maintainer": maintainer, "kind": kind, "kinds": DIFF_KINDS, "dimension": dimension,
+            "page": page, "diff": releases.release_diff(release), "draft": not release.is_frozen,
+            "dimensions": sorted(releases.release_diff(release)["by_dimension"]),
+        },
+    )

@@ -1,0 +1,29 @@
+"""Thin Celery entry points: take ids, call one service, record failures where the page shows them."""
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def release_freeze_task(release_id: int) -> None:
+    from . import releases
+
+    try:
+        releases.release_freeze_run(release_id=release_id)
+    except Exception as exc:  # the draft shows the error and can be frozen again (it resumes)
+        log.exception("freezing release %s failed", release_id)
+        releases.release_freeze_fail(release_id=release_id, error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def release_export_task(release_id: int, scope: str) -> None:
+    from . import releases
+
+    try:
+        releases.release_export_run(release_id=release_id, scope=scope)
+    except Exception as exc:
+        log.exception("exporting release %s (%s) failed", release_id, scope)
+        releases.release_export_fail(release_id=release_id, scope=scope, error=f"{type(exc).__name__}: {exc}")
