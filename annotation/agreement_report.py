@@ -8,7 +8,7 @@ Input frames (built by ``annotation.agreement_selectors``):
 ``annotations``: one row per annotation with columns ``item`` (prompt id), ``annotator`` (user id),
 ``decision`` ("accept" / "edit" / "reject"), ``dimension`` (id or NA), ``risk_expression``,
 ``expected_behaviour`` ("" = not given), ``severity`` (1..5 or NA), ``seconds`` (float),
-``is_surplus`` (bool) and ``submitted_at`` (tz-aware datetime).
+``is_surplus`` (bool) and ``submitted`` (seconds since the Unix epoch, UTC).
 
 ``finals``: indexed by item, one row per *decided* prompt with columns ``status`` ("approved" /
 "rejected"), ``dimension``, ``risk_expression``, ``severity``, ``expected_behaviour`` and
@@ -37,7 +37,7 @@ from . import agreement as ag
 
 ANNOTATION_COLUMNS = (
     "item", "annotator", "decision", "dimension", "risk_expression", "severity", "expected_behaviour",
-    "seconds", "is_surplus", "submitted_at",
+    "seconds", "is_surplus", "submitted",
 )
 FINAL_COLUMNS = ("status", "dimension", "risk_expression", "severity", "expected_behaviour", "resolution")
 KEEP, REJECT = "keep", "reject"
@@ -66,7 +66,10 @@ DEFAULT_FIELD = "decision"
 
 
 def empty_annotations() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in ANNOTATION_COLUMNS})
+    frame = pd.DataFrame({c: pd.Series([], dtype=float) for c in ANNOTATION_COLUMNS})
+    for c in ("decision", "risk_expression", "expected_behaviour"):
+        frame[c] = pd.Categorical([])
+    return frame.astype({"item": np.int64, "annotator": np.int64})
 
 
 def empty_finals() -> pd.DataFrame:
@@ -76,21 +79,23 @@ def empty_finals() -> pd.DataFrame:
 # --------------------------------------------------------------------------- frames per field
 
 
-def _blank_to_na(series: pd.Series) -> pd.Series:
-    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
-        return series.where(series.notna() & (series.astype(str) != ""), None)
+def _present(series: pd.Series) -> np.ndarray:
+    """True where a value was given: not NULL and, for text, not blank."""
+    present = series.notna().to_numpy()
+    if not pd.api.types.is_numeric_dtype(series.dtype) and len(series):
+        present = present & (series != "").to_numpy()
+    return present
+
+
+def _values(field: str, series: pd.Series) -> pd.Series:
+    """Values of a field with every missing one already removed: ints for ids/severity, else text."""
+    if field in ("severity", "dimension"):
+        return pd.Series(np.asarray(series, dtype=float).astype(np.int64), index=series.index)
     return series
 
 
-def _as_field_values(name: str, series: pd.Series) -> pd.Series:
-    series = _blank_to_na(series)
-    if name in ("severity", "dimension"):
-        return pd.to_numeric(series, errors="coerce").astype("Int64")
-    return series.astype(object)
-
-
-def keeps(decision: pd.Series) -> pd.Series:
-    return decision.isin(("accept", "edit"))
+def keeps(decision: pd.Series) -> np.ndarray:
+    return decision.isin(("accept", "edit")).to_numpy()
 
 
 def field_frame(annotations: pd.DataFrame, field: str) -> pd.DataFrame:
@@ -98,55 +103,35 @@ def field_frame(annotations: pd.DataFrame, field: str) -> pd.DataFrame:
     spec = FIELDS[field]
     if len(annotations) == 0:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in ("item", "annotator", "value")})
+    decision = annotations["decision"]
     if field == "decision":
-        value = pd.Series(np.where(keeps(annotations["decision"]), KEEP, REJECT), index=annotations.index)
-        value = value.where(annotations["decision"].notna() & (annotations["decision"] != ""), None)
+        mask = _present(decision)
+        value = pd.Series(
+            pd.Categorical.from_codes(np.where(keeps(decision), 0, 1), categories=[KEEP, REJECT]),
+            index=annotations.index,
+        )
     else:
-        value = _as_field_values(field, annotations[field])
+        value = annotations[field]
+        mask = _present(value)
         if spec.label_field:
-            value = value.where(keeps(annotations["decision"]))
-    frame = pd.DataFrame({"item": annotations["item"], "annotator": annotations["annotator"], "value": value})
-    return frame[frame["value"].notna()].reset_index(drop=True)
+            mask = mask & keeps(decision)
+    return pd.DataFrame({
+        "item": annotations["item"].to_numpy()[mask],
+        "annotator": annotations["annotator"].to_numpy()[mask],
+        "value": _values(field, value[mask]).reset_index(drop=True),
+    })
 
 
 def final_series(finals: pd.DataFrame, field: str) -> pd.Series:
-    """The decided value of ``field`` per item (NA where there is none)."""
+    """The decided value of ``field`` per item (only items that have one)."""
     if len(finals) == 0:
         return pd.Series([], dtype=object, index=pd.Index([], name="item"))
-    approved = finals["status"] == "approved"
+    status = finals["status"].astype(object)
     if field == "decision":
-        out = pd.Series(np.where(approved, KEEP, REJECT), index=finals.index, dtype=object)
-        return out.where(finals["status"].isin(("approved", "rejected")), None)
-    values = _as_field_values(field, finals[field])
-    return values.where(approved)
-
-
-def summary_resolution(summary: Any) -> str:
-    """How a decided prompt got its final label, read defensively from ``Prompt.review_summary``.
-
-    The review workflow writes that dict; any of these marks an adjudication: ``adjudicated: true``,
-    an ``adjudicator``/``adjudicated_by`` entry, or a ``method``/``resolution``/``decided_by``/``via``/
-    ``outcome``/``kind`` value mentioning adjudication. Any other non-empty summary is a consensus.
-    """
-    if not isinstance(summary, Mapping) or not summary:
-        return "unknown"
-    if summary.get("adjudicated") is True:
-        return "adjudicated"
-    for key in ("adjudicator", "adjudicator_id", "adjudicated_by", "adjudication"):
-        if summary.get(key) not in (None, "", False, {}, []):
-            return "adjudicated"
-    for key in ("method", "resolution", "decided_by", "via", "outcome", "kind", "source"):
-        value = summary.get(key)
-        if isinstance(value, str) and "adjudic" in value.lower():
-            return "adjudicated"
-    if summary.get("adjudicated") is False:
-        return "consensus"
-    for key in ("method", "resolution", "decided_by", "via", "outcome", "kind", "source", "rule"):
-        value = summary.get(key)
-        if isinstance(value, str) and ("consensus" in value.lower() or "unanim" in value.lower()
-                                       or "majority" in value.lower()):
-            return "consensus"
-    return "consensus"
+        decided = status.isin(("approved", "rejected")).to_numpy()
+        return pd.Series(np.where(status == "approved", KEEP, REJECT), index=finals.index, dtype=object)[decided]
+    mask = (status == "approved").to_numpy() & _present(finals[field])
+    return _values(field, finals[field][mask]).astype(object)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -173,24 +158,14 @@ def _py(value: Any) -> Any:
     return value
 
 
-def _local_week(ts: pd.Series, tz: str) -> pd.Series:
-    """Monday (local date) of the week of each timestamp."""
-    ts = pd.to_datetime(ts, utc=True).dt.tz_convert(tz)
-    day = ts.dt.normalize()
-    return (day - pd.to_timedelta(day.dt.day_of_week, unit="D")).dt.date
-
-
-def item_completion(annotations: pd.DataFrame) -> pd.Series:
-    """Per item: the time of its latest annotation (when it became what it is)."""
-    if len(annotations) == 0:
-        return pd.Series([], dtype="datetime64[ns, UTC]")
-    return pd.to_datetime(annotations["submitted_at"], utc=True).groupby(annotations["item"]).max()
-
-
 def item_weeks(annotations: pd.DataFrame, tz: str = "UTC") -> pd.Series:
-    """Per item: the local week (its Monday) in which its latest annotation came in."""
-    done = item_completion(annotations)
-    return pd.Series(_local_week(done, tz).to_numpy(), index=done.index) if len(done) else done
+    """Per item: the Monday (local date) of the week in which its latest annotation came in."""
+    if len(annotations) == 0:
+        return pd.Series([], dtype=object, index=pd.Index([], name="item"))
+    latest = pd.to_numeric(annotations["submitted"]).groupby(annotations["item"]).max()
+    local = pd.to_datetime(latest.to_numpy(), unit="s", utc=True).tz_convert(tz).normalize()
+    monday = (local - pd.to_timedelta(local.day_of_week, unit="D")).date
+    return pd.Series(monday, index=latest.index)
 
 
 # --------------------------------------------------------------------------- figures
@@ -234,13 +209,26 @@ def _with_others(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_final(frame: pd.DataFrame, final: pd.Series, resolution: pd.Series | None) -> dict[str, pd.DataFrame]:
-    out = {"all": ag.agreement_with_final(frame, final)}
-    for kind in ("adjudicated", "consensus"):
-        if resolution is None or len(final) == 0:
-            part = final.iloc[:0]
-        else:
-            part = final[resolution.reindex(final.index) == kind]
-        out[kind] = ag.agreement_with_final(frame, part)
+    """Per annotator, as ``agreement.agreement_with_final`` (cross-checked in the tests), for all decided
+    items and split by how they were decided, in one pass over the frame."""
+    annotators, codes = np.unique(frame["annotator"].to_numpy(), return_inverse=True)
+    aligned = final.reindex(frame["item"].to_numpy())
+    judged = aligned.notna().to_numpy()
+    equal = judged & (np.asarray(frame["value"], dtype=object) == aligned.to_numpy(dtype=object))
+    kinds = {"all": judged}
+    if resolution is not None and len(final):
+        how = resolution.astype(object).reindex(frame["item"].to_numpy()).to_numpy()
+        kinds["adjudicated"] = judged & (how == "adjudicated")
+        kinds["consensus"] = judged & (how == "consensus")
+    else:
+        kinds["adjudicated"] = kinds["consensus"] = np.zeros(len(frame), dtype=bool)
+    out = {}
+    for kind, mask in kinds.items():
+        n = np.bincount(codes[mask], minlength=len(annotators))
+        k = np.bincount(codes[mask & equal], minlength=len(annotators))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(n > 0, k / np.maximum(n, 1), np.nan)
+        out[kind] = pd.DataFrame({"n": n, "n_agree": k, "share": share}, index=pd.Index(annotators, name="annotator"))
     return out
 
 
@@ -252,35 +240,40 @@ def _figure(table: pd.DataFrame, annotator: Any) -> dict[str, Any]:
 
 
 def annotator_table(
-    annotations: pd.DataFrame, finals: pd.DataFrame, field: str = DEFAULT_FIELD
+    annotations: pd.DataFrame,
+    finals: pd.DataFrame,
+    field: str = DEFAULT_FIELD,
+    *,
+    frame: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Per annotator: volume, median seconds, rejection rate, agreement with others and with the final label."""
     if len(annotations) == 0:
         return []
-    grouped = annotations.groupby("annotator")
-    volume = grouped.size()
-    items = grouped["item"].nunique()
-    seconds = pd.to_numeric(annotations["seconds"], errors="coerce").groupby(annotations["annotator"]).median()
-    surplus = annotations["is_surplus"].fillna(False).astype(bool).groupby(annotations["annotator"]).sum()
-    rejected = (annotations["decision"] == "reject").groupby(annotations["annotator"]).sum()
-    frame = field_frame(annotations, field)
+    by = annotations["annotator"]
+    volume = by.value_counts().sort_index()
+    items = annotations.groupby("annotator")["item"].nunique()
+    seconds = pd.to_numeric(annotations["seconds"], errors="coerce").groupby(by).median()
+    surplus = annotations["is_surplus"].fillna(False).astype(bool).groupby(by).sum()
+    rejected = (annotations["decision"] == "reject").groupby(by).sum()
+    frame = field_frame(annotations, field) if frame is None else frame
     others = _with_others(frame)
     resolution = finals["resolution"] if "resolution" in finals.columns else None
     with_final = _with_final(frame, final_series(finals, field), resolution)
     rows = []
-    for annotator in volume.index:
-        n = int(volume[annotator])
+    for annotator, n in volume.items():
+        n = int(n)
+        n_rejected = int(rejected.get(annotator, 0))
+        has_pairs = annotator in others.index
         rows.append({
             "annotator": _py(annotator),
             "n_annotations": n,
             "n_items": int(items[annotator]),
             "n_surplus": int(surplus.get(annotator, 0)),
             "median_seconds": _num(seconds.get(annotator)),
-            "rejection_rate": {"share": int(rejected.get(annotator, 0)) / n if n else None,
-                               "n_rejected": int(rejected.get(annotator, 0)), "n": n},
+            "rejection_rate": {"share": n_rejected / n if n else None, "n_rejected": n_rejected, "n": n},
             "with_others": {
-                "share": _num(others["share"].get(annotator)) if annotator in others.index else None,
-                "n_pairs": int(others["n_pairs"].get(annotator, 0)) if annotator in others.index else 0,
+                "share": _num(others.at[annotator, "share"]) if has_pairs else None,
+                "n_pairs": int(others.at[annotator, "n_pairs"]) if has_pairs else 0,
             },
             "with_final": _figure(with_final["all"], annotator),
             "with_final_adjudicated": _figure(with_final["adjudicated"], annotator),
@@ -298,31 +291,17 @@ def kappa_section(frame: pd.DataFrame, min_shared: int) -> dict[str, Any]:
     return {"annotators": names, "kappa": values, "n": counts, "min_shared": min_shared, "n_pairs": n_pairs}
 
 
-def weekly_section(
-    annotations: pd.DataFrame, fields: Iterable[str], tz: str, weeks_of_items: pd.Series | None = None
-) -> dict[str, Any]:
+def weekly_section(frames: Mapping[str, pd.DataFrame], weeks: pd.Series) -> dict[str, Any]:
     """Alpha per field for the items completed in each week (n = pairable items of the week)."""
-    weeks = item_weeks(annotations, tz) if weeks_of_items is None else weeks_of_items
-    if len(weeks) == 0:
-        return {"weeks": [], "fields": {name: {"alpha": [], "n_items": []} for name in fields}}
-    all_weeks = sorted(set(weeks))
+    all_weeks = sorted(set(weeks)) if len(weeks) else []
     out: dict[str, Any] = {"weeks": [w.isoformat() for w in all_weeks], "fields": {}}
-    for name in fields:
+    for name, frame in frames.items():
         spec = FIELDS[name]
-        frame = field_frame(annotations, name)
-        frame = frame.assign(week=frame["item"].map(weeks))
-        alphas, ns = [], []
-        groups = dict(tuple(frame.groupby("week", sort=False))) if len(frame) else {}
-        for week in all_weeks:
-            part = groups.get(week)
-            if part is None:
-                alphas.append(None)
-                ns.append(0)
-                continue
-            m = part.groupby("item").size()
-            ns.append(int((m >= 2).sum()))
-            alphas.append(_num(ag.krippendorff_alpha(part, spec.level, order=spec.order)))
-        out["fields"][name] = {"alpha": alphas, "n_items": ns}
+        by_week = ag.krippendorff_alpha_by_group(frame, weeks, spec.level, order=spec.order).reindex(all_weeks)
+        out["fields"][name] = {
+            "alpha": [_num(a) for a in by_week["alpha"]],
+            "n_items": [int(n) if n == n else 0 for n in by_week["n_items"]],
+        }
     return out
 
 
@@ -359,37 +338,33 @@ def compute_dashboard(
     seed: int = 0,
     top_n: int = 20,
     tz: str = "UTC",
-    fields: Iterable[str] = tuple(FIELDS),
 ) -> dict[str, Any]:
     """Every number the dashboard shows, JSON-friendly, each figure with its n."""
     if field not in FIELDS:
         raise ValueError(f"unknown field {field!r}")
-    fields = [f for f in FIELDS if f in set(fields)]
-    per_item_counts = annotations.groupby("item").size() if len(annotations) else pd.Series([], dtype=int)
+    frames = {name: field_frame(annotations, name) for name in FIELDS}
     summaries = []
-    frames = {}
-    for name in fields:
-        spec = FIELDS[name]
-        frames[name] = field_frame(annotations, name)
+    for name, spec in FIELDS.items():
         summary = ag.field_summary(frames[name], spec.level, n_boot=n_boot, seed=seed, order=spec.order)
         summaries.append({"field": name, **summary})
-    frame = frames.get(field) if field in frames else field_frame(annotations, field)
-    disagreed, n_disagreed = disagreed_items(frame, top_n)
+    per_item = annotations.groupby("item").size() if len(annotations) else pd.Series([], dtype=int)
+    disagreed, n_disagreed = disagreed_items(frames[field], top_n)
+    decided = finals.index.isin(per_item.index) if len(finals) else np.zeros(0, bool)
     return {
         "totals": {
             "n_annotations": int(len(annotations)),
-            "n_items": int(len(per_item_counts)),
-            "n_items_pairable": int((per_item_counts >= 2).sum()),
+            "n_items": int(len(per_item)),
+            "n_items_pairable": int((per_item >= 2).sum()),
             "n_annotators": int(annotations["annotator"].nunique()) if len(annotations) else 0,
             "n_surplus": int(annotations["is_surplus"].fillna(False).astype(bool).sum()) if len(annotations) else 0,
-            "n_decided": int(finals.index.isin(per_item_counts.index).sum()) if len(finals) else 0,
-            "n_adjudicated": int((finals["resolution"] == "adjudicated").sum()) if len(finals) else 0,
+            "n_decided": int(decided.sum()),
+            "n_adjudicated": int((finals["resolution"][decided] == "adjudicated").sum()) if len(finals) else 0,
         },
         "fields": summaries,
         "field": field,
-        "kappa": kappa_section(frame, min_shared),
-        "weekly": weekly_section(annotations, fields, tz),
-        "annotators": annotator_table(annotations, finals, field),
+        "kappa": kappa_section(frames[field], min_shared),
+        "weekly": weekly_section(frames, item_weeks(annotations, tz)),
+        "annotators": annotator_table(annotations, finals, field, frame=frames[field]),
         "disagreed": disagreed,
         "n_disagreed": n_disagreed,
         "params": {"n_boot": n_boot, "seed": seed, "ci": 0.95, "min_shared": min_shared, "top_n": top_n},
@@ -399,6 +374,7 @@ def compute_dashboard(
 def matrix_table(annotations: pd.DataFrame, finals: pd.DataFrame, field: str) -> pd.DataFrame:
     """Item x annotator matrix of one field's values, with the final value and the item's agreement."""
     frame = field_frame(annotations, field)
+    frame["value"] = frame["value"].astype(object)
     items = pd.Index(sorted(annotations["item"].unique()) if len(annotations) else [], name="item")
     wide = frame.pivot(index="item", columns="annotator", values="value") if len(frame) else pd.DataFrame()
     wide = wide.reindex(index=items, columns=sorted(frame["annotator"].unique()) if len(frame) else [])

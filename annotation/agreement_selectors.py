@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Max, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Case, CharField, F, FloatField, Func, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from curation.models import Dimension, Prompt
@@ -25,29 +27,104 @@ from . import agreement_report as report
 from .agreement import field_summary
 from .models import Annotation
 
+# (frame column, queryset field, kind): "num" and "bool" columns come back as floats (NaN for NULL),
+# "text" columns as categories ("" for NULL).
 _ANNOTATION_VALUES = (
-    ("item", "prompt_id"),
-    ("annotator", "annotator_id"),
-    ("decision", "decision"),
-    ("dimension", "dimension_id"),
-    ("risk_expression", "risk_expression"),
-    ("severity", "severity"),
-    ("expected_behaviour", "expected_behaviour"),
-    ("seconds", "seconds_spent"),
-    ("is_surplus", "is_surplus"),
-    ("submitted_at", "submitted_at"),
+    ("item", "prompt_id", "num"),
+    ("annotator", "annotator_id", "num"),
+    ("decision", "decision", "text"),
+    ("dimension", "dimension_id", "num"),
+    ("risk_expression", "risk_expression", "text"),
+    ("severity", "severity", "num"),
+    ("expected_behaviour", "expected_behaviour", "text"),
+    ("seconds", "seconds_spent", "num"),
+    ("is_surplus", "is_surplus", "bool"),
+    ("submitted", "submitted", "num"),  # annotation: EpochSeconds("submitted_at")
 )
 _FINAL_VALUES = (
-    ("item", "id"),
-    ("status", "status"),
-    ("dimension", "dimension_id"),
-    ("risk_expression", "risk_expression"),
-    ("severity", "severity"),
-    ("expected_behaviour", "expected_behaviour"),
-    ("review_summary", "review_summary"),
+    ("item", "id", "num"),
+    ("status", "status", "text"),
+    ("dimension", "dimension_id", "num"),
+    ("risk_expression", "risk_expression", "text"),
+    ("severity", "severity", "num"),
+    ("expected_behaviour", "expected_behaviour", "text"),
+    ("resolution", "resolution", "text"),  # annotation: _resolution()
 )
+_ID_COLUMNS = ("item", "annotator")
+_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a choice value
 DECIDED = (Prompt.Status.APPROVED, Prompt.Status.REJECTED)
 _IDS_PER_QUERY = 20_000
+
+# How the review workflow may record, in Prompt.review_summary, that a maintainer adjudicated.
+_ADJUDICATED_FLAG = "adjudicated"
+_ADJUDICATOR_KEYS = ("adjudicator", "adjudicator_id", "adjudicated_by", "adjudication")
+_METHOD_KEYS = ("method", "resolution", "decided_by", "via", "outcome", "kind", "source")
+
+
+class EpochSeconds(Func):
+    """A datetime as float seconds since the Unix epoch.
+
+    pandas turns a float column into local weeks in milliseconds, while the driver takes seconds to turn
+    300k timestamps into Python datetimes.
+    """
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)", **extra
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra)
+
+    def as_mysql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="UNIX_TIMESTAMP(%(expressions)s)", **extra)
+
+
+class EqualsAny(Func):
+    """``column = ANY(array)`` (PostgreSQL): any number of ids travel as ONE array parameter, where
+    ``IN (...)`` would need a placeholder each and stop at 65535 of them."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, values: Iterable[int]):
+        ids = np.asarray(values if hasattr(values, "__len__") else list(values), dtype=np.int64)
+        # An array literal: the driver would adapt a 100k-element list one element at a time.
+        self.literal = "{" + ",".join(map(str, ids.tolist())) + "}"
+        super().__init__(F(column))
+
+    def as_sql(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        return f"{lhs} = ANY(CAST(%s AS bigint[]))", (*params, self.literal)
+
+
+def _id_in(column: str, ids: Iterable[int]):
+    return EqualsAny(column, ids) if connection.vendor == "postgresql" else Q(**{f"{column}__in": list(ids)})
+
+
+def _resolution() -> Case:
+    """'adjudicated', 'consensus' or 'unknown', read defensively from ``Prompt.review_summary`` in SQL.
+
+    Adjudicated: ``adjudicated: true``; or an adjudicator key with a value; or a method-like key whose
+    text mentions adjudication. Unknown: an empty summary (e.g. approved at import). Else consensus.
+    """
+    adjudicated = Q(**{f"review_summary__{_ADJUDICATED_FLAG}": True})
+    for key in _ADJUDICATOR_KEYS:
+        adjudicated |= (
+            Q(review_summary__has_key=key)
+            & ~Q(**{f"review_summary__{key}": None})
+            & ~Q(**{f"review_summary__{key}": False})
+            & ~Q(**{f"review_summary__{key}": ""})
+        )
+    for key in _METHOD_KEYS:
+        adjudicated |= Q(**{f"review_summary__{key}__icontains": "adjudic"})
+    return Case(
+        When(review_summary={}, then=Value("unknown")),
+        When(adjudicated, then=Value("adjudicated")),
+        default=Value("consensus"),
+        output_field=CharField(),
+    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +167,7 @@ def annotation_queryset(filters: AgreementFilters) -> QuerySet[Annotation]:
     if filters.dimension is not None:
         qs = qs.filter(prompt__dimension_id=filters.dimension)
     if filters.prompt_ids is not None:
-        qs = qs.filter(prompt_id__in=list(filters.prompt_ids))
+        qs = qs.filter(_id_in("prompt_id", filters.prompt_ids))
     if filters.annotator is not None:
         qs = qs.filter(prompt_id__in=qs.filter(annotator_id=filters.annotator).values("prompt_id"))
     if filters.since is not None or filters.until is not None:
@@ -103,45 +180,120 @@ def annotation_queryset(filters: AgreementFilters) -> QuerySet[Annotation]:
     return qs.order_by()
 
 
-def _frame(qs: QuerySet, columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-    names = [name for name, _ in columns]
-    rows = qs.values_list(*[attr for _, attr in columns])
-    return pd.DataFrame.from_records(list(rows), columns=names)
+def _frame(qs: QuerySet, columns: tuple[tuple[str, str, str], ...]) -> pd.DataFrame:
+    """Run a values query into a DataFrame with numeric columns as floats and text columns as categories."""
+    attrs = {attr: (name, kind) for name, attr, kind in columns}
+    values = qs.values_list(*attrs)
+    if connection.vendor == "postgresql":
+        raw = _pg_columns(values.query, attrs)
+    else:
+        rows = list(values)
+        raw = {}
+        for i, (attr, (_, kind)) in enumerate(attrs.items()):
+            column = [row[i] for row in rows]
+            if kind == "text":
+                raw[attr] = ["" if v is None else v for v in column]
+            else:
+                raw[attr] = np.array([np.nan if v is None else float(v) for v in column], dtype=float)
+    out = {}
+    for attr, (name, kind) in attrs.items():
+        column = raw[attr]
+        if kind == "text":
+            codes, categories = pd.factorize(np.asarray(column, dtype=object))
+            out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))
+        else:
+            out[name] = column.astype(np.int64) if name in _ID_COLUMNS else column
+    return pd.DataFrame(out)
 
 
-def _pieces(filters: AgreementFilters) -> list[AgreementFilters]:
-    """Split a long prompt id list: a query may carry at most 65535 parameters on PostgreSQL."""
-    if filters.prompt_ids is None or len(filters.prompt_ids) <= _IDS_PER_QUERY:
-        return [filters]
-    ids = filters.prompt_ids
-    return [replace(filters, prompt_ids=ids[i : i + _IDS_PER_QUERY]) for i in range(0, len(ids), _IDS_PER_QUERY)]
+def _pg_columns(query, attrs: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """All rows of a values query in ONE result row: a binary float8 array per numeric column and one
+    separator-joined string holding every text column.
+
+    Row tuples would cost a Python object per cell (three million for 300k annotations); this way a
+    numeric column is one buffer numpy reads in place and the text one string split in C. Every
+    aggregate consumes the rows in the same order, so the columns stay aligned; lengths are checked.
+    """
+    # The SELECT lists model fields first, then annotations, whatever order values_list was given.
+    selected = [*query.extra_select, *query.values_select, *query.annotation_select]
+    sql, params = query.sql_with_params()
+    aliases = dict(zip(selected, (f"c{i}" for i in range(len(selected))), strict=True))
+    texts = [attr for attr in selected if attrs[attr][1] == "text"]
+    numbers = [attr for attr in selected if attrs[attr][1] != "text"]
+    parts = ["count(*)"]
+    for attr in numbers:
+        column = aliases[attr]
+        if attrs[attr][1] == "bool":
+            column = f"CAST({column} AS int)"
+        parts.append(f"array_send(array_agg(COALESCE(CAST({column} AS double precision), 'NaN')))")
+    if texts:
+        joined = " || E'\\x1f' || ".join(f"COALESCE(CAST({aliases[a]} AS text), '')" for a in texts)
+        parts.append(f"string_agg({joined}, E'\\x1f')")
+    wrapped = f"SELECT {', '.join(parts)} FROM ({sql}) AS t({', '.join(aliases.values())})"
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(wrapped, params, binary=True)
+        count, *row = cursor.fetchone()
+    out: dict[str, Any] = {}
+    for attr, value in zip(numbers, row, strict=False):
+        if count == 0:
+            out[attr] = np.zeros(0)
+            continue
+        # array_send: ndim, has-nulls flag, element type, (length, lower bound) for the one dimension,
+        # then a 4-byte length before each 8-byte big-endian double.
+        cells = np.frombuffer(bytes(value), dtype=np.dtype([("n", ">i4"), ("v", ">f8")]), offset=20)
+        out[attr] = cells["v"].astype(float)
+        if len(out[attr]) != count:
+            raise RuntimeError(f"column {attr} came back with {len(out[attr])} values for {count} rows")
+    if texts:
+        cells = row[len(numbers)].split(_SEPARATOR) if count else []
+        if len(cells) != count * len(texts):
+            raise RuntimeError(f"text columns came back with {len(cells)} cells for {count} rows")
+        for k, attr in enumerate(texts):
+            out[attr] = cells[k :: len(texts)]
+    return out
 
 
-def _frames(filters: AgreementFilters, build) -> pd.DataFrame:
-    parts = [build(piece) for piece in _pieces(filters)]
-    parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else (parts[0] if parts else pd.DataFrame())
+def _chunks(ids: tuple[int, ...] | list[int]) -> list:
+    """Off PostgreSQL ids go as ``IN (...)`` placeholders: keep each query under the driver's limit."""
+    if connection.vendor == "postgresql" or len(ids) <= _IDS_PER_QUERY:
+        return [ids]
+    return [ids[i : i + _IDS_PER_QUERY] for i in range(0, len(ids), _IDS_PER_QUERY)]
 
 
 def annotation_frame(filters: AgreementFilters) -> pd.DataFrame:
     """One row per annotation matching the filters (one query)."""
-    df = _frames(filters, lambda f: _frame(annotation_queryset(f), _ANNOTATION_VALUES))
-    return df if len(df) else report.empty_annotations()
+    pieces = [filters] if filters.prompt_ids is None else [
+        replace(filters, prompt_ids=tuple(chunk)) for chunk in _chunks(filters.prompt_ids)
+    ]
+    parts = [
+        _frame(annotation_queryset(f).annotate(submitted=EpochSeconds("submitted_at")), _ANNOTATION_VALUES)
+        for f in pieces
+    ]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return report.empty_annotations()
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def final_frame(filters: AgreementFilters) -> pd.DataFrame:
-    """Final labels of the decided prompts among the filtered annotations' prompts (one query)."""
-
-    def build(f: AgreementFilters) -> pd.DataFrame:
-        prompts = Prompt.objects.filter(
-            status__in=DECIDED, pk__in=annotation_queryset(f).values("prompt_id")
-        ).order_by()
-        return _frame(prompts, _FINAL_VALUES)
-
-    df = _frames(filters, build)
-    if len(df) == 0:
+def final_frame(item_ids: Iterable[int]) -> pd.DataFrame:
+    """Final labels of those prompts that are decided (one query), indexed by item."""
+    ids = pd.unique(np.asarray(item_ids, dtype=np.int64)).tolist()
+    parts = [
+        _frame(
+            Prompt.objects.filter(_id_in("id", chunk), status__in=DECIDED).order_by().annotate(
+                resolution=_resolution()
+            ),
+            _FINAL_VALUES,
+        )
+        for chunk in (_chunks(ids) if ids else [])
+    ]
+    parts = [p for p in parts if len(p)]
+    if not parts:
         return report.empty_finals()
-    df["resolution"] = [report.summary_resolution(s) for s in df.pop("review_summary")]
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return df.set_index("item")
 
 
@@ -163,7 +315,9 @@ def dimension_names() -> dict[int, dict[str, str]]:
 
 
 def agreement_frames(filters: AgreementFilters) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return annotation_frame(filters), final_frame(filters)
+    """The annotations matching the filters, and the final labels of their decided prompts."""
+    annotations = annotation_frame(filters)
+    return annotations, final_frame(pd.unique(annotations["item"].to_numpy()))
 
 
 def agreement_dashboard(
@@ -229,7 +383,9 @@ def prompts_meeting_min_agreement(*, prompt_ids: Iterable[int], minimum: float) 
     imported as approved) pass: there is nothing to hold against them.
     """
     ids = sorted(set(int(i) for i in prompt_ids))
-    stored = dict(Prompt.objects.filter(pk__in=ids).values_list("pk", "agreement"))
+    stored = {}
+    for chunk in _chunks(ids) if ids else []:
+        stored.update(Prompt.objects.filter(_id_in("id", chunk)).values_list("pk", "agreement"))
     derived = prompt_agreement_scores(prompt_ids=[pk for pk in ids if stored.get(pk) is None])
     keep = []
     for pk in ids:

@@ -565,6 +565,15 @@ def test_per_item_scores_for_releases(review_data):
     assert set(kept) == expected
 
 
+def test_id_lists_longer_than_a_query_may_carry(review_data):
+    """A release may pass 100k prompt ids; PostgreSQL takes at most 65535 parameters per query."""
+    real = [p.pk for p in review_data["prompts"][0][:5]]
+    ids = real + list(range(10_000_000, 10_070_000))
+    scores = selectors.prompt_agreement_scores(prompt_ids=ids)
+    assert set(scores) == set(real)
+    assert set(selectors.prompts_meeting_min_agreement(prompt_ids=ids, minimum=0.0)) == set(real)
+
+
 def test_agreement_summary_for_a_set_of_prompts(review_data):
     ids = [p.pk for p in review_data["prompts"][0]]
     summary = selectors.agreement_summary(prompt_ids=ids, n_boot=50)
@@ -573,20 +582,27 @@ def test_agreement_summary_for_a_set_of_prompts(review_data):
     assert close(summary[0]["alpha"]["value"], ag.krippendorff_alpha(frames["decision"]))
 
 
-@pytest.mark.parametrize(
-    "summary,expected",
-    [
-        ({}, "unknown"),
-        (None, "unknown"),
-        ("adjudicated", "unknown"),
-        ({"adjudicated": True}, "adjudicated"),
-        ({"adjudicated": False, "rule": "unanimous"}, "consensus"),
-        ({"method": "Adjudication"}, "adjudicated"),
-        ({"adjudicator": 4, "reason": "…"}, "adjudicated"),
-        ({"adjudicator": None, "rule": "majority_labels"}, "consensus"),
-        ({"outcome": "consensus"}, "consensus"),
-        ({"votes": [1, 2]}, "consensus"),
-    ],
-)
-def test_resolution_is_read_defensively_from_the_review_summary(summary, expected):
-    assert report.summary_resolution(summary) == expected
+RESOLUTION_CASES = [
+    ({}, "unknown"),
+    ({"adjudicated": True}, "adjudicated"),
+    ({"adjudicated": False, "rule": "unanimous"}, "consensus"),
+    ({"method": "Adjudication"}, "adjudicated"),
+    ({"decided_by": "maintainer adjudication", "votes": {"keep": 2}}, "adjudicated"),
+    ({"adjudicator": 4, "reason": "…"}, "adjudicated"),
+    ({"adjudicator_id": None, "rule": "majority_labels"}, "consensus"),
+    ({"adjudicated_by": "", "outcome": "consensus"}, "consensus"),
+    ({"votes": [1, 2]}, "consensus"),
+]
+
+
+def test_resolution_is_read_defensively_from_the_review_summary(taxonomy):
+    queue, who = ReviewQueueFactory(), UserFactory(username="r1", role="Annotator")
+    expected = {}
+    for summary, resolution in RESOLUTION_CASES:
+        prompt = PromptFactory(status=Prompt.Status.APPROVED, review_summary=summary)
+        annotate(prompt, who, queue)
+        expected[prompt.pk] = resolution
+    undecided = PromptFactory()
+    annotate(undecided, who, queue)
+    _, finals = selectors.agreement_frames(selectors.AgreementFilters())
+    assert finals["resolution"].astype(object).to_dict() == expected  # only decided prompts have one
