@@ -23,15 +23,18 @@ from annotation import agreement_report as report
 from annotation import agreement_selectors as selectors
 from annotation.models import Annotation
 from curation.models import Dimension, Prompt
-from curation.services import prompt_decide
-from tests.annotation.agreement_factories import ReviewQueueFactory, annotate, weeks_ago
+from tests.annotation.agreement_factories import (
+    ReviewQueueFactory,
+    annotate,
+    decide,
+    play_round,
+    taxonomy_dimensions,
+)
 from tests.factories import PromptFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 FIELDS = list(report.FIELDS)
-RISKS = ["explicit", "implicit"]
-BEHAVIOURS = ["refuse", "safe_complete", "correct_premise"]
 
 
 # --------------------------------------------------------------------------- data
@@ -43,62 +46,6 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def _dims():
-    return list(Dimension.objects.filter(taxonomy__code="v251030").order_by("order", "code"))
-
-
-def play_round(queue, prompts, annotators, *, rng: random.Random, noise: float, weeks=(0,), surplus_from=None):
-    """Every annotator reviews every prompt: noisy copies of a per-prompt truth, spread over `weeks`."""
-    dims = _dims()
-    truths = {}
-    for i, prompt in enumerate(prompts):
-        truth = {
-            "keep": rng.random() > 0.25,
-            "dimension": rng.choice(dims[:3]),
-            "risk_expression": rng.choice(RISKS),
-            "severity": rng.randint(1, 5),
-            "expected_behaviour": rng.choice(BEHAVIOURS),
-        }
-        truths[prompt.pk] = truth
-        week = weeks[i % len(weeks)]
-        for j, who in enumerate(annotators):
-            def pick(value, pool):
-                return rng.choice(pool) if rng.random() < noise else value
-
-            keep = truth["keep"] if rng.random() >= noise else not truth["keep"]
-            labels = {
-                "dimension": pick(truth["dimension"], dims[:3]),
-                "risk_expression": pick(truth["risk_expression"], RISKS + [""]),
-                "severity": pick(truth["severity"], [1, 2, 3, 4, 5, None]),
-                "expected_behaviour": pick(truth["expected_behaviour"], BEHAVIOURS),
-            }
-            if keep:
-                decision = rng.choice([Annotation.Decision.ACCEPT, Annotation.Decision.EDIT])
-            else:
-                decision = Annotation.Decision.REJECT
-                if rng.random() < 0.5:  # some rejecting annotators leave the labels blank
-                    labels = {"dimension": None, "risk_expression": "", "severity": None, "expected_behaviour": ""}
-            annotate(
-                prompt, who, queue, when=weeks_ago(week, hour=9 + j), decision=decision,
-                seconds_spent=10.0 * (j + 1) + i, is_surplus=surplus_from is not None and j >= surplus_from,
-                **labels,
-            )
-    return truths
-
-
-def decide(prompt, truth, how: str):
-    """Settle a prompt the way the review workflow would, through curation's service."""
-    summary = {"adjudicated": True, "adjudicator": 1} if how == "adjudicated" else {"rule": "unanimous"}
-    if truth["keep"]:
-        prompt_decide(
-            prompt_id=prompt.pk, decision=Prompt.Status.APPROVED, review_summary=summary,
-            final={"dimension_id": truth["dimension"].pk, "risk_expression": truth["risk_expression"],
-                   "severity": truth["severity"], "expected_behaviour": truth["expected_behaviour"]},
-        )
-    else:
-        prompt_decide(prompt_id=prompt.pk, decision=Prompt.Status.REJECTED, review_summary=summary)
-
-
 @pytest.fixture
 def review_data(taxonomy):
     """Two queues: A (3 annotators, 4 weeks, decent agreement) and B (2 of them + a newcomer, noisy)."""
@@ -106,7 +53,7 @@ def review_data(taxonomy):
     a1, a2, a3, a4 = (UserFactory(username=f"标注员{i}", role="Annotator") for i in range(1, 5))
     queue_a = ReviewQueueFactory(name="合法性队列")
     queue_b = ReviewQueueFactory(name="伦理性队列")
-    dims = _dims()
+    dims = taxonomy_dimensions()
     prompts_a = [PromptFactory(dimension=dims[i % 2]) for i in range(36)]
     prompts_b = [PromptFactory(dimension=dims[2]) for _ in range(18)]
     truths = play_round(queue_a, prompts_a, [a1, a2, a3], rng=rng, noise=0.15, weeks=(0, 1, 2, 3))
@@ -360,7 +307,7 @@ def test_decision_alpha_matches_the_krippendorff_package(client, maintainer, rev
 def test_rejecting_annotations_do_not_count_for_labels_and_surplus_counts(taxonomy):
     queue = ReviewQueueFactory()
     a, b, c = (UserFactory(username=n, role="Annotator") for n in "abc")
-    dim = _dims()[0]
+    dim = taxonomy_dimensions()[0]
     p1, p2 = PromptFactory(), PromptFactory()
     annotate(p1, a, queue, decision="accept", severity=3, dimension=dim)
     annotate(p1, b, queue, decision="reject", severity=5, dimension=dim)  # labels of a rejection: ignored
@@ -396,7 +343,7 @@ def test_filters_change_the_numbers(client, admin, review_data):
     assert close(only_b["fields"][0]["alpha"]["value"], ag.krippendorff_alpha(frames_b["decision"]))
     assert {r["username"] for r in only_b["annotators"]} == {a1.username, a2.username, a4.username}
 
-    dim = _dims()[2]
+    dim = taxonomy_dimensions()[2]
     by_dim = api(dimension=dim.code)
     assert by_dim["totals"]["n_items"] == Prompt.objects.filter(dimension=dim, annotations__isnull=False).distinct().count()
     assert api(dimension=str(dim.pk))["totals"] == by_dim["totals"]
