@@ -378,9 +378,16 @@ def test_weekly_alpha_counts_items_in_the_week_of_their_latest_annotation(client
     assert sum(weekly["fields"]["decision"]["n_items"]) == 36
     assert weekly["fields"]["decision"]["n_items"] == [9, 9, 9, 9]
     frames, _ = independent_frames(Annotation.objects.filter(queue=review_data["queues"][0]))
-    this_week = {p.pk for p in review_data["prompts"][0][0::4]}
-    df = frames["decision"]
-    assert close(weekly["fields"]["decision"]["alpha"][-1], ag.krippendorff_alpha(df[df["item"].isin(this_week)]))
+    prompts = review_data["prompts"][0]
+    for position, weeks_back in enumerate((3, 2, 1, 0)):  # oldest week first
+        items = {p.pk for i, p in enumerate(prompts) if i % 4 == weeks_back}
+        for field in FIELDS:
+            spec, df = report.FIELDS[field], frames[field]
+            part = df[df["item"].isin(items)]
+            expected = ag.krippendorff_alpha(part, spec.level, order=spec.order)
+            assert close(weekly["fields"][field]["alpha"][position], expected), (field, position)
+            pairable = part.groupby("item").size()
+            assert weekly["fields"][field]["n_items"][position] == int((pairable >= 2).sum())
 
 
 def test_per_annotator_table(client, admin, review_data):
@@ -553,3 +560,31 @@ def test_resolution_is_read_defensively_from_the_review_summary(taxonomy):
     annotate(undecided, who, queue)
     _, finals = selectors.agreement_frames(selectors.AgreementFilters())
     assert finals["resolution"].astype(object).to_dict() == expected  # only decided prompts have one
+
+
+def test_frames_keep_values_outside_the_choices(taxonomy):
+    """Choices travel as codes on PostgreSQL; a stray value must still arrive exactly, not vanish."""
+    queue = ReviewQueueFactory()
+    a, b = UserFactory(username="a", role="Annotator"), UserFactory(username="b", role="Annotator")
+    prompt = PromptFactory()
+    annotate(prompt, a, queue, risk_expression="explicit")
+    annotate(prompt, b, queue, risk_expression="legacy_value")
+    annotations, _ = selectors.agreement_frames(selectors.AgreementFilters())
+    assert sorted(annotations["risk_expression"].astype(object)) == ["explicit", "legacy_value"]
+    assert sorted(annotations["decision"].astype(object)) == ["accept", "accept"]
+
+
+def test_final_labels_for_scattered_and_dense_item_sets(review_data):
+    """Finals are fetched by id array or by id range (dense sets); both give the decided prompts only."""
+    prompts = review_data["prompts"][0] + review_data["prompts"][1]
+    for chosen in (prompts[::5], prompts):
+        ids = [p.pk for p in chosen]
+        finals = selectors.final_frame(ids)
+        decided = set(
+            Prompt.objects.filter(pk__in=ids, status__in=["approved", "rejected"]).values_list("pk", flat=True)
+        )
+        assert set(finals.index) == decided
+        for p in Prompt.objects.filter(pk__in=decided):
+            row = finals.loc[p.pk]
+            assert row["status"] == p.status and row["dimension"] == p.dimension_id
+            assert (row["severity"] == p.severity) or (p.severity is None and math.isnan(row["severity"]))
