@@ -12,9 +12,14 @@ from django.urls import reverse
 from tests.annotation.agreement_factories import ReviewQueueFactory, decide, play_round
 from tests.factories import PromptFactory, UserFactory
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _allow_orm_beside_playwright(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread. Set per test, not at import: a
+    # module-level assignment would leak into every later test and subprocess (check --deploy warns).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CANVAS_STATE = """() => {
   const c = document.getElementById('agreement-weekly');
