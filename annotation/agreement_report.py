@@ -211,7 +211,7 @@ def _with_others(frame: pd.DataFrame) -> pd.DataFrame:
 def _with_final(frame: pd.DataFrame, final: pd.Series, resolution: pd.Series | None) -> dict[str, pd.DataFrame]:
     """Per annotator, as ``agreement.agreement_with_final`` (cross-checked in the tests), for all decided
     items and split by how they were decided, in one pass over the frame."""
-    annotators, codes = np.unique(frame["annotator"].to_numpy(), return_inverse=True)
+    codes, annotators = pd.factorize(frame["annotator"].to_numpy(), sort=True)
     aligned = final.reindex(frame["item"].to_numpy())
     judged = aligned.notna().to_numpy()
     equal = judged & (np.asarray(frame["value"], dtype=object) == aligned.to_numpy(dtype=object))
@@ -249,12 +249,21 @@ def annotator_table(
     """Per annotator: volume, median seconds, rejection rate, agreement with others and with the final label."""
     if len(annotations) == 0:
         return []
-    by = annotations["annotator"]
-    volume = by.value_counts().sort_index()
-    items = annotations.groupby("annotator")["item"].nunique()
-    seconds = pd.to_numeric(annotations["seconds"], errors="coerce").groupby(by).median()
-    surplus = annotations["is_surplus"].fillna(False).astype(bool).groupby(by).sum()
-    rejected = (annotations["decision"] == "reject").groupby(by).sum()
+    # pandas' hash factorize: numpy 2's unique() is ~20x slower on 300k ids.
+    codes, annotators = pd.factorize(annotations["annotator"].to_numpy(), sort=True)
+    count = len(annotators)
+    volume = pd.Series(np.bincount(codes, minlength=count), index=annotators)
+    # One annotation per user and prompt is a database constraint, but count items, not rows, anyway.
+    item = annotations["item"].to_numpy().astype(np.int64)
+    width = int(item.max()) + 1 if len(item) else 1
+    pairs = pd.unique(codes.astype(np.int64) * width + item)
+    items = pd.Series(np.bincount(pairs // width, minlength=count), index=annotators)
+    seconds = pd.Series(pd.to_numeric(annotations["seconds"], errors="coerce").to_numpy()).groupby(codes).median()
+    seconds.index = annotators[seconds.index]
+    surplus_mask = annotations["is_surplus"].fillna(False).astype(bool).to_numpy()
+    surplus = pd.Series(np.bincount(codes[surplus_mask], minlength=count), index=annotators)
+    rejected_mask = (annotations["decision"] == "reject").to_numpy()
+    rejected = pd.Series(np.bincount(codes[rejected_mask], minlength=count), index=annotators)
     frame = field_frame(annotations, field) if frame is None else frame
     others = _with_others(frame)
     resolution = finals["resolution"] if "resolution" in finals.columns else None
