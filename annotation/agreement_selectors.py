@@ -191,13 +191,13 @@ def _frame(qs: QuerySet, columns: tuple[tuple[str, str, Any], ...]) -> pd.DataFr
     """Run a values query into a DataFrame: numeric columns as floats (ids as ints), text as categories."""
     attrs = {attr: (name, kind) for name, attr, kind in columns}
     values = qs.values_list(*attrs)
-    raw = None
     if connection.vendor == "postgresql":
         try:
             raw = _pg_columns(values.query, attrs)
         except _UnknownChoice:
             # A value outside the model's choices: exact, slower text transfer for this query.
-            raw = _pg_columns(values.query, {a: (n, "text" if isinstance(k, tuple) else k) for a, (n, k) in attrs.items()})
+            as_text = {a: (n, "text" if isinstance(k, tuple) else k) for a, (n, k) in attrs.items()}
+            raw = _pg_columns(values.query, as_text)
     else:
         rows = list(values)
         raw = {}
