@@ -32,6 +32,7 @@ __all__ = [
     "field_summary",
     "fleiss_kappa",
     "krippendorff_alpha",
+    "krippendorff_alpha_by_group",
     "per_item_agreement",
     "percent_agreement",
     "reliability_matrix",
@@ -600,3 +601,43 @@ def field_summary(
             "n_pairs": int((m * (m - 1) // 2).sum()),
         },
     }
+
+
+def krippendorff_alpha_by_group(
+    df: pd.DataFrame, groups: pd.Series, level: Level = "nominal", *, order: Sequence[Any] | None = None
+) -> pd.DataFrame:
+    """Krippendorff's alpha for each group of items (e.g. the week an item was completed), in one pass.
+
+    ``groups`` maps item -> group label; items it does not label are left out. Each group's alpha
+    equals ``krippendorff_alpha`` on that group's rows alone (values unused in a group add nothing to
+    its coincidences, and ordinal mid-ranks come from the group's own frequencies). Returns a frame
+    indexed by group label (sorted) with ``alpha`` (NaN where undefined), ``n_items`` (pairable items)
+    and ``n_annotations`` (their annotations).
+    """
+    enc = _encode(df, order)
+    _check_level(level, enc)
+    labels = pd.Series(groups).reindex(enc.items)
+    known = labels.notna().to_numpy()
+    codes, uniques = _factorize(labels[known])
+    group = np.full(enc.n_items, -1, dtype=np.intp)
+    group[known] = codes
+    r, v = len(uniques), enc.n_values
+    counts = _value_counts(enc).toarray().astype(float)[known]  # items x values; few values, so dense
+    m = counts.sum(axis=1)
+    weighted = counts / np.maximum(m - 1.0, 1.0)[:, None]  # rows c / (m - 1)
+    g = group[known]
+    # Per group: sum over its items of (c c^T - diag c) / (m - 1), one cell at a time with bincount,
+    # which never materialises an items x V x V array.
+    o = np.zeros((r, v, v))
+    for a in range(v):
+        for b in range(v):
+            o[:, a, b] = np.bincount(g, weights=counts[:, a] * weighted[:, b], minlength=r)
+        o[:, a, a] -= np.bincount(g, weights=weighted[:, a], minlength=r)
+    alpha = _alpha_from_coincidences(o, level, enc.positions) if r else np.zeros(0)
+    per_item = np.bincount(group[known], minlength=r) if r else np.zeros(0, np.int64)
+    item_group = group[enc.item]
+    per_annotation = np.bincount(item_group[item_group >= 0], minlength=r) if r else np.zeros(0, np.int64)
+    return pd.DataFrame(
+        {"alpha": alpha, "n_items": per_item.astype(np.int64), "n_annotations": per_annotation.astype(np.int64)},
+        index=pd.Index(uniques, name="group"),
+    )

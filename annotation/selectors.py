@@ -192,3 +192,7 @@ def my_work(*, user, recent: int = 50) -> dict:
         .order_by("-updated_at")[:recent]
     )
     return {"totals": totals, "recent": recent_rows, "skipped": skipped}
+
+
+def queue_item_latest_for_prompt(*, prompt_id: int) -> QueueItem | None:
+    return QueueItem.objects.filter(prompt_id=prompt_id).order_by("-id").first()

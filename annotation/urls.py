@@ -22,5 +22,6 @@ urlpatterns = [
     path("annotations/<int:pk>/revise/", views.annotation_revise, name="revise"),
     path("adjudication/", views.adjudication_list, name="adjudication_list"),
     path("adjudication/<int:pk>/", views.adjudication_detail, name="adjudication_detail"),
+    path("adjudication/prompt/<int:prompt_id>/", views.adjudication_for_prompt, name="adjudication_for_prompt"),
     path("adjudication/<int:pk>/reopen/", views.adjudication_reopen, name="reopen"),
 ]

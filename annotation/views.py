@@ -512,3 +512,12 @@ def adjudication_reopen(request, pk: int):
         messages.success(request, _("Reopened: the item is back in adjudication."))
     return redirect("annotation:adjudication_detail", pk=item.pk)
 
+
+
+@maintainer_required
+def adjudication_for_prompt(request, prompt_id: int):
+    """Open the adjudication page of a prompt's most recent queue item (linked from the agreement dashboard)."""
+    item = selectors.queue_item_latest_for_prompt(prompt_id=prompt_id)
+    if item is None:
+        raise Http404
+    return redirect("annotation:adjudication_detail", pk=item.pk)

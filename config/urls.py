@@ -9,6 +9,7 @@ from . import views
 api_patterns = [
     path("", include("curation.api_urls")),
     path("", include("annotation.api_urls")),
+    path("agreement/", include("annotation.agreement_api_urls")),
 ]
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("curation/", include("curation.urls")),
     path("annotation/", include("annotation.urls")),
+    path("agreement/", include("annotation.agreement_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

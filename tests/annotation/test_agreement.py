@@ -596,3 +596,32 @@ def test_field_summary_figures_carry_their_n():
     assert summary["percent_agreement"]["n_pairs"] == 30 * 15
     for key in ("alpha", "alpha_ci", "fleiss_kappa", "percent_agreement"):
         assert "n_items" in summary[key]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+def test_alpha_by_group_equals_alpha_of_each_group_and_the_package(seed, level):
+    df = random_frame(seed, n_items=240)
+    rng = np.random.default_rng(seed)
+    items = df["item"].unique()
+    groups = pd.Series(rng.choice(["w1", "w2", "w3", None], size=len(items)), index=items).dropna()
+    out = ag.krippendorff_alpha_by_group(df, groups, level)
+    assert list(out.index) == sorted(set(groups))
+    for label, row in out.iterrows():
+        part = df[df["item"].isin(groups[groups == label].index)]
+        assert row["alpha"] == pytest.approx(ag.krippendorff_alpha(part, level), abs=1e-9)
+        reference = krippendorff.alpha(reliability_data=reference_matrix(part), level_of_measurement=level)
+        assert row["alpha"] == pytest.approx(reference, abs=1e-9)
+        pairable = part.groupby("item").size()
+        assert row["n_items"] == (pairable >= 2).sum()
+        assert row["n_annotations"] == pairable[pairable >= 2].sum()
+
+
+def test_alpha_by_group_undefined_and_empty_groups():
+    df = pd.DataFrame({"item": [1, 1, 2, 2, 3], "annotator": ["a", "b", "a", "b", "a"], "value": [1, 1, 1, 2, 2]})
+    out = ag.krippendorff_alpha_by_group(df, pd.Series({1: "same", 2: "split", 3: "alone"}), "nominal")
+    assert math.isnan(out.loc["same", "alpha"])  # one value only: alpha is 0/0
+    assert out.loc["split", "alpha"] == pytest.approx(ag.krippendorff_alpha(df[df["item"] == 2]), nan_ok=True)
+    assert "alone" not in out.index  # item 3 has one annotation: it carries no agreement information
+    empty = ag.krippendorff_alpha_by_group(df.iloc[:0], pd.Series(dtype=object), "nominal")
+    assert len(empty) == 0 and list(empty.columns) == ["alpha", "n_items", "n_annotations"]
