@@ -8,12 +8,14 @@ from . import views
 
 api_patterns = [
     path("", include("curation.api_urls")),
+    path("", include("llm.api_urls")),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("curation/", include("curation.urls")),
+    path("llm/", include("llm.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import apis, generation_apis
 
 urlpatterns = [
     path("taxonomies/", apis.TaxonomyListApi.as_view(), name="api-taxonomies"),
@@ -8,4 +8,11 @@ urlpatterns = [
     path("prompts/", apis.PromptListApi.as_view(), name="api-prompts"),
     path("prompts/import/", apis.PromptImportApi.as_view(), name="api-prompts-import"),
     path("prompts/<int:pk>/", apis.PromptDetailApi.as_view(), name="api-prompt-detail"),
+    path("generation/runs/", generation_apis.RunListApi.as_view(), name="api-runs"),
+    path("generation/runs/<int:pk>/", generation_apis.RunDetailApi.as_view(), name="api-run-detail"),
+    path("generation/runs/<int:pk>/cancel/", generation_apis.RunCancelApi.as_view(), name="api-run-cancel"),
+    path("generation/runs/<int:pk>/resume/", generation_apis.RunResumeApi.as_view(), name="api-run-resume"),
+    path("generation/templates/", generation_apis.TemplateListApi.as_view(), name="api-templates"),
+    path("events/", generation_apis.EventListApi.as_view(), name="api-events"),
+    path("events/<int:pk>/", generation_apis.EventDetailApi.as_view(), name="api-event-detail"),
 ]

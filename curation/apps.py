@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class CurationConfig(AppConfig):
     name = "curation"
     verbose_name = _("Curation")
+
+    def ready(self):
+        from accounts.demo import register_demo_hook
+
+        from . import tasks  # noqa: F401  (connects the worker start-up recovery)
+        from .generation_demo import seed_generation_demo
+
+        register_demo_hook(seed_generation_demo)
