@@ -29,3 +29,11 @@ class PromptFactory(factory.django.DjangoModelFactory):
     dimension = factory.LazyFunction(lambda: Dimension.objects.get(taxonomy__code="v251030", code="legality"))
     source = Prompt.Source.MANUAL
     normalized_hash = factory.LazyAttribute(lambda o: text_hash(o.text))
+
+
+def make_prompt(text: str, *, status: str = Prompt.Status.APPROVED, dimension_code: str = "legality", **fields) -> Prompt:
+    """A prompt written straight to the table (like an earlier import), with its hash."""
+    return Prompt.objects.create(
+        text=text, status=status, source=Prompt.Source.MANUAL, normalized_hash=text_hash(text),
+        dimension=Dimension.objects.get(taxonomy__code="v251030", code=dimension_code), **fields,
+    )
