@@ -174,24 +174,35 @@ def test_batches_run_in_parallel_up_to_the_endpoint_limit(make_endpoint, legalit
     _assert_consistent(run)
 
 
-def test_duplicates_are_topped_up_to_the_requested_count(make_endpoint, legality):
-    """Exact duplicates are dropped and counted; extra batches make up for them."""
-    run = gen.run_create(count=10, endpoint=make_endpoint(), dimension=legality, enqueue=False)
-    first = gen.run_execute(run_id=run.pk)
-    # A second run whose first batch repeats the first run's texts: same messages, same (cached) answer.
-    twin = gen.run_create(count=10, endpoint=first.endpoint, dimension=legality, enqueue=False)
-    twin.params = {**twin.params}
-    GenerationRun.objects.filter(pk=twin.pk).update(params=twin.params)
-    batch = twin.batches.get()
-    from llm.client import LLMResult
+def test_exact_duplicates_are_dropped_counted_and_topped_up(make_endpoint, legality, sim):
+    """Batch 1 repeats texts already in the pool: they are dropped and counted, and one extra batch
+    makes up the shortfall, so the run still delivers the requested count."""
+    from llm.parsing import parse_prompt_list
+    from llm.services import client_flush, client_for
+    from tests.factories import make_prompt
 
-    gen._record_llm_batch(twin, batch.pk, LLMResult("ok", content=first.batches.get().raw_output))
-    twin.refresh_from_db()
-    assert twin.exact_duplicates == 10 and twin.candidates_created == 0
-    gen.run_execute(run_id=twin.pk)
-    twin.refresh_from_db()
-    assert twin.candidates_created == 0  # no round produced anything: no top-up for ever
-    assert twin.topup_rounds == 0
+    run = gen.run_create(count=20, endpoint=make_endpoint(), dimension=legality, enqueue=False)
+    first = run.batches.get(index=0)
+    with client_for(run.endpoint) as client:
+        answer = client.chat(gen.batch_messages(run, first), **gen.batch_call_params(run, first))
+        client_flush(client)
+    for item in parse_prompt_list(answer.content)[0]:
+        make_prompt(item["text"])  # already in the pool
+    gen.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    first.refresh_from_db()
+    assert first.status == "done" and first.exact_duplicates == 10 and first.created_count == 0
+    assert run.exact_duplicates == 10 and run.topup_rounds == 1 and run.batches_total == 3
+    assert run.candidates_created == 20 and run.status == "succeeded"
+    _assert_consistent(run)
+
+
+def test_no_endless_top_up_when_a_round_yields_nothing(make_endpoint, legality):
+    run = gen.run_create(count=10, endpoint=make_endpoint(model="sim-generator@empty"), dimension=legality,
+                         enqueue=False)
+    gen.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.topup_rounds == 0 and run.batches_total == 1 and run.status == "failed"
 
 
 def test_cancel_keeps_finished_batches_and_resume_finishes(client_for, maintainer, make_endpoint, legality):
