@@ -77,6 +77,9 @@ STRATEGY_TECHNIQUES = {
     "debate": "debate",
 }
 WRAPPER_STRATEGIES = {"roleplay", "hypothetical", "counter_example", "debate"}
+# Only change the surface form: dedup normalisation (NFKC, traditional -> simplified, invisible
+# characters dropped) maps their output back onto the source, which the pool already holds.
+SURFACE_STRATEGIES = {"traditional", "zero_width", "full_width"}
 
 
 class RunError(ValueError):
@@ -205,6 +208,12 @@ def _normalise_chain(strategies: Sequence[Any]) -> list[dict[str, Any]]:
         chain.append({"strategy": strategy.name, "params": resolved})
     if not chain:
         raise RunError("choose at least one mutation strategy")
+    if all(step["strategy"] in SURFACE_STRATEGIES for step in chain):
+        raise RunError(
+            "traditional, zero_width and full_width only change how the text looks; after normalisation the "
+            "variant equals its source, a duplicate. Chain them after a strategy that changes the wording "
+            "(homophone, pinyin, chaizi, code_mix or a wrapper)"
+        )
     return chain
 
 
