@@ -5,7 +5,7 @@ from .models import LLMCall, ModelEndpoint
 
 def endpoint_list() -> QuerySet[ModelEndpoint]:
     return ModelEndpoint.objects.annotate(
-        calls=Count("calls"),
+        call_count=Count("calls"),
         failures=Count("calls", filter=~Q(calls__outcome=LLMCall.Outcome.OK)),
         cached_calls=Count("calls", filter=Q(calls__cached=True)),
         avg_latency=Avg("calls__latency_ms", filter=Q(calls__cached=False)),
