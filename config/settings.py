@@ -183,6 +183,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status` with their own choices: name each enum instead of a hash suffix.
+    "ENUM_NAME_OVERRIDES": {
+        "PromptStatusEnum": "curation.models.Prompt.Status",
+        "RunStatusEnum": "curation.models.GenerationRun.Status",
+        "BatchStatusEnum": "curation.models.GenerationBatch.Status",
+    },
 }
 
 # Celery: Redis in production; a folder on disk otherwise, so `make run` needs no service.
