@@ -187,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AnnotationDecisionEnum": "annotation.models.Annotation.Decision",
         "AdjudicationDecisionEnum": [("approved", "approved"), ("rejected", "rejected")],
+        # Several models have a `status` with their own choices: name each enum instead of a hash suffix.
+        "PromptStatusEnum": "curation.models.Prompt.Status",
+        "RunStatusEnum": "curation.models.GenerationRun.Status",
+        "BatchStatusEnum": "curation.models.GenerationBatch.Status",
     },
 }
 
@@ -221,5 +225,21 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "httpx": {"level": "WARNING"}},
 }
+
+# LLM client: bounded retries with backoff; tests shorten the waits.
+LLM_CLIENT_OPTIONS = {
+    "max_attempts": int(os.environ.get("LLM_MAX_ATTEMPTS", "5")),
+    "backoff_base": float(os.environ.get("LLM_BACKOFF_BASE", "0.5")),
+    "backoff_cap": float(os.environ.get("LLM_BACKOFF_CAP", "20")),
+    "retry_after_cap": float(os.environ.get("LLM_RETRY_AFTER_CAP", "30")),
+}
+# Generation: a run holds a lease while it executes; a worker that finds an expired lease (or a dead
+# owner on this host) takes the run over.
+GENERATION_LEASE_SECONDS = float(os.environ.get("GENERATION_LEASE_SECONDS", "60"))
+GENERATION_BATCH_SIZE = int(os.environ.get("GENERATION_BATCH_SIZE", "10"))
+DEDUP_NEAR_THRESHOLD = float(os.environ.get("DEDUP_NEAR_THRESHOLD", "0.8"))
+DEDUP_INDEX_DIR = Path(os.environ.get("DEDUP_INDEX_DIR", VAR_DIR / "dedup"))
+# Lets a test (or a second deployment on one broker) keep its tasks to its own queue.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")

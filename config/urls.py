@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("curation.api_urls")),
     path("", include("annotation.api_urls")),
     path("agreement/", include("annotation.agreement_api_urls")),
+    path("", include("llm.api_urls")),
 ]
 
 urlpatterns = [
@@ -18,6 +19,7 @@ urlpatterns = [
     path("curation/", include("curation.urls")),
     path("annotation/", include("annotation.urls")),
     path("agreement/", include("annotation.agreement_urls")),
+    path("llm/", include("llm.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

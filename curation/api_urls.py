@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis, release_apis
+from . import apis, generation_apis, release_apis
 
 urlpatterns = [
     path("taxonomies/", apis.TaxonomyListApi.as_view(), name="api-taxonomies"),
@@ -14,4 +14,11 @@ urlpatterns = [
     path("releases/<str:version>/retire/", release_apis.ReleaseRetireApi.as_view(), name="api-release-retire"),
     path("releases/<str:version>/diff/", release_apis.ReleaseDiffApi.as_view(), name="api-release-diff"),
     path("releases/<str:version>/export/", release_apis.ReleaseExportApi.as_view(), name="api-release-export"),
+    path("generation/runs/", generation_apis.RunListApi.as_view(), name="api-runs"),
+    path("generation/runs/<int:pk>/", generation_apis.RunDetailApi.as_view(), name="api-run-detail"),
+    path("generation/runs/<int:pk>/cancel/", generation_apis.RunCancelApi.as_view(), name="api-run-cancel"),
+    path("generation/runs/<int:pk>/resume/", generation_apis.RunResumeApi.as_view(), name="api-run-resume"),
+    path("generation/templates/", generation_apis.TemplateListApi.as_view(), name="api-templates"),
+    path("events/", generation_apis.EventListApi.as_view(), name="api-events"),
+    path("events/<int:pk>/", generation_apis.EventDetailApi.as_view(), name="api-event-detail"),
 ]

@@ -18,6 +18,21 @@ def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+# Any constant: the key of the advisory lock that serialises writes to the prompt pool.
+_POOL_LOCK_KEY = 0x4C53_504F_4F4C  # "LSPOOL"
+
+
+def lock_pool() -> None:
+    """Serialise prompt creation until the transaction ends (PostgreSQL).
+
+    Dedup checks then see every committed prompt, and ids commit in increasing order, which the dedup
+    index's high-water mark relies on. SQLite needs nothing: its writers are serialised already.
+    """
+    if on_postgres():
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_POOL_LOCK_KEY])
+
+
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
     """Take `count` primary keys from the table's sequence (PostgreSQL)."""
     if count == 0:

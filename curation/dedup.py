@@ -384,6 +384,11 @@ class NearDupIndex:
                     for table, value in zip(self._pending, row, strict=True):
                         table.setdefault(value, []).append(start + offset)
 
+    def digest_of(self, key: Hashable) -> str | None:
+        """text_hash (sha256 hex of the normalized text) stored for ``key``, or None if absent."""
+        pos = self._pos_of.get(key)
+        return None if pos is None else bytes(self._digests[pos]).hex()
+
     def remove(self, key: Hashable) -> None:
         """Forget ``key`` (KeyError if absent). Its slot is skipped until ``compact``."""
         pos = self._pos_of.pop(key)

@@ -469,3 +469,194 @@ class ReleaseExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release_id}:{self.scope}:{self.format}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Generation: templates, events, runs and their batches.
+
+
+class GeneratorTemplate(models.Model):
+    """A versioned Chinese prompt for the generator model, for one dimension or one technique.
+
+    Rows are never edited: saving a change adds the next version, so every candidate's provenance
+    names the exact text that produced it.
+    """
+
+    class Scope(models.TextChoices):
+        DIMENSION = "dimension", _("Dimension")
+        TECHNIQUE = "technique", _("Technique")
+
+    scope = models.CharField(_("Scope"), max_length=16, choices=Scope.choices)
+    dimension = models.ForeignKey(
+        Dimension, on_delete=models.PROTECT, null=True, blank=True, related_name="generator_templates"
+    )
+    technique = models.ForeignKey(
+        Technique, on_delete=models.PROTECT, null=True, blank=True, related_name="generator_templates"
+    )
+    version = models.PositiveIntegerField(_("Version"))
+    system_text = models.TextField(_("System message"), blank=True)
+    body = models.TextField(_("Template"))
+    notes = models.CharField(_("Change note"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scope", "dimension", "technique", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dimension", "version"], condition=models.Q(scope="dimension"), name="uniq_template_dim_version"
+            ),
+            models.UniqueConstraint(
+                fields=["technique", "version"], condition=models.Q(scope="technique"), name="uniq_template_tech_version"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope="dimension", dimension__isnull=False, technique__isnull=True)
+                    | models.Q(scope="technique", technique__isnull=False, dimension__isnull=True)
+                ),
+                name="template_scope_target",
+            ),
+        ]
+        verbose_name = _("Generator template")
+        verbose_name_plural = _("Generator templates")
+
+    def __str__(self) -> str:
+        target = self.dimension if self.scope == self.Scope.DIMENSION else self.technique
+        return f"{target} v{self.version}"
+
+
+class Event(models.Model):
+    """A news event that seeds event-driven generation."""
+
+    title = models.CharField(_("Title"), max_length=300)
+    date = models.DateField(_("Date"))
+    summary = models.TextField(_("Summary"), blank=True)
+    source_url = models.URLField(_("Source URL"), max_length=1000, blank=True)
+    tags = models.JSONField(_("Tags"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        verbose_name = _("Event")
+        verbose_name_plural = _("Events")
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.title[:40]}"
+
+
+class GenerationRun(models.Model):
+    class Mode(models.TextChoices):
+        LLM = "llm", _("LLM generation")
+        MUTATION = "mutation", _("Offline mutation")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    mode = models.CharField(_("Mode"), max_length=16, choices=Mode.choices, default=Mode.LLM)
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    dimension = models.ForeignKey(Dimension, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    sub_dimension = models.ForeignKey(
+        SubDimension, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    techniques = models.ManyToManyField(Technique, blank=True, related_name="+")
+    seed_topics = models.JSONField(_("Seed topics"), default=list, blank=True)
+    events = models.ManyToManyField(Event, blank=True, related_name="runs")
+    count = models.PositiveIntegerField(_("Count"))
+    batch_size = models.PositiveSmallIntegerField(_("Batch size"), default=10)
+    endpoint = models.ForeignKey(
+        "llm.ModelEndpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="generation_runs"
+    )
+    temperature = models.FloatField(_("Temperature"), default=0.9)
+    # Offline mutations: the strategy chain [{"strategy": name, "params": {...}}], its seed, and
+    # which prompts it mutates.
+    strategies = models.JSONField(_("Strategies"), default=list, blank=True)
+    seed = models.BigIntegerField(_("Seed"), default=0)
+    source_statuses = models.JSONField(_("Source statuses"), default=list, blank=True)
+    # What the run was built from (template ids and versions, model, params): copied into provenance.
+    params = models.JSONField(_("Parameters"), default=dict, blank=True)
+    status = models.CharField(_("Status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    batches_total = models.PositiveIntegerField(default=0)
+    batches_done = models.PositiveIntegerField(default=0)
+    batches_failed = models.PositiveIntegerField(default=0)
+    candidates_created = models.PositiveIntegerField(default=0)
+    exact_duplicates = models.PositiveIntegerField(default=0)
+    near_duplicates = models.PositiveIntegerField(default=0)
+    topup_rounds = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(_("Error"), blank=True)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(count__gte=1), name="run_count_positive"),
+            models.CheckConstraint(condition=models.Q(batch_size__gte=1), name="run_batch_size_positive"),
+        ]
+        verbose_name = _("Generation run")
+        verbose_name_plural = _("Generation runs")
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.mode}, {self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.batches_total:
+            return 0
+        return min(100, round(100 * (self.batches_done + self.batches_failed) / self.batches_total))
+
+
+class GenerationBatch(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="batches")
+    index = models.PositiveIntegerField()
+    requested = models.PositiveSmallIntegerField()
+    # Mutation batches: the source prompt ids, fixed when the run is planned.
+    sources = models.JSONField(default=list, blank=True)
+    status = models.CharField(_("Status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    llm_outcome = models.CharField(max_length=16, blank=True)
+    raw_output = models.TextField(_("Raw output"), blank=True)
+    reason = models.TextField(_("Reason"), blank=True)
+    parsed_count = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    exact_duplicates = models.PositiveIntegerField(default=0)
+    near_duplicates = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="uniq_batch_run_index")]
+        indexes = [models.Index(fields=["run", "status"], name="batch_run_status")]
+        verbose_name = _("Generation batch")
+        verbose_name_plural = _("Generation batches")
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} batch {self.index}"

@@ -64,3 +64,62 @@ def release_exports(*, release, scope: str | None = None):
 
     qs = ReleaseExport.objects.filter(release=release).order_by("scope", "format")
     return qs.filter(scope=scope) if scope else qs
+# -- generation ----------------------------------------------------------------------------------
+
+from .models import Event, GenerationBatch, GenerationRun, GeneratorTemplate, Prompt  # noqa: E402
+
+
+def run_list() -> QuerySet[GenerationRun]:
+    return GenerationRun.objects.select_related("dimension", "dimension__taxonomy", "endpoint", "created_by")
+
+
+def run_get(*, pk: int) -> GenerationRun:
+    return run_list().prefetch_related("techniques", "events").get(pk=pk)
+
+
+def run_failed_batches(*, run: GenerationRun) -> QuerySet[GenerationBatch]:
+    return run.batches.filter(status=GenerationBatch.Status.FAILED).order_by("index")
+
+
+def event_list() -> QuerySet[Event]:
+    return Event.objects.all()
+
+
+def candidate_list(
+    *, run: int | None = None, dimension=None, technique=None, status: str = "", source: str = "",
+    near_duplicate: str = "",
+) -> QuerySet[Prompt]:
+    qs = Prompt.objects.with_taxonomy().select_related("near_duplicate_of").prefetch_related("techniques")
+    if run:
+        qs = qs.filter(provenance__run=run)
+    if dimension:
+        qs = qs.filter(dimension=dimension)
+    if technique:
+        qs = qs.filter(techniques=technique)
+    if status:
+        qs = qs.filter(status=status)
+    if source:
+        qs = qs.filter(source=source)
+    if near_duplicate == "yes":
+        qs = qs.filter(near_duplicate_score__isnull=False)
+    elif near_duplicate == "no":
+        qs = qs.filter(near_duplicate_score__isnull=True)
+    return qs
+
+
+def template_current_list() -> list[GeneratorTemplate]:
+    """The latest version of every template, dimensions first."""
+    latest: dict[tuple, GeneratorTemplate] = {}
+    for t in GeneratorTemplate.objects.select_related("dimension__taxonomy", "technique").order_by("version"):
+        latest[(t.scope, t.dimension_id, t.technique_id)] = t
+    return sorted(latest.values(), key=lambda t: (
+        t.scope != "dimension",
+        (t.dimension.taxonomy.code, t.dimension.order) if t.dimension else ("", t.technique.order),
+    ))
+
+
+def template_history(*, template: GeneratorTemplate) -> QuerySet[GeneratorTemplate]:
+    qs = GeneratorTemplate.objects.select_related("created_by").filter(scope=template.scope)
+    if template.scope == "dimension":
+        return qs.filter(dimension_id=template.dimension_id).order_by("-version")
+    return qs.filter(technique_id=template.technique_id).order_by("-version")

@@ -82,6 +82,10 @@ class PromptDraft:
 class CreateResult:
     created_ids: list[int]
     duplicates: list[tuple[int, str]]  # (position in the input, hash) of drafts skipped as duplicates
+    # positions of created drafts flagged as near duplicates (of the pool, a released item or the batch)
+    near_duplicates: list[int] = field(default_factory=list)
+    # positions (among `duplicates`) that repeat a released item's text rather than a prompt of the pool
+    released_duplicates: list[int] = field(default_factory=list)
 
 
 def existing_hashes(hashes: Iterable[str], chunk: int = 20000) -> set[str]:
@@ -106,23 +110,60 @@ def prompts_create(
     status: str = Status.CANDIDATE,
     reason: str = "",
     batch_size: int = 2000,
+    near_dup_check: bool = True,
 ) -> CreateResult:
-    """Create prompts in bulk; drafts whose normalised text exists (or repeats) are skipped."""
+    """Create prompts in bulk; drafts whose normalised text exists (or repeats) are skipped.
+
+    With `near_dup_check` every remaining draft is also checked against the pool and the released
+    items (curation.dedup_service): exact repeats of a released text are skipped too, near
+    duplicates are created with a link to their twin for the reviewers.
+    """
     if status not in (Status.CANDIDATE, Status.APPROVED):
         raise TransitionError(f"new prompts start as candidate or approved, not {status}")
     for draft in drafts:
         if not draft.normalized_hash:
             draft.normalized_hash = text_hash(draft.text)
+    bulk.lock_pool()
     taken = existing_hashes(d.normalized_hash for d in drafts)
+    verdicts = {}
+    if near_dup_check:
+        from . import dedup_service
+
+        to_check = [i for i, d in enumerate(drafts) if d.normalized_hash not in taken]
+        verdicts = dict(zip(to_check, dedup_service.check_texts([drafts[i].text for i in to_check]), strict=True))
     rows: list[tuple] = []
     kept: list[PromptDraft] = []
+    kept_index_of: dict[int, int] = {}  # position in the input -> index among the kept drafts
     duplicates: list[tuple[int, str]] = []
+    released_duplicates: list[int] = []
+    near_duplicates: list[int] = []
+    batch_links: list[tuple[int, int, float | None]] = []  # (kept index, kept index of the twin, score)
     now = timezone.now()
     for position, draft in enumerate(drafts):
+        verdict = verdicts.get(position)
         if draft.normalized_hash in taken:
             duplicates.append((position, draft.normalized_hash))
             continue
+        if verdict is not None and verdict.is_exact and verdict.twin_release_item_id is not None:
+            duplicates.append((position, draft.normalized_hash))
+            released_duplicates.append(position)
+            continue
+        if verdict is not None and verdict.status == "near":
+            near_duplicates.append(position)
+            if draft.near_duplicate_of_id is None:
+                if verdict.twin_prompt_id is not None:
+                    draft.near_duplicate_of_id = verdict.twin_prompt_id
+                    draft.near_duplicate_score = verdict.similarity
+                elif verdict.twin_release_item_id is not None:
+                    draft.near_duplicate_score = verdict.similarity
+                    draft.metadata = {**draft.metadata, "near_duplicate_release_item": verdict.twin_release_item_id}
+                elif verdict.twin_position is not None:
+                    draft.near_duplicate_score = verdict.similarity
+                    twin = kept_index_of.get(to_check[verdict.twin_position])
+                    if twin is not None:
+                        batch_links.append((len(kept), twin, verdict.similarity))
         taken.add(draft.normalized_hash)
+        kept_index_of[position] = len(kept)
         kept.append(draft)
         rows.append((
             draft.text, draft.language, draft.dimension_id, draft.sub_dimension_id, draft.risk_expression,
@@ -131,6 +172,8 @@ def prompts_create(
             draft.near_duplicate_score, status, {}, None, now, now,
         ))
     ids = bulk.insert_rows(Prompt, PROMPT_INSERT_FIELDS, rows, return_ids=True, batch_size=batch_size)
+    for kept_index, twin_index, score in batch_links:  # twins within this call only have ids now
+        Prompt.objects.filter(pk=ids[kept_index]).update(near_duplicate_of_id=ids[twin_index], near_duplicate_score=score)
     links = [(pid, tid) for pid, draft in zip(ids, kept, strict=True) for tid in dict.fromkeys(draft.technique_ids)]
     bulk.insert_rows(Prompt.techniques.through, ["prompt_id", "technique_id"], links)
     actor_id = getattr(actor, "pk", None)
@@ -141,7 +184,9 @@ def prompts_create(
     )
     if status == Status.CANDIDATE:
         _announce_candidates(ids)
-    return CreateResult(created_ids=ids, duplicates=duplicates)
+    return CreateResult(
+        created_ids=ids, duplicates=duplicates, near_duplicates=near_duplicates, released_duplicates=released_duplicates
+    )
 
 
 @transaction.atomic
@@ -282,6 +327,9 @@ def taxonomy_load(*, data: dict[str, Any]) -> dict[str, int]:
             },
         )
         counts["techniques"] += 1
+    from .generation_services import templates_seed_defaults
+
+    counts["generator_templates"] = templates_seed_defaults()
     return counts
 
 

@@ -69,6 +69,12 @@ Models
     any header the whole user message is graded as the answer.  Safety is detected with
     refusal markers (抱歉, 无法, 不能提供, 我不能, ...) versus "how-to" markers (首先, 步骤, ...).
 
+``tiny-markov``
+    A real but tiny generative model: a character n-gram (Markov) chain trained at start-up on
+    the Chinese text shipped in ``llm/data/tiny_corpus.txt`` (see :mod:`llm.tiny_lm`).  It is
+    statistical, not neural; it rambles until ``max_tokens`` (finish_reason ``length``),
+    repeats itself and ignores any requested format.
+
 ``sim-target-90`` / ``-70`` / ``-50`` / ``-30`` / ``-10``
     A model under test that refuses the given percentage of prompts, decided by
     ``sha256(model, last user message)`` so results are reproducible.  Refusals are Chinese
@@ -143,7 +149,8 @@ __all__ = [
 ]
 
 TARGET_RATES = (90, 70, 50, 30, 10)
-MODELS = ["sim-generator", "sim-judge"] + [f"sim-target-{r}" for r in TARGET_RATES]
+# tiny-markov: a real (statistical, character n-gram) generative model, see llm/tiny_lm.py.
+MODELS = ["sim-generator", "sim-judge"] + [f"sim-target-{r}" for r in TARGET_RATES] + ["tiny-markov"]
 
 # ---------------------------------------------------------------------------
 # Corpus for the generator
@@ -665,6 +672,19 @@ class SimState:
             return d
 
 
+def _tiny_extra_corpus() -> list[str]:
+    """The generator's own prompt corpus, written as numbered lists: more Chinese text to learn from."""
+    prompts = [p["text"] for p in generate_prompts(400, 20251215)]
+    return ["\n".join(f"{i}. {t}" for i, t in enumerate(prompts[s:s + 5], 1)) for s in range(0, len(prompts), 5)]
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _usage_tokens(text: str) -> int:
     return max(1, int(len(text or "") / 1.5) + 1)
 
@@ -924,6 +944,15 @@ class SimHandler(BaseHTTPRequestHandler):
             content = json.dumps(payload, ensure_ascii=False)
             kind = "judge"
             prompts = []
+        elif base == "tiny-markov":
+            from . import tiny_lm
+
+            content, finish = tiny_lm.respond(
+                messages, rng, max_tokens=_int_or_none(body.get("max_tokens") or body.get("max_completion_tokens")),
+                temperature=body.get("temperature"), extra_corpus=_tiny_extra_corpus(),
+            )
+            payload = content
+            kind = "target"
         else:
             content, _refused = target_answer(base, last_user)
             payload = content

@@ -1,14 +1,20 @@
-"""Start the site and a real Celery worker together; Ctrl-C stops both."""
+"""Start the site, a real Celery worker and the LLM simulator together; Ctrl-C stops them all."""
 
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def main() -> int:
@@ -23,11 +29,18 @@ def main() -> int:
         cwd=ROOT,
         env=env,
     )
+    children = [worker]
+    sim_port = int(os.environ.get("LIVESEC_SIM_PORT", "8765"))
+    if os.environ.get("LIVESEC_SIM", "1") != "0" and not _port_in_use(sim_port):
+        # The demo's endpoints (sim-generator, tiny-markov, ...) point here, so generation works offline.
+        children.append(subprocess.Popen(
+            [sys.executable, "manage.py", "llm_simulator", "--port", str(sim_port), "--quiet"], cwd=ROOT, env=env
+        ))
     web = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"{args.host}:{args.port}", "--noreload"], cwd=ROOT, env=env
     )
-    print(f"\nLiveSec Studio: http://{args.host}:{args.port}/  (Ctrl-C stops the site and the worker)\n", flush=True)
-    children = [web, worker]
+    print(f"\nLiveSec Studio: http://{args.host}:{args.port}/  (Ctrl-C stops the site, the worker and the LLM simulator)\n", flush=True)
+    children.insert(0, web)
 
     def stop(*_):
         for child in children:

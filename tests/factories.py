@@ -80,3 +80,9 @@ def approved_prompts(n: int, *, dimension: str = "legality", taxonomy: str = "v2
 def approved_prompt(text: str, *, dimension: str = "legality", taxonomy: str = "v251030", **fields):
     dim = Dimension.objects.get(taxonomy__code=taxonomy, code=dimension)
     return ApprovedPromptFactory(text=text, normalized_hash=text_hash(text), dimension=dim, **fields)
+def make_prompt(text: str, *, status: str = Prompt.Status.APPROVED, dimension_code: str = "legality", **fields) -> Prompt:
+    """A prompt written straight to the table (like an earlier import), with its hash."""
+    return Prompt.objects.create(
+        text=text, status=status, source=Prompt.Source.MANUAL, normalized_hash=text_hash(text),
+        dimension=Dimension.objects.get(taxonomy__code="v251030", code=dimension_code), **fields,
+    )

@@ -1,4 +1,8 @@
+"""Fixtures for curation tests: releases, and a real simulator on a free port with endpoints for generation."""
+
 import pytest
+
+from llm.simulator import start_in_thread
 
 
 @pytest.fixture
@@ -19,3 +23,53 @@ def freeze():
         return releases.release_freeze_now(release_id=release.pk, actor=actor)
 
     return run
+
+FAST_RETRIES = {"max_attempts": 3, "backoff_base": 0.01, "backoff_cap": 0.05, "retry_after_cap": 2.0}
+
+
+@pytest.fixture(scope="session")
+def _gen_sim():
+    server, _ = start_in_thread(0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim(_gen_sim):
+    _gen_sim.reset()
+    _gen_sim.sim.model_faults.clear()
+    _gen_sim.set_latency(0)
+    return _gen_sim
+
+
+@pytest.fixture(autouse=True)
+def _isolated_generation(settings, tmp_path):
+    """Short waits between retries, and a dedup index of the test's own (files and memory)."""
+    from curation import dedup_service
+
+    settings.LLM_CLIENT_OPTIONS = dict(FAST_RETRIES)
+    settings.DEDUP_INDEX_DIR = tmp_path / "dedup"
+    settings.VAR_DIR = tmp_path
+    dedup_service.reset()
+    yield
+    dedup_service.set_released_source(None)
+
+
+@pytest.fixture
+def make_endpoint(db, sim):
+    from llm.services import endpoint_create
+
+    def make(name="sim-generator", model="sim-generator", **fields):
+        fields.setdefault("max_concurrency", 4)
+        fields.setdefault("requests_per_minute", 0)
+        fields.setdefault("timeout", 10)
+        return endpoint_create(name=name, base_url=sim.base_url, model=model, **fields)
+
+    return make
+
+
+@pytest.fixture
+def legality(taxonomy):
+    from curation.models import Dimension
+
+    return Dimension.objects.get(taxonomy__code="v251030", code="legality")

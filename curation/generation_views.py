@@ -1,0 +1,163 @@
+"""Pages of generation: start runs, follow them, events, templates and the candidates list."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import maintainer_required
+
+from . import generation_services as gen
+from . import mutations, selectors
+from .generation_forms import CandidateFilterForm, EventForm, LLMRunForm, MutationRunForm, TemplateForm
+from .models import Event, GenerationRun, GeneratorTemplate
+
+
+def _generation_page(request, llm_form=None, mutation_form=None, status=200):
+    from llm.models import ModelEndpoint
+
+    return render(request, "curation/generation.html", {
+        "llm_form": llm_form or LLMRunForm(initial={"endpoint": ModelEndpoint.objects.order_by("name").first()}),
+        "mutation_form": mutation_form or MutationRunForm(),
+        "runs": selectors.run_list()[:30],
+        "strategies": mutations.list_strategies(),
+        "has_endpoints": ModelEndpoint.objects.exists(),
+    }, status=status)
+
+
+@maintainer_required
+def generation(request):
+    return _generation_page(request)
+
+
+@maintainer_required
+@require_POST
+def run_start(request):
+    mode = request.POST.get("mode", "llm")
+    if mode == "mutation":
+        form = MutationRunForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():
+                    run = gen.run_create(
+                        mode="mutation", count=data["count"], seed=data["seed"], strategies=form.strategies(),
+                        dimension=data["dimension"], source_statuses=data["source_statuses"], actor=request.user,
+                    )
+            except gen.RunError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Run %(id)s queued.") % {"id": run.pk})
+                return redirect("curation:run_detail", pk=run.pk)
+        return _generation_page(request, mutation_form=form, status=400)
+    form = LLMRunForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                run = gen.run_create(
+                    mode="llm", count=data["count"], endpoint=data["endpoint"], dimension=data["dimension"],
+                    sub_dimension=data["sub_dimension"], techniques=list(data["techniques"]),
+                    seed_topics=data["seed_topics"], events=list(data["events"]), temperature=data["temperature"],
+                    batch_size=data["batch_size"], actor=request.user,
+                )
+        except gen.RunError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Run %(id)s queued.") % {"id": run.pk})
+            return redirect("curation:run_detail", pk=run.pk)
+    return _generation_page(request, llm_form=form, status=400)
+
+
+@maintainer_required
+def run_detail(request, pk: int):
+    run = get_object_or_404(selectors.run_list(), pk=pk)
+    context = {"run": run, "failed_batches": selectors.run_failed_batches(run=run)}
+    if request.htmx:
+        return render(request, "curation/run_detail.html#progress", context)
+    context["batches"] = run.batches.order_by("index")
+    return render(request, "curation/run_detail.html", context)
+
+
+@maintainer_required
+@require_POST
+def run_cancel(request, pk: int):
+    run = get_object_or_404(GenerationRun, pk=pk)
+    try:
+        gen.run_cancel(run=run, actor=request.user)
+        messages.success(request, _("Run %(id)s cancelled; finished batches are kept.") % {"id": run.pk})
+    except gen.RunError as exc:
+        messages.error(request, str(exc))
+    return redirect("curation:run_detail", pk=pk)
+
+
+@maintainer_required
+@require_POST
+def run_resume(request, pk: int):
+    run = get_object_or_404(GenerationRun, pk=pk)
+    try:
+        gen.run_resume(run=run, actor=request.user)
+        messages.success(request, _("Run %(id)s queued again.") % {"id": run.pk})
+    except gen.RunError as exc:
+        messages.error(request, str(exc))
+    return redirect("curation:run_detail", pk=pk)
+
+
+@maintainer_required
+def event_list(request):
+    return render(request, "curation/event_list.html", {"events": selectors.event_list()})
+
+
+@maintainer_required
+def event_edit(request, pk: int | None = None):
+    event = get_object_or_404(Event, pk=pk) if pk else None
+    form = EventForm(request.POST or None, instance=event)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if event is None:
+                gen.event_create(**data, actor=request.user)
+            else:
+                gen.event_update(event=event, **data)
+        except (ValueError, gen.RunError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Event saved."))
+            return redirect("curation:event_list")
+    return render(request, "curation/event_form.html", {"form": form, "event": event})
+
+
+@maintainer_required
+def template_list(request):
+    return render(request, "curation/template_list.html", {"templates": selectors.template_current_list()})
+
+
+@maintainer_required
+def template_edit(request, pk: int):
+    template = get_object_or_404(GeneratorTemplate.objects.select_related("dimension__taxonomy", "technique"), pk=pk)
+    form = TemplateForm(request.POST or None, initial={"system_text": template.system_text, "body": template.body})
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = gen.template_update(template=template, body=form.cleaned_data["body"],
+                                      system_text=form.cleaned_data["system_text"], notes=form.cleaned_data["notes"],
+                                      actor=request.user)
+        except (ValueError, gen.RunError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Saved as version %(v)s.") % {"v": new.version})
+            return redirect("curation:template_edit", pk=new.pk)
+    return render(request, "curation/template_form.html", {
+        "form": form, "template": template, "history": selectors.template_history(template=template),
+    })
+
+
+@maintainer_required
+def candidate_list(request):
+    form = CandidateFilterForm(request.GET or None)
+    filters = {k: v for k, v in (form.cleaned_data if form.is_valid() else {}).items() if v}
+    page = Paginator(selectors.candidate_list(**filters), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "curation/candidate_list.html", {"form": form, "page": page, "query": query.urlencode()})
