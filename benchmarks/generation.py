@@ -23,9 +23,9 @@ import os
 import socket
 import subprocess
 import sys
-import urllib.request
 import tempfile
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -99,11 +99,10 @@ def bench_run(base_url: str, batches: int, postgres: bool, var_dir: str) -> floa
     from benchmarks._common import load_taxonomy
 
     load_taxonomy()
+    from curation import dedup_service
     from curation import generation_services as gen
     from curation.models import Dimension
     from llm.services import endpoint_create
-
-    from curation import dedup_service
 
     dedup_service.pool_index()  # one-off per worker process (imports, index load): not part of the rate
     endpoint = endpoint_create(name="bench-gen", base_url=base_url, model="sim-generator",

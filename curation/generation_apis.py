@@ -12,7 +12,16 @@ from llm.models import ModelEndpoint
 
 from . import generation_services as gen
 from . import selectors
-from .models import Dimension, Event, GenerationBatch, GenerationRun, GeneratorTemplate, Prompt, SubDimension, Technique
+from .models import (
+    Dimension,
+    Event,
+    GenerationBatch,
+    GenerationRun,
+    GeneratorTemplate,
+    Prompt,
+    SubDimension,
+    Technique,
+)
 
 
 class BatchOutput(serializers.ModelSerializer):
