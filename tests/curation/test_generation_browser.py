@@ -5,9 +5,14 @@ import threading
 
 import pytest
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _async_unsafe(monkeypatch):
+    # Playwright's sync API runs an event loop. Set for these tests only: at module level the variable
+    # would leak into every later subprocess (e.g. `check --deploy`, which rightly refuses it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
