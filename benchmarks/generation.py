@@ -80,6 +80,10 @@ def bench_run(base_url: str, batches: int, postgres: bool, var_dir: str) -> floa
     os.environ["LIVESEC_VAR_DIR"] = var_dir
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+    # Production settings: DEBUG would log every SQL statement.
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     if postgres:
         from benchmarks._common import setup_django
 

@@ -27,7 +27,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from .dedup import NearDupIndex
@@ -220,7 +220,9 @@ def _sync(state: _State) -> NearDupIndex:
     added = _catch_up_prompts(state)
     # Prompts whose text was edited (a reviewer's final wording) since the last sync.
     if state.synced_at is not None:
-        edited = Prompt.objects.filter(pk__lte=state.prompt_hwm, updated_at__gte=state.synced_at - _EDIT_SLACK)
+        # New prompts are written with updated_at == created_at; only later saves can change the text.
+        edited = Prompt.objects.filter(pk__lte=state.prompt_hwm, updated_at__gte=state.synced_at - _EDIT_SLACK,
+                                       updated_at__gt=F("created_at"))
         changed = [
             (pk, text) for pk, text, h in edited.values_list("pk", "text", "normalized_hash").iterator(chunk_size=_CHUNK)
             if state.index.digest_of(("p", pk)) != h

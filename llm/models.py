@@ -83,3 +83,6 @@ class ResponseCacheEntry(models.Model):
     class Meta:
         verbose_name = _("Cached response")
         verbose_name_plural = _("Cached responses")
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_name} {self.cache_key[:12]}"

@@ -139,9 +139,11 @@ def test_edited_and_deleted_prompts_are_followed(legality):
     p = make_prompt(BASE)
     dedup_service.pool_index()
     new_text = "完全不同的新文本：请介绍如何在考试中使用无线耳机作弊而不被监考老师发现"
+    from django.utils import timezone
+
     from curation.text import text_hash
 
-    Prompt.objects.filter(pk=p.pk).update(text=new_text, normalized_hash=text_hash(new_text))
+    Prompt.objects.filter(pk=p.pk).update(text=new_text, normalized_hash=text_hash(new_text), updated_at=timezone.now())
     assert dedup_service.check_texts([BASE])[0].status == "new"
     assert dedup_service.check_texts([new_text + "！"])[0].status == "exact"
     Prompt.objects.all().delete()
