@@ -11,6 +11,10 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+_HERE = str(Path(__file__).resolve().parent)
+# Run as scripts, this folder comes first on sys.path, and benchmarks/queue.py would shadow the standard
+# library's `queue` (psycopg imports it): once this module is loaded, the project root replaces the folder.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

@@ -115,14 +115,18 @@ def insert_rows(
     rows: Sequence[Sequence[Any]],
     *,
     return_ids: bool = False,
+    ids: Sequence[int] | None = None,
     batch_size: int = 2000,
 ) -> list[int]:
-    """Insert many rows (tuples in the order of `fields`); returns their ids when asked."""
+    """Insert many rows (tuples in the order of `fields`); returns their ids when asked.
+
+    On PostgreSQL the caller may pass ids taken with `reserve_ids` (so rows can point at each other).
+    """
     if on_postgres():
-        if not return_ids:
+        if not return_ids and ids is None:
             copy_rows(model, fields, rows)
             return []
-        ids = reserve_ids(model, len(rows))
+        ids = list(ids) if ids is not None else reserve_ids(model, len(rows))
         copy_rows(model, [model._meta.pk.attname, *fields], ((pk, *row) for pk, row in zip(ids, rows, strict=True)))
         return ids
     created = model.objects.bulk_create(

@@ -171,9 +171,22 @@ def prompts_create(
             draft.metadata, draft.external_id, draft.normalized_hash, draft.near_duplicate_of_id,
             draft.near_duplicate_score, status, {}, None, now, now,
         ))
-    ids = bulk.insert_rows(Prompt, PROMPT_INSERT_FIELDS, rows, return_ids=True, batch_size=batch_size)
-    for kept_index, twin_index, score in batch_links:  # twins within this call only have ids now
-        Prompt.objects.filter(pk=ids[kept_index]).update(near_duplicate_of_id=ids[twin_index], near_duplicate_score=score)
+    if bulk.on_postgres():
+        # Ids first, so near duplicates within this call can point at their twins as they are written.
+        ids = bulk.reserve_ids(Prompt, len(rows))
+        twin_at, score_at = PROMPT_INSERT_FIELDS.index("near_duplicate_of_id"), PROMPT_INSERT_FIELDS.index("near_duplicate_score")
+        for kept_index, twin_index, score in batch_links:
+            row = list(rows[kept_index])
+            row[twin_at], row[score_at] = ids[twin_index], score
+            rows[kept_index] = tuple(row)
+        bulk.insert_rows(Prompt, PROMPT_INSERT_FIELDS, rows, ids=ids)
+    else:
+        ids = bulk.insert_rows(Prompt, PROMPT_INSERT_FIELDS, rows, return_ids=True, batch_size=batch_size)
+        Prompt.objects.bulk_update(
+            [Prompt(pk=ids[k], near_duplicate_of_id=ids[t], near_duplicate_score=sc) for k, t, sc in batch_links],
+            ["near_duplicate_of_id", "near_duplicate_score"],
+            batch_size=500,
+        )
     links = [(pid, tid) for pid, draft in zip(ids, kept, strict=True) for tid in dict.fromkeys(draft.technique_ids)]
     bulk.insert_rows(Prompt.techniques.through, ["prompt_id", "technique_id"], links)
     actor_id = getattr(actor, "pk", None)
