@@ -270,12 +270,12 @@ def release_diff(request, version: str):
     if not maintainer:  # hold-out texts stay with maintainers
         rows = rows.filter(parent_item__is_holdout=False) if kind == "retired" else rows.filter(is_holdout=False)
     page = Paginator(rows, 100).get_page(request.GET.get("page"))
+    diff = releases.release_diff(release)
     return render(
         request,
         "curation/releases/diff.html",
         {
             "release": release, "maintainer": maintainer, "kind": kind, "kinds": DIFF_KINDS, "dimension": dimension,
-            "page": page, "diff": releases.release_diff(release), "draft": not release.is_frozen,
-            "dimensions": sorted(releases.release_diff(release)["by_dimension"]),
+            "page": page, "diff": diff, "draft": not release.is_frozen, "dimensions": sorted(diff["by_dimension"]),
         },
     )

@@ -917,7 +917,12 @@ def release_contamination(*, release: Release, threshold: float | None = None, l
                 yield (version, public), text
 
     added_rows = ((public, text) for public, text in raw_rows(added.order_by("pk"), ("public_id", "text"), stream=True))
-    if n_added <= 50_000 or n_added <= earlier.count():
+    n_earlier = earlier.count()
+    max_index = getattr(settings, "RELEASE_CONTAMINATION_MAX_INDEX", 200_000)
+    if min(n_added, n_earlier) > max_index:
+        # Both sides too big to index in bounded memory: flag exact re-publication of earlier prompts instead.
+        return _republished(release, earlier, limit)
+    if n_added <= n_earlier:
         found = rm.near_duplicates(added_rows, earlier_rows(), threshold=threshold)
         results = [(m.match, m.key, m.similarity) for m in found]
     else:
@@ -931,6 +936,23 @@ def release_contamination(*, release: Release, threshold: float | None = None, l
         for pid, ms in sorted(by_item.items())
     ]
     return warnings[:limit]
+
+
+def _republished(release: Release, earlier, limit: int) -> list[dict]:
+    same_prompt = earlier.filter(prompt_id=OuterRef("prompt_id"))
+    rows = (
+        ReleaseItem.objects.filter(release_id=release.pk, origin=ReleaseItem.Origin.ADDED)
+        .filter(Exists(same_prompt))
+        .order_by("public_id")[:limit]
+    )
+    warnings = []
+    for item in rows:
+        match = earlier.filter(prompt_id=item.prompt_id).select_related("release").order_by("release__frozen_at").first()
+        warnings.append({
+            "public_id": item.public_id,
+            "matches": [{"version": match.release.version, "public_id": match.public_id, "similarity": 1.0}],
+        })
+    return warnings
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -357,3 +357,14 @@ def test_techniques_count_once_per_item(taxonomy, freeze):
     prompts[0].techniques.add(Technique.objects.get(code="homophone"))
     release = freeze(version="v251122", parent=None)
     assert release.manifest["counts"]["by_technique"] == {"homophone": 1, "pinyin": 3}
+
+
+def test_contamination_check_stays_bounded_for_huge_releases(taxonomy, freeze, settings):
+    """When both sides are too big to index, re-published prompts are still flagged (exactly)."""
+    approved_prompts(6)
+    freeze(version="v251122", parent=None)
+    settings.RELEASE_CONTAMINATION_MAX_INDEX = 2
+    again = freeze(version="v251123", parent=None)  # the same prompts again, not carried over
+    assert len(again.contamination) == 6
+    assert {w["matches"][0]["version"] for w in again.contamination} == {"v251122"}
+    assert all(w["matches"][0]["similarity"] == 1.0 for w in again.contamination)
