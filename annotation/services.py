@@ -46,6 +46,11 @@ class NotAllowed(AnnotationError):
         super().__init__(message, code="forbidden")
 
 
+class QueueBusy(AnnotationError):
+    def __init__(self, message: str):
+        super().__init__(message, code="busy")
+
+
 class LeaseLost(AnnotationError):
     def __init__(self, message: str):
         super().__init__(message, code="lease_lost")
@@ -419,7 +424,9 @@ def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
     return queue
 
 
-def lease_claim(*, queue: ReviewQueue | None = None, queue_id: int | None = None, user, patience: float = 5.0) -> Claim | None:
+def lease_claim(
+    *, queue: ReviewQueue | None = None, queue_id: int | None = None, user, patience: float = 10.0
+) -> Claim | None:
     """"Next item": the user's open claim in this queue, else a new lease on the best item; None when none is left.
 
     Best = closest to completion, then oldest, among open items with a claimable slot the user has not
@@ -437,7 +444,8 @@ def lease_claim(*, queue: ReviewQueue | None = None, queue_id: int | None = None
         except (_Busy, IntegrityError):
             # IntegrityError: only this same user claiming twice at once can hit unique (item, annotator).
             if time.monotonic() > deadline:
-                return None
+                # Not "nothing left": items are there, all locked by work in flight for a long while.
+                raise QueueBusy(_("Every open item is being worked on at this moment. Try again shortly."))
             time.sleep(pause * (0.5 + random.random()))
             pause = min(pause * 2, 0.05)
 
