@@ -121,7 +121,12 @@ def _adjudication_queryset():
 
 
 def _error(exc: services.AnnotationError) -> Response:
-    codes = {"forbidden": status.HTTP_403_FORBIDDEN, "lease_lost": status.HTTP_409_CONFLICT, "conflict": status.HTTP_409_CONFLICT}
+    codes = {
+        "forbidden": status.HTTP_403_FORBIDDEN,
+        "lease_lost": status.HTTP_409_CONFLICT,
+        "conflict": status.HTTP_409_CONFLICT,
+        "busy": status.HTTP_503_SERVICE_UNAVAILABLE,
+    }
     body: dict = {"detail": exc.message, "code": exc.code}
     if isinstance(exc, services.AnnotationInvalid):
         body["errors"] = exc.errors
@@ -187,6 +192,8 @@ class QueueNextApi(APIView):
             raise NotFound
         except services.NotAllowed as exc:
             raise PermissionDenied(exc.message)
+        except services.QueueBusy as exc:
+            return _error(exc)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         claim = (

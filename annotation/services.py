@@ -46,6 +46,11 @@ class NotAllowed(AnnotationError):
         super().__init__(message, code="forbidden")
 
 
+class QueueBusy(AnnotationError):
+    def __init__(self, message: str):
+        super().__init__(message, code="busy")
+
+
 class LeaseLost(AnnotationError):
     def __init__(self, message: str):
         super().__init__(message, code="lease_lost")
@@ -419,7 +424,9 @@ def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
     return queue
 
 
-def lease_claim(*, queue: ReviewQueue | None = None, queue_id: int | None = None, user, patience: float = 5.0) -> Claim | None:
+def lease_claim(
+    *, queue: ReviewQueue | None = None, queue_id: int | None = None, user, patience: float = 10.0
+) -> Claim | None:
     """"Next item": the user's open claim in this queue, else a new lease on the best item; None when none is left.
 
     Best = closest to completion, then oldest, among open items with a claimable slot the user has not
@@ -437,7 +444,8 @@ def lease_claim(*, queue: ReviewQueue | None = None, queue_id: int | None = None
         except (_Busy, IntegrityError):
             # IntegrityError: only this same user claiming twice at once can hit unique (item, annotator).
             if time.monotonic() > deadline:
-                return None
+                # Not "nothing left": items are there, all locked by work in flight for a long while.
+                raise QueueBusy(_("Every open item is being worked on at this moment. Try again shortly."))
             time.sleep(pause * (0.5 + random.random()))
             pause = min(pause * 2, 0.05)
 
@@ -721,13 +729,15 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
     if item is None:
         raise NotAllowed(_("This is not your claim."))
     claim = Claim(pk=claim_id, item_id=item.pk, annotator=user, created_at=item.claimed_at)
-    existing = Annotation.objects.filter(prompt_id=item.prompt_id, annotator_id=user.pk).first()
-    if existing is not None:
-        return _revise(item, existing, data, user)
-    fields, technique_ids = _validated(item, data)
-    now = timezone.now()
     leases = list(Lease.objects.filter(item=item))
     own = next((le for le in leases if le.annotator_id == user.pk), None)
+    # Every annotation leaves its author a submitted or surplus lease row: only then is this a revision.
+    if own is not None and own.state in (Lease.State.SUBMITTED, Lease.State.SURPLUS):
+        existing = Annotation.objects.filter(prompt_id=item.prompt_id, annotator_id=user.pk).first()
+        if existing is not None:
+            return _revise(item, existing, data, user)
+    fields, technique_ids = _validated(item, data)
+    now = timezone.now()
     status = "counted"
     if own is not None and own.state == Lease.State.ACTIVE:
         if own.expires_at <= now:
@@ -869,6 +879,12 @@ def _final_for_prompt(final: dict, dimension_uses_reference: bool) -> tuple[dict
     return out, sorted(final["technique_ids"])
 
 
+def _uses_reference(item: QueueItem, dimension_id: int) -> bool:
+    if dimension_id == item.prompt.dimension_id:
+        return item.prompt.dimension.uses_reference_answers
+    return Dimension.objects.filter(pk=dimension_id, uses_reference_answers=True).exists()
+
+
 def _evaluate(item: QueueItem, *, actor) -> None:
     """Apply the queue's rule to the item's N annotations: decide through curation, or ask a maintainer."""
     annotations = list(
@@ -881,21 +897,20 @@ def _evaluate(item: QueueItem, *, actor) -> None:
     if outcome.decision is not None:
         final = technique_ids = None
         if outcome.decision == consensus.APPROVED:
-            uses_ref = Dimension.objects.filter(pk=outcome.final["dimension_id"], uses_reference_answers=True).exists()
-            final, technique_ids = _final_for_prompt(outcome.final, uses_ref)
+            final, technique_ids = _final_for_prompt(outcome.final, _uses_reference(item, outcome.final["dimension_id"]))
         summary = review_summary(item, annotations, outcome=outcome.decision, by="consensus", explanation=outcome.explanation)
         try:
-            with transaction.atomic():
-                curation_services.prompt_decide(
-                    prompt_id=item.prompt_id,
-                    decision=outcome.decision,
-                    actor=actor,
-                    reason=f"consensus in “{item.queue.name}”: {outcome.explanation}",
-                    final=final,
-                    technique_ids=technique_ids,
-                    review_summary=summary,
-                    agreement=agreement,
-                )
+            # prompt_decide is atomic itself: a refusal rolls back to its own savepoint and leaves ours usable.
+            curation_services.prompt_decide(
+                prompt_id=item.prompt_id,
+                decision=outcome.decision,
+                actor=actor,
+                reason=f"consensus in “{item.queue.name}”: {outcome.explanation}",
+                final=final,
+                technique_ids=technique_ids,
+                review_summary=summary,
+                agreement=agreement,
+            )
         except (curation_services.TransitionError, ValueError) as exc:
             item.state = QueueItem.State.ADJUDICATION
             item.adjudication_reason = QueueItem.AdjudicationReason.DECIDE_FAILED

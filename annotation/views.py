@@ -169,8 +169,10 @@ def review_start(request, pk: int):
     return render(request, "annotation/review.html", {"queue": queue, "claim": None, "started": False})
 
 
-def _render_claim(request, claim: Claim | None, queue: ReviewQueue, *, flash=None, values=None, errors=None, status=200):
-    context = {"queue": queue, "claim": claim, "flash": flash, "errors": errors or {}, "started": True}
+def _render_claim(
+    request, claim: Claim | None, queue: ReviewQueue, *, flash=None, values=None, errors=None, status=200, started=True
+):
+    context = {"queue": queue, "claim": claim, "flash": flash, "errors": errors or {}, "started": started}
     if claim is not None:
         prompt = claim.item.prompt
         context.update(_label_choices(queue.taxonomy_id))
@@ -193,6 +195,11 @@ def _next(request, queue: ReviewQueue, flash=None):
         claim = services.lease_claim(queue=queue, user=request.user)
     except services.NotAllowed:
         raise PermissionDenied
+    except services.QueueBusy as exc:
+        if request.htmx:
+            return _render_claim(request, None, queue, flash=("warning", exc.message), started=False)
+        messages.warning(request, exc.message)
+        return redirect("annotation:review", pk=queue.pk)
     if claim is not None:
         claim = selectors.claim_get(pk=claim.pk, user=request.user)
     if request.htmx:

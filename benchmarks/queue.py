@@ -3,8 +3,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ls_annotation python benchmarks/queue.py [--quick]
 
 Creates (and afterwards drops, unless --keep) the database `<name>_queuebench` next to the one in
-DATABASE_URL, loads two queues of 10k and 1M items (2k and 50k with --quick) with COPY, then for each pool
-lets annotators claim ("next") and submit in a closed loop:
+DATABASE_URL, loads two queues of 10k and 1M items (1k and 10k with --quick) with COPY, then for each pool
+lets annotators claim ("next") and submit: saturated (each claims again as soon as it has submitted), paced
+(about one item per second each) and solo (one annotator alone); --quick runs the saturated case only.
 
 * 16 threads calling `annotation.services.lease_claim` / `annotation_submit` directly (one connection each);
 * 8 HTTP clients against gunicorn (4 sync workers, DEBUG=0, started here on 127.0.0.1) using the REST API
@@ -340,6 +341,34 @@ def _row(label: str, size: int, r: dict) -> str:
     )
 
 
+def explain_claim(queue_id: int, user_id: int) -> str:
+    """The claim's item lookup as PostgreSQL runs it (EXPLAIN ANALYZE, rolled back): index used, time."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    sql = (
+        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT i.id FROM annotation_queueitem i "
+        "WHERE i.queue_id = %s AND i.state = 'open' AND i.free_at <= %s AND NOT EXISTS "
+        "(SELECT 1 FROM annotation_lease m WHERE m.item_id = i.id AND m.annotator_id = %s) "
+        "ORDER BY i.submitted DESC, i.id LIMIT 1 FOR NO KEY UPDATE OF i SKIP LOCKED"
+    )
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(sql, [queue_id, timezone.now(), user_id])
+        plan = cur.fetchone()[0]
+        transaction.set_rollback(True)
+    plan = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
+    indexes: list[str] = []
+
+    def walk(node: dict) -> None:
+        if "Index Name" in node:
+            indexes.append(node["Index Name"])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["Plan"])
+    return f"{plan['Execution Time']:.3f} ms via {', '.join(indexes) or 'no index'}"
+
+
 def _table(title: str, rows: list[tuple[str, int, dict]]) -> None:
     print(f"\n{title}")
     print(f"{'layer':<8} {'pool':>9} {'claims':>7} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
@@ -355,8 +384,8 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=1.0,
                         help="paced runs: seconds per item per annotator (0 skips them; default 1)")
     args = parser.parse_args()
-    sizes = (2_000, 20_000) if args.quick else (10_000, 1_000_000)
-    seconds, warmup = (4.0, 1.0) if args.quick else (30.0, 3.0)
+    sizes = (1_000, 10_000) if args.quick else (10_000, 1_000_000)
+    seconds, warmup = (3.0, 1.0) if args.quick else (30.0, 3.0)
     pace = 0.0 if args.quick else args.pace
 
     db_name = _db_name()
@@ -368,12 +397,17 @@ def main() -> None:
         load_taxonomy()
         service_users = make_users(SERVICE_THREADS, "svc")
         http_users = make_users(HTTP_CLIENTS, "web")
+        fresh_user = make_users(1, "fresh")[0][0]
         queues = {size: load_pool(size) for size in sizes}
         vacuum()
 
         saturated: dict[tuple[str, int], dict] = {}
         paced: dict[tuple[str, int], dict] = {}
+        solo: dict[tuple[str, int], dict] = {}
+        solo_seconds = min(seconds, 10.0)
         for size in sizes:
+            if not args.quick:
+                solo[("service", size)] = run_service(queues[size], service_users[:1], solo_seconds, warmup)
             saturated[("service", size)] = run_service(queues[size], service_users, seconds, warmup)
             print(f"  service  {size:>9,}: {saturated[('service', size)]['claims_per_s']:.1f} claims/s", flush=True)
             if pace:
@@ -381,6 +415,8 @@ def main() -> None:
         proc, port = start_gunicorn(db_url)
         wait_until_serving(proc, port, http_users[0][1])
         for size in sizes:
+            if not args.quick:
+                solo[("http", size)] = run_http(port, queues[size], http_users[:1], solo_seconds, warmup)
             saturated[("http", size)] = run_http(port, queues[size], http_users, seconds, warmup)
             print(f"  http     {size:>9,}: {saturated[('http', size)]['claims_per_s']:.1f} claims/s", flush=True)
             if pace:
@@ -393,7 +429,13 @@ def main() -> None:
             _table(f"PACED: each annotator takes an item about every {pace:g} s (offered load "
                    f"{SERVICE_THREADS / pace:.0f} and {HTTP_CLIENTS / pace:.0f} claims/s)",
                    [(layer, size, r) for (layer, size), r in paced.items()])
-        errors = [e for r in (*saturated.values(), *paced.values()) for e in r["errors"]]
+        if solo:
+            _table("SOLO: one annotator at a time (nothing else of this benchmark running)",
+                   [(layer, size, r) for (layer, size), r in solo.items()])
+        print("\nclaim lookup, EXPLAIN ANALYZE for an annotator with no reviews yet:")
+        for size in sizes:
+            print(f"  {size:>9,} items: {explain_claim(queues[size], fresh_user)}")
+        errors = [e for r in (*saturated.values(), *paced.values(), *solo.values()) for e in r["errors"]]
         if errors:
             print(f"\nERRORS ({len(errors)}): {errors[:5]}")
         small, large = sizes

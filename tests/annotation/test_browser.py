@@ -33,6 +33,8 @@ def test_an_annotator_reviews_three_items_with_the_keyboard_only(django_db_setup
         )
         try:
             page = browser.new_page()
+            page.set_default_timeout(30_000)  # CI machines can be slow; every wait below is for a real event
+            expect.set_options(timeout=30_000)
             page.goto(live_server.url + reverse("accounts:login"))
             page.keyboard.type("keyboard")  # the username field has autofocus
             page.keyboard.press("Tab")

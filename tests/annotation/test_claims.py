@@ -191,3 +191,27 @@ def test_counters_that_drifted_are_repaired_by_the_next_claim(taxonomy, annotato
     assert got.item_id == second.pk
     first.refresh_from_db()
     assert first.leased == 1 and first.free_at > timezone.now()
+
+
+def test_a_queue_whose_items_all_stay_locked_says_busy_not_empty(taxonomy, annotators, monkeypatch, client):
+    queue = make_queue()
+    make_items(1)
+
+    def always_locked(queue, user):
+        raise services._Busy
+
+    monkeypatch.setattr(services, "_claim_once", always_locked)
+    with pytest.raises(services.QueueBusy):
+        services.lease_claim(queue=queue, user=annotators[0], patience=0.05)
+
+    def busy(**kwargs):
+        raise services.QueueBusy("busy now")
+
+    monkeypatch.setattr(services, "lease_claim", busy)
+    client.force_login(annotators[0])
+    from django.urls import reverse
+
+    response = client.post(reverse("api-queue-next", args=[queue.pk]), content_type="application/json")
+    assert response.status_code == 503 and response.json()["code"] == "busy"
+    page = client.post(reverse("annotation:next", args=[queue.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert "busy now" in page and "data-start" in page

@@ -28,7 +28,10 @@ def _work(queue, user, seed, barrier, results, errors):
     try:
         barrier.wait(timeout=60)
         while True:
-            claim = services.lease_claim(queue=queue, user=user)
+            try:
+                claim = services.lease_claim(queue=queue, user=user)
+            except services.QueueBusy:
+                continue  # a heavily loaded machine: items exist but stayed locked; ask again
             if claim is None:
                 return
             if rng.random() < 0.1:
