@@ -108,6 +108,27 @@ def load(n_items: int, seed: int = 7) -> dict:
     origin = now - dt.timedelta(weeks=WEEKS)
     done_at = [origin + dt.timedelta(seconds=int(s)) for s in rng.integers(0, WEEKS * 7 * 86400, n_items)]
 
+    def summary(i: int) -> dict:
+        # Shaped like the review workflow's Prompt.review_summary (about 1 KB of JSON per prompt), so the
+        # SQL that reads "adjudicated or consensus" out of it pays its real price.
+        how = "adjudication" if adjudicated[i] else "consensus"
+        out = {
+            "queue": "bench-0", "queue_id": queues[0], "rule": "unanimous",
+            "outcome": "approved" if truth_keep[i] else "rejected", "decided_by": how,
+            "explanation": "标注不一致，维护者裁决。" if adjudicated[i] else "三名标注员一致。",
+            "counts": {"accept": 2, "edit": 0, "reject": 1}, "surplus": 0,
+            "annotations": [
+                {"annotator": f"bench-annotator-{k:02d}", "decision": "accept", "reject_reason": "",
+                 "edited": False, "dimension_id": dims[truth_dim[i]], "sub_dimension_id": None,
+                 "techniques": ["role_play"], "risk_expression": "explicit", "severity": int(truth_sev[i]),
+                 "expected_behaviour": "refuse", "surplus": False}
+                for k in range(3)
+            ],
+        }
+        if adjudicated[i]:
+            out["adjudicator"] = "bench-admin"
+        return out
+
     start = time.perf_counter()
     with transaction.atomic():
         ids = bulk.reserve_ids(Prompt, n_items)
@@ -117,7 +138,7 @@ def load(n_items: int, seed: int = 7) -> dict:
                 str(risks[truth_risk[i]]), int(truth_sev[i]), str(behaviours[truth_beh[i]]), [], "manual", {}, {},
                 "", f"bench-agreement-{i:064d}"[-64:], None, None,
                 "approved" if truth_keep[i] else "rejected",
-                {"adjudicated": bool(adjudicated[i]), "rule": "unanimous"}, None, done_at[i], done_at[i],
+                summary(i), None, done_at[i], done_at[i],
             )
             for i, pid in enumerate(ids)
         )

@@ -548,6 +548,11 @@ RESOLUTION_CASES = [
     ({"adjudicator_id": None, "rule": "majority_labels"}, "consensus"),
     ({"adjudicated_by": "", "outcome": "consensus"}, "consensus"),
     ({"votes": [1, 2]}, "consensus"),
+    # The shapes annotation.services.review_summary writes:
+    ({"rule": "unanimous", "outcome": "approved", "decided_by": "consensus", "counts": {"accept": 3},
+      "annotations": [{"annotator": "a", "decision": "accept"}]}, "consensus"),
+    ({"rule": "unanimous", "outcome": "rejected", "decided_by": "adjudication", "adjudicator": "maint",
+      "annotations": [{"annotator": "a", "decision": "reject"}]}, "adjudicated"),
 ]
 
 
