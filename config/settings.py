@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
         "PromptStatusEnum": "curation.models.Prompt.Status",
         "RunStatusEnum": "curation.models.GenerationRun.Status",
         "BatchStatusEnum": "curation.models.GenerationBatch.Status",
+        "ReleaseStatusEnum": "curation.models.Release.Status",
     },
 }
 

@@ -108,13 +108,15 @@ class PromptImportApi(APIView):
     permission_classes = [IsMaintainer]
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
+    class PromptImportInput(serializers.Serializer):
         file = serializers.FileField()
         format = serializers.ChoiceField(choices=FORMATS, required=False)
         taxonomy = serializers.SlugRelatedField(slug_field="code", queryset=Taxonomy.objects.all(), required=False)
         status = serializers.ChoiceField(
             choices=[Prompt.Status.CANDIDATE, Prompt.Status.APPROVED], default=Prompt.Status.CANDIDATE
         )
+
+    InputSerializer = PromptImportInput
 
     @extend_schema(
         request=InputSerializer,

@@ -2,6 +2,7 @@
 A frozen release answers every write with 409 Conflict."""
 
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -94,7 +95,7 @@ class FiltersInput(serializers.Serializer):
 class ReleaseListApi(APIView):
     permission_classes = [ReadAnyRoleWriteMaintainer]
 
-    class InputSerializer(serializers.Serializer):
+    class ReleaseCreateInput(serializers.Serializer):
         version = serializers.CharField(required=False, allow_blank=True, max_length=20)
         title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
         notes = serializers.CharField(required=False, allow_blank=True, default="")
@@ -103,6 +104,8 @@ class ReleaseListApi(APIView):
                                        help_text="a version, 'latest' (default) or null")
         holdout_fraction = serializers.FloatField(required=False, default=0.0)
         filters = FiltersInput(required=False)
+
+    InputSerializer = ReleaseCreateInput
 
     @extend_schema(responses=ReleaseSummaryOutput(many=True))
     def get(self, request):
@@ -133,12 +136,14 @@ class ReleaseListApi(APIView):
 class ReleaseDetailApi(APIView):
     permission_classes = [ReadAnyRoleWriteMaintainer]
 
-    class InputSerializer(serializers.Serializer):
+    class ReleaseUpdateInput(serializers.Serializer):
         title = serializers.CharField(required=False, allow_blank=True, max_length=200)
         notes = serializers.CharField(required=False, allow_blank=True)
         parent = serializers.CharField(required=False, allow_null=True)
         holdout_fraction = serializers.FloatField(required=False)
         filters = FiltersInput(required=False)
+
+    InputSerializer = ReleaseUpdateInput
 
     @extend_schema(responses=ReleaseOutput)
     def get(self, request, version: str):
@@ -164,6 +169,7 @@ class ReleaseDetailApi(APIView):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(ReleaseOutput(release, context={"request": request}).data)
 
+    @extend_schema(request=InputSerializer, responses={200: ReleaseOutput, 409: None})
     def put(self, request, version: str):
         return self.patch(request, version)
 
@@ -202,9 +208,11 @@ class ReleaseRetireApi(APIView):
 
     permission_classes = [IsMaintainer]
 
-    class InputSerializer(serializers.Serializer):
+    class ReleaseRetireInput(serializers.Serializer):
         public_ids = serializers.ListField(child=serializers.CharField(max_length=100), min_length=1)
         reason = serializers.CharField(max_length=2000)
+
+    InputSerializer = ReleaseRetireInput
 
     @extend_schema(request=InputSerializer, responses={200: inline_serializer("Retired", {"retired": serializers.IntegerField()})})
     def post(self, request, version: str):
@@ -229,7 +237,7 @@ class ReleaseDiffApi(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("kind", str, enum=["added", "retired", "carried"]),
         OpenApiParameter("dimension", str), OpenApiParameter("page", int),
-    ])
+    ], responses=OpenApiTypes.OBJECT)
     def get(self, request, version: str):
         release = _get(request, version)
         summary = releases.release_diff(release)

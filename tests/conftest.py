@@ -55,6 +55,12 @@ def client_for(client):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Real password hashing costs about a second per user; tests only need logins to work."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(request):
     """Tasks run inline unless a test asks for a real worker (marker `real_worker`)."""
     from config.celery import app
