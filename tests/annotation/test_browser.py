@@ -42,6 +42,8 @@ def test_an_annotator_reviews_three_items_with_the_keyboard_only(django_db_setup
             page.keyboard.press("Enter")
             page.wait_for_url(live_server.url + reverse("home"))
             page.goto(live_server.url + reverse("annotation:review", args=[queue.pk]))
+            page.wait_for_function("() => window.htmx !== undefined")  # deferred scripts have run
+            expect(page.locator("[data-start]")).to_be_focused()
             page.keyboard.press("Enter")  # "Start reviewing" has focus
 
             text = page.locator("#prompt-text")
