@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ __all__ = [
     "jaccard",
     "lsh_params",
     "shingle_hash32",
+    "shingle_text",
     "shingles",
 ]
 
@@ -65,15 +67,28 @@ _DOC_CHUNK = 8192
 
 # ---------------------------------------------------------------- shingling
 
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def shingle_text(normalized: str) -> str:
+    """The text that is shingled: every run of digits becomes one "0".
+
+    Prompts that differ only in a number (a templated "第3个场景" / "第12个场景", an
+    amount, a year) are near duplicates for a benchmark. The exact hash still uses the
+    full normalized text, so they are never exact duplicates of each other.
+    """
+    return _DIGIT_RUN.sub("0", normalized)
+
 
 def shingles(normalized: str, n: int = 3) -> list[str]:
-    """Character n-grams of an already-normalized text.
+    """Character n-grams of an already-normalized text (digit runs folded, see ``shingle_text``).
 
     Texts shorter than ``n`` become one shingle (the whole text) so that
     short prompts still get a signature; the empty text has none.
     """
     if not normalized:
         return []
+    normalized = shingle_text(normalized)
     k = min(n, len(normalized))
     return [normalized[i : i + k] for i in range(len(normalized) - k + 1)]
 
@@ -156,6 +171,7 @@ class MinHasher:
         elif out.shape != (len(normalized), self.num_perm) or out.dtype != np.uint32:
             raise ValueError("out must be a uint32 array of shape (len(normalized), num_perm)")
         out.fill(_U32_MAX)
+        normalized = [shingle_text(s) if s else s for s in normalized]
         groups: dict[int, list[int]] = {}
         for i, s in enumerate(normalized):
             if s:
@@ -276,7 +292,7 @@ class DedupResult:
 
 Match = tuple[int, float, bool]  # (position, estimated jaccard, exact)
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: digit runs folded before shingling
 
 
 class NearDupIndex:
@@ -633,11 +649,18 @@ class NearDupIndex:
             if norms[i]:
                 hits = [hit for hit in map(lookup, band_rows[i]) if hit is not None]
                 if hits:
-                    cands = sorted({j for hit in hits for j in ((hit,) if isinstance(hit, int) else hit)})
-                    sims = np.count_nonzero(sigs[cands] == sigs[i], axis=1) / self.num_perm
-                    j = int(np.argmax(sims))
-                    if sims[j] >= threshold:
-                        batch_best = (float(sims[j]), cands[j])
+                    first = hits[0]
+                    if type(first) is int and hits.count(first) == len(hits):
+                        # The usual case: one earlier text shares the bands.
+                        sim = np.count_nonzero(sigs[first] == sigs[i]) / self.num_perm
+                        if sim >= threshold:
+                            batch_best = (float(sim), first)
+                    else:
+                        cands = sorted({j for hit in hits for j in ((hit,) if type(hit) is int else hit)})
+                        sims = np.count_nonzero(sigs[cands] == sigs[i], axis=1) / self.num_perm
+                        j = int(np.argmax(sims))
+                        if sims[j] >= threshold:
+                            batch_best = (float(sims[j]), cands[j])
             if best is not None and (batch_best is None or best[1] >= batch_best[0]):
                 results.append(DedupResult("near", h, twin_key=keys[best[0]], similarity=best[1]))
             elif batch_best is not None:
@@ -652,7 +675,7 @@ class NearDupIndex:
                         prev = lookup(value)
                         if prev is None:
                             batch_bands[value] = i
-                        elif isinstance(prev, int):
+                        elif type(prev) is int:
                             batch_bands[value] = [prev, i]
                         else:
                             prev.append(i)
