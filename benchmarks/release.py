@@ -9,16 +9,23 @@ SHA256SUMS, and (outside the total) verify_release. Last line:
 RESULT total_s_100k=<n> growth_ratio=<1M/100k> peak_rss_mb_1m=<n>
 """
 
+# ruff: noqa: E402  (the sys.path fix below must run before the imports)
 from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this file's folder comes first on sys.path and benchmarks/queue.py would shadow the
+# standard library's `queue` (psycopg imports it): drop the folder before anything else is imported.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import argparse
 import hashlib
 import json
-import os
 import random
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
