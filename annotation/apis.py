@@ -5,7 +5,6 @@ One APIView per operation; serializers only shape data, services.py holds every 
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,7 +18,7 @@ from accounts.permissions import IsAnnotator, IsMaintainer
 from curation.models import Prompt
 
 from . import selectors, services
-from .models import Annotation, Claim, QueueItem, ReviewQueue
+from .models import Annotation, QueueItem, ReviewQueue
 
 # ----------------------------------------------------------------------------- output shapes
 
@@ -108,18 +107,6 @@ class AdjudicationOutput(serializers.ModelSerializer):
         ]
 
 
-def _adjudication_queryset():
-    return QueueItem.objects.select_related(
-        "queue", "prompt__dimension", "prompt__sub_dimension"
-    ).prefetch_related(
-        "prompt__techniques",
-        Prefetch(
-            "prompt__annotations",
-            queryset=Annotation.objects.select_related("annotator", "prompt").prefetch_related("techniques"),
-        ),
-    )
-
-
 def _error(exc: services.AnnotationError) -> Response:
     codes = {
         "forbidden": status.HTTP_403_FORBIDDEN,
@@ -196,12 +183,7 @@ class QueueNextApi(APIView):
             return _error(exc)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        claim = (
-            Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension")
-            .prefetch_related("item__prompt__techniques")
-            .get(pk=claim.pk)
-        )
-        return Response(ClaimOutput(claim).data)
+        return Response(ClaimOutput(selectors.claim_for_api(pk=claim.pk)).data)
 
 
 class HeartbeatOutput(serializers.Serializer):
@@ -331,15 +313,7 @@ class MyAnnotationListApi(APIView):
 
     @extend_schema(responses=AnnotationOutput(many=True))
     def get(self, request):
-        from django.db.models import OuterRef
-
-        item_state = QueueItem.objects.filter(prompt_id=OuterRef("prompt_id")).values("state")[:1]
-        qs = (
-            Annotation.objects.filter(annotator=request.user)
-            .annotate(item_state=item_state)
-            .prefetch_related("techniques")
-            .order_by("-submitted_at", "-id")
-        )
+        qs = selectors.annotation_list_own(user=request.user)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(AnnotationOutput(page, many=True).data)
@@ -374,7 +348,7 @@ class AdjudicationListApi(APIView):
         state = request.query_params.get("state") or QueueItem.State.ADJUDICATION
         if state not in (QueueItem.State.ADJUDICATION, QueueItem.State.DECIDED):
             return Response({"detail": "state is adjudication or decided"}, status=status.HTTP_400_BAD_REQUEST)
-        qs = _adjudication_queryset().filter(state=state).order_by("updated_at", "id")
+        qs = selectors.adjudication_with_annotations().filter(state=state).order_by("updated_at", "id")
         queue = request.query_params.get("queue")
         if queue:
             if not queue.isdigit():
@@ -390,7 +364,7 @@ class AdjudicationDetailApi(APIView):
 
     @extend_schema(responses=AdjudicationOutput)
     def get(self, request, pk: int):
-        return Response(AdjudicationOutput(get_object_or_404(_adjudication_queryset(), pk=pk)).data)
+        return Response(AdjudicationOutput(get_object_or_404(selectors.adjudication_with_annotations(), pk=pk)).data)
 
 
 class AdjudicationDecideApi(APIView):
@@ -446,7 +420,7 @@ class AdjudicationDecideApi(APIView):
             services.item_adjudicate(item_id=item.pk, actor=request.user, decision=d["decision"], reason=d["reason"], final=final)
         except services.AnnotationError as exc:
             return _error(exc)
-        return Response(AdjudicationOutput(_adjudication_queryset().get(pk=item.pk)).data)
+        return Response(AdjudicationOutput(selectors.adjudication_with_annotations().get(pk=item.pk)).data)
 
 
 class AdjudicationReopenApi(APIView):
@@ -464,4 +438,4 @@ class AdjudicationReopenApi(APIView):
             services.item_reopen(item_id=item.pk, actor=request.user, reason=data.validated_data["reason"])
         except services.AnnotationError as exc:
             return _error(exc)
-        return Response(AdjudicationOutput(_adjudication_queryset().get(pk=item.pk)).data)
+        return Response(AdjudicationOutput(selectors.adjudication_with_annotations().get(pk=item.pk)).data)

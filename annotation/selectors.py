@@ -77,6 +77,15 @@ def claim_get(*, pk: int, user) -> Claim:
     ).get(pk=pk, annotator=user)
 
 
+def claim_for_api(*, pk: int) -> Claim:
+    """A claim with the prompt, its labels and the lease, as the claim API returns it."""
+    return (
+        Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension")
+        .prefetch_related("item__prompt__techniques")
+        .get(pk=pk)
+    )
+
+
 def claim_status(*, claim: Claim) -> str:
     """live / expired (still held: a late submit counts) / lost (someone else took the slot) / done."""
     lease = claim.lease
@@ -104,6 +113,17 @@ def annotation_list_for_item(*, item: QueueItem) -> list[Annotation]:
         .select_related("annotator", "dimension", "sub_dimension")
         .prefetch_related("techniques")
         .order_by("is_surplus", "submitted_at", "id")
+    )
+
+
+def annotation_list_own(*, user) -> QuerySet[Annotation]:
+    """The user's own annotations, newest first, each with the state of its item."""
+    item_state = QueueItem.objects.filter(prompt_id=OuterRef("prompt_id")).values("state")[:1]
+    return (
+        Annotation.objects.filter(annotator=user)
+        .annotate(item_state=item_state)
+        .prefetch_related("techniques")
+        .order_by("-submitted_at", "-id")
     )
 
 
@@ -141,6 +161,17 @@ def adjudication_list(*, queue_id: int | None = None, state: str = QueueItem.Sta
     if queue_id:
         qs = qs.filter(queue_id=queue_id)
     return qs.order_by("updated_at", "id")
+
+
+def adjudication_with_annotations() -> QuerySet[QueueItem]:
+    """Queue items with every annotation inline (the adjudication API)."""
+    return QueueItem.objects.select_related("queue", "prompt__dimension", "prompt__sub_dimension").prefetch_related(
+        "prompt__techniques",
+        Prefetch(
+            "prompt__annotations",
+            queryset=Annotation.objects.select_related("annotator", "prompt").prefetch_related("techniques"),
+        ),
+    )
 
 
 def adjudication_get(*, pk: int) -> QueueItem:
