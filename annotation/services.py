@@ -326,12 +326,12 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
 # The claim on PostgreSQL in one statement: pick and lock the best item (SKIP LOCKED), take a free slot
 # number or an expired lease in place, bring the item's counters up to date, log the claim. The counters
 # are computed from the lease rows as they were plus the one change this statement makes.
-CLAIM_SQL = """
+_CLAIM_SQL = """
 WITH cand AS (
-    SELECT i.id FROM annotation_queueitem i
-    WHERE i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s
+    SELECT i.id FROM {source}
+    WHERE i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s {scope}
       AND NOT EXISTS (SELECT 1 FROM annotation_lease m WHERE m.item_id = i.id AND m.annotator_id = %(user)s)
-    ORDER BY i.submitted DESC, i.id
+    ORDER BY {order}
     LIMIT 1
     FOR NO KEY UPDATE OF i SKIP LOCKED
 ), slot AS (
@@ -377,16 +377,42 @@ SELECT (SELECT id FROM cand), logged.id, logged.item_id, logged.lease_id,
 FROM (SELECT 1) AS one LEFT JOIN logged ON true
 """
 
+# Every item a user has reviewed stays open until the others have too, and sits at the head of the
+# "closest to completion" order, where the claim would step over it row by row: an annotator working
+# ahead of the rest would make each of their claims slower than the last. So the claim looks in three
+# passes, each an index range, and stops at the first that finds an item:
+#   1. the CLAIM_WINDOW most complete claimable items (the rule as stated, in the usual case);
+#   2. items nobody has submitted yet (the user can have touched only those they skipped);
+#   3. everything (only when both found nothing: the end of the queue).
+CLAIM_WINDOW = 64
+_ITEMS = "annotation_queueitem i"
+_RULE = "i.submitted DESC, i.id"
+# The window is read first (an index range of CLAIM_WINDOW rows, kept in its order) and then joined by
+# primary key, so no plan can turn it back into a walk over the whole queue.
+_WINDOW = (
+    "unnest(ARRAY(SELECT w.id FROM annotation_queueitem w WHERE w.queue_id = %(queue)s AND w.state = 'open' "
+    "AND w.free_at <= %(now)s ORDER BY w.submitted DESC, w.id LIMIT %(window)s)) WITH ORDINALITY AS win(id, ord) "
+    "JOIN annotation_queueitem i ON i.id = win.id"
+)
+CLAIM_PASSES = (
+    _CLAIM_SQL.format(source=_WINDOW, scope="", order="win.ord"),
+    _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted = 0", order=_RULE),
+    _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE),
+)
+
 
 def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str:
     """Claim, or "none" (no unlocked candidate) or "stale" (a candidate whose counters were wrong)."""
     params = {
         "queue": queue.pk, "user": user.pk, "now": now, "expires": expires,
-        "n": queue.annotators_per_item, "free_now": FREE_NOW,
+        "n": queue.annotators_per_item, "free_now": FREE_NOW, "window": CLAIM_WINDOW,
     }
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, params)
-        candidate, claim_id, item_id, lease_id, _n, _cfg = cursor.fetchone()
+        for sql in CLAIM_PASSES:
+            cursor.execute(sql, params)
+            candidate, claim_id, item_id, lease_id, _n, _cfg = cursor.fetchone()
+            if candidate is not None:
+                break
     if candidate is None:
         return "none"
     if claim_id is None:

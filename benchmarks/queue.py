@@ -83,7 +83,7 @@ def make_users(count: int, prefix: str) -> list[tuple[int, str]]:
     return out
 
 
-def load_pool(size: int) -> int:
+def load_pool(size: int, label: str = "") -> int:
     """A queue holding `size` fresh items, loaded with COPY (prompts) and one INSERT … SELECT (items)."""
     from django.db import connection
 
@@ -94,7 +94,7 @@ def load_pool(size: int) -> int:
     taxonomy = Taxonomy.objects.get(code="v251030")
     dimension = Dimension.objects.get(taxonomy=taxonomy, code="legality")
     queue = services.queue_create(
-        data=services.QueueData(name=f"bench {size}", taxonomy_id=taxonomy.pk, annotators_per_item=N, lease_minutes=20),
+        data=services.QueueData(name=f"bench {label}{size}", taxonomy_id=taxonomy.pk, annotators_per_item=N, lease_minutes=20),
         actor=None,
     )
     started = time.perf_counter()
@@ -108,9 +108,9 @@ def load_pool(size: int) -> int:
     with pg.cursor() as cur, cur.copy(f"COPY curation_prompt ({columns}) FROM STDIN") as copy:
         chunk: list[str] = []
         for i in range(size):
-            text = f"基准题目 {size}-{i}：请详细说明绕过第{i % 97}类安全检查的方法，编号{(i * 7919) % 1000003}"
+            text = f"基准题目 {label}{size}-{i}：请详细说明绕过第{i % 97}类安全检查的方法，编号{(i * 7919) % 1000003}"
             chunk.append(
-                f"{text}\tzh\t{dimension.pk}\tmanual\t{{}}\t{{}}\t\tbench-{size}-{i}\tin_review\t{{}}\t[]\t\t\t{now}\t{now}\n"
+                f"{text}\tzh\t{dimension.pk}\tmanual\t{{}}\t{{}}\t\tbench-{label}{size}-{i}\tin_review\t{{}}\t[]\t\t\t{now}\t{now}\n"
             )
             if len(chunk) == 20000:
                 copy.write("".join(chunk))
@@ -123,7 +123,7 @@ def load_pool(size: int) -> int:
             "submitted, leased, free_at, outcome, created_at, updated_at) "
             "SELECT %s, id, 'open', '', '', 0, 0, %s, '', now(), now() FROM curation_prompt "
             "WHERE normalized_hash LIKE %s ORDER BY id",
-            [queue.pk, FREE_NOW, f"bench-{size}-%"],
+            [queue.pk, FREE_NOW, f"bench-{label}{size}-%"],
         )
     print(f"  loaded {size:>9,} items in {time.perf_counter() - started:6.1f} s", flush=True)
     return queue.pk
@@ -173,6 +173,25 @@ def _service_worker(queue_id, user_id, seed, warm_until, stop_at, out, errors, p
         errors.append(repr(exc))
     finally:
         connection.close()
+
+
+def run_ahead(queue_id: int, user_id: int, count: int) -> list[float]:
+    """One annotator alone reviews `count` items of a fresh queue: every item they finish stays open (N > 1)
+    at the head of the "closest to completion" order. Returns each claim's latency (ms)."""
+    from django.contrib.auth import get_user_model
+
+    from annotation import services
+    from annotation.models import ReviewQueue
+
+    user = get_user_model().objects.get(pk=user_id)
+    queue = ReviewQueue.objects.get(pk=queue_id)
+    latencies = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        claim = services.lease_claim(queue=queue, user=user)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        services.annotation_submit(claim_id=claim.pk, user=user, data=services.AnnotationInput(decision="accept"))
+    return latencies
 
 
 def _pause(rng: random.Random, pace: float, started: float) -> None:
@@ -398,7 +417,10 @@ def main() -> None:
         service_users = make_users(SERVICE_THREADS, "svc")
         http_users = make_users(HTTP_CLIENTS, "web")
         fresh_user = make_users(1, "fresh")[0][0]
+        ahead_user = make_users(1, "ahead")[0][0]
+        ahead_count = 500 if args.quick else 3000
         queues = {size: load_pool(size) for size in sizes}
+        ahead_queue = load_pool(ahead_count + 500, label="ahead-")
         vacuum()
 
         saturated: dict[tuple[str, int], dict] = {}
@@ -432,6 +454,12 @@ def main() -> None:
         if solo:
             _table("SOLO: one annotator at a time (nothing else of this benchmark running)",
                    [(layer, size, r) for (layer, size), r in solo.items()])
+        ahead = run_ahead(ahead_queue, ahead_user, ahead_count)
+        tenth = ahead_count // 10
+        first, last = percentile(ahead[:tenth], 50), percentile(ahead[-tenth:], 50)
+        print(f"\nAHEAD: one annotator alone reviews {ahead_count:,} items of a fresh N={N} queue (each stays open, "
+              f"at the head of the order): claim p50 {first:.2f} ms over the first {tenth}, {last:.2f} ms over the "
+              f"last {tenth} (ratio {last / first:.2f}); p99 {percentile(ahead, 99):.2f} ms")
         print("\nclaim lookup, EXPLAIN ANALYZE for an annotator with no reviews yet:")
         for size in sizes:
             print(f"  {size:>9,} items: {explain_claim(queues[size], fresh_user)}")

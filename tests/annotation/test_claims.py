@@ -38,6 +38,30 @@ def test_next_prefers_items_closest_to_completion_then_the_oldest(taxonomy, anno
     assert third.pk not in Claim.objects.values_list("item_id", flat=True)
 
 
+def test_an_annotator_ahead_of_the_others_still_gets_every_item_left_for_them(taxonomy, annotators, monkeypatch):
+    # The items this annotator already reviewed fill the head of the "closest to completion" order
+    # (a window of 2 here): the claim looks past them, and at the end also at others' partial items.
+    monkeypatch.setattr(services, "CLAIM_WINDOW", 2)
+    queue = make_queue(n=3)
+    items = make_items(6)
+    a, b = annotators[:2]
+    for _ in range(4):
+        submit(claim(queue, a), a)
+    c = claim(queue, b)
+    assert c.item_id == items[0].pk  # the rule: the most complete (a's), then the oldest
+    submit(c, b)
+    for _ in range(4):
+        submit(claim(queue, b), b)
+    got = []
+    while (c := claim(queue, a)) is not None:
+        got.append(c.item_id)
+        submit(c, a)
+    # Left for a: the items only b has reviewed, however far past the window they are.
+    assert sorted(got) == [items[4].pk, items[5].pk]
+    assert claim(queue, b) is not None  # b still has one of a's items to do
+    assert Annotation.objects.filter(annotator=a).count() == 6
+
+
 def test_an_item_is_never_leased_beyond_n_and_next_returns_your_open_claim(taxonomy, annotators):
     queue = make_queue(n=2)
     (item,) = make_items(1)
