@@ -11,6 +11,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -401,8 +402,9 @@ CLAIM_PASSES = (
 )
 
 
-def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str:
-    """Claim, or "none" (no unlocked candidate) or "stale" (a candidate whose counters were wrong)."""
+def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str | None:
+    """Claim; None when nothing is left for the user; "stale" for a candidate whose counters were wrong.
+    Raises _Busy when every candidate is locked."""
     params = {
         "queue": queue.pk, "user": user.pk, "now": now, "expires": expires,
         "n": queue.annotators_per_item, "free_now": FREE_NOW, "window": CLAIM_WINDOW,
@@ -414,7 +416,9 @@ def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str:
             if candidate is not None:
                 break
     if candidate is None:
-        return "none"
+        if _candidate_items(queue, user, now).exists():
+            raise _Busy  # there are items, all locked for an instant by claims and submits in flight
+        return None
     if claim_id is None:
         return "stale"
     return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
@@ -433,16 +437,28 @@ def _soft_state_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+_QUEUE_FOR_CLAIM = """
+SELECT q.*,
+       EXISTS (SELECT 1 FROM {members} m WHERE m.reviewqueue_id = q.id) AS has_members,
+       EXISTS (SELECT 1 FROM {members} m WHERE m.reviewqueue_id = q.id AND m.user_id = %s) AS is_member,
+       EXISTS (SELECT 1 FROM {lease} l JOIN {item} i ON i.id = l.item_id
+               WHERE l.annotator_id = %s AND l.state = 'active' AND i.queue_id = q.id) AS holds_lease
+FROM {queue} q WHERE q.id = %s
+"""
+
+
 def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
-    """The queue as it is now (N, lease length, active), the user's membership and any lease they hold
-    in it, in one query."""
-    through = ReviewQueue.members.through
-    own = Lease.objects.filter(annotator_id=user.pk, state=Lease.State.ACTIVE, item__queue_id=OuterRef("pk"))
-    queue = ReviewQueue.objects.annotate(
-        has_members=Exists(through.objects.filter(reviewqueue_id=OuterRef("pk"))),
-        is_member=Exists(through.objects.filter(reviewqueue_id=OuterRef("pk"), user_id=user.pk)),
-        holds_lease=Exists(own),
-    ).get(pk=queue_id)
+    """The queue as it is now (N, lease length, active), the user's membership and whether they hold a
+    lease in it, in one query. Written out because it runs before every claim: building it with the ORM
+    cost more than the claim itself."""
+    sql = _QUEUE_FOR_CLAIM.format(
+        members=ReviewQueue.members.through._meta.db_table, lease=Lease._meta.db_table,
+        item=QueueItem._meta.db_table, queue=ReviewQueue._meta.db_table,
+    )
+    found = list(ReviewQueue.objects.raw(sql, [user.pk, user.pk, queue_id]))
+    if not found:
+        raise ReviewQueue.DoesNotExist(f"No review queue {queue_id}.")
+    queue = found[0]
     if not queue.is_active:
         raise NotAllowed(_("This queue is not active."))
     if queue.has_members and not queue.is_member:
@@ -465,8 +481,7 @@ def lease_claim(
     pause = 0.002
     while True:
         try:
-            with transaction.atomic():
-                return _claim_once(queue, user)
+            return _claim_once(queue, user)
         except (_Busy, IntegrityError):
             # IntegrityError: only this same user claiming twice at once can hit unique (item, annotator).
             if time.monotonic() > deadline:
@@ -479,22 +494,29 @@ def lease_claim(
 def _claim_once(queue: ReviewQueue, user) -> Claim | None:
     now = timezone.now()
     expires = now + timedelta(minutes=queue.lease_minutes)
+    if connection.vendor == "postgresql" and not queue.holds_lease:
+        # The usual claim is one statement, which is a transaction of its own (a savepoint inside a caller's).
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            outcome = _claim_sql(queue, user, now, expires)
+        if outcome != "stale":
+            return outcome
+    with transaction.atomic():
+        return _claim_in_transaction(queue, user, now, expires)
+
+
+def _claim_in_transaction(queue: ReviewQueue, user, now, expires) -> Claim | None:
+    """Resume the user's own lease, or claim on the ORM (SQLite, or counters found wrong on PostgreSQL)."""
     if queue.holds_lease:
         _soft_state_commit()
         resumed = _resume(queue, user, now)
         if resumed is not None:
             return resumed
         queue.holds_lease = False  # it was taken over meanwhile: claim afresh
+        if connection.vendor == "postgresql":
+            outcome = _claim_sql(queue, user, now, expires)
+            if outcome != "stale":
+                return outcome
     candidates = _candidate_items(queue, user, now)
-    if connection.vendor == "postgresql":
-        outcome = _claim_sql(queue, user, now, expires)
-        if isinstance(outcome, Claim):
-            return outcome
-        if outcome == "none":
-            if candidates.exists():
-                raise _Busy
-            return None
-        # "stale": the ORM path below repairs the counters while it looks.
     for _hop in range(16):
         item = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
         if item is None:
@@ -748,8 +770,8 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
     item = (
         QueueItem.objects.select_for_update(no_key=True, of=("self",))
         .select_related("queue", "prompt__dimension")
-        .annotate(claimed_at=F("claims__created_at"))
         .filter(claims__pk=claim_id, claims__annotator_id=user.pk)
+        .annotate(claimed_at=F("claims__created_at"))  # after the filter: the same join, so this claim's time
         .first()
     )
     if item is None:

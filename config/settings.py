@@ -109,7 +109,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side parameter binding: bulk inserts send values as parameters instead of quoting them in Python.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
+    # Statements run again and again (the claim, the submit, page queries) are prepared once per connection
+    # after DB_PREPARE_THRESHOLD runs, so PostgreSQL stops planning them each time. Set it to "off" behind a
+    # pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+    _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": True,
+        "prepare_threshold": None if _prepare in ("off", "none", "") else int(_prepare),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

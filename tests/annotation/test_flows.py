@@ -248,3 +248,19 @@ def test_time_spent_is_recorded_and_never_more_than_the_claim_lasted(taxonomy, a
     result = services.annotation_submit(claim_id=c2.pk, user=a, data=In(seconds_spent=12.5))
     assert result.annotation.seconds_spent == 12.5
     assert QueueItem.objects.filter(state="open").count() == 2
+
+
+def test_time_spent_is_capped_by_the_annotators_own_claim_not_an_earlier_one_on_the_item(taxonomy, annotators):
+    from django.utils import timezone
+
+    from annotation.models import Claim
+
+    queue = make_queue(n=2)
+    make_items(1)
+    first, second = annotators[:2]
+    early = services.lease_claim(queue=queue, user=first)
+    Claim.objects.filter(pk=early.pk).update(created_at=timezone.now() - timezone.timedelta(hours=1))
+    late = services.lease_claim(queue=queue, user=second)
+    assert late.item_id == early.item_id
+    result = services.annotation_submit(claim_id=late.pk, user=second, data=In(seconds_spent=1800))
+    assert 0 <= result.annotation.seconds_spent < 60  # the other annotator's hour-old claim does not count
