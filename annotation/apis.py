@@ -70,25 +70,39 @@ class ClaimOutput(serializers.Serializer):
     prompt = ReviewPromptOutput(source="item.prompt")
 
 
-class AnnotationOutput(serializers.ModelSerializer):
-    techniques = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+class AnnotationOutput(serializers.Serializer):
+    """Declared field by field rather than as a ModelSerializer, which rebuilds its fields from the model
+    each time: this one answers every submit."""
+
+    id = serializers.IntegerField()
+    queue = serializers.IntegerField(source="queue_id")
+    prompt = serializers.IntegerField(source="prompt_id")
+    decision = serializers.ChoiceField(choices=Annotation.Decision.choices)
+    final_text = serializers.CharField()
+    dimension = serializers.IntegerField(source="dimension_id", allow_null=True)
+    sub_dimension = serializers.IntegerField(source="sub_dimension_id", allow_null=True)
+    techniques = serializers.SerializerMethodField()
+    risk_expression = serializers.ChoiceField(choices=Prompt.RiskExpression.choices, allow_blank=True)
+    severity = serializers.IntegerField(allow_null=True)
+    expected_behaviour = serializers.ChoiceField(choices=Prompt.ExpectedBehaviour.choices, allow_blank=True)
+    reference_answer = serializers.CharField(allow_blank=True)
+    reject_reason = serializers.ChoiceField(choices=Annotation.RejectReason.choices, allow_blank=True)
+    note = serializers.CharField(allow_blank=True)
+    seconds_spent = serializers.FloatField()
+    is_surplus = serializers.BooleanField()
+    revisions = serializers.IntegerField()
+    submitted_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
     item_state = serializers.CharField(read_only=True, default=None)
 
-    class Meta:
-        model = Annotation
-        fields = [
-            "id", "queue", "prompt", "decision", "final_text", "dimension", "sub_dimension", "techniques",
-            "risk_expression", "severity", "expected_behaviour", "reference_answer", "reject_reason", "note",
-            "seconds_spent", "is_surplus", "revisions", "submitted_at", "updated_at", "item_state",
-        ]
+    def get_techniques(self, obj) -> list[str]:
+        return [t.code for t in obj.techniques.all()]
 
 
 class AdjudicationAnnotationOutput(AnnotationOutput):
+    item_state = None
     annotator = serializers.CharField(source="annotator.username")
     edited = serializers.SerializerMethodField()
-
-    class Meta(AnnotationOutput.Meta):
-        fields = [f for f in AnnotationOutput.Meta.fields if f != "item_state"] + ["annotator", "edited"]
 
     def get_edited(self, obj) -> bool:
         return obj.final_text != obj.prompt.text

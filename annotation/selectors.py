@@ -79,11 +79,13 @@ def claim_get(*, pk: int, user) -> Claim:
 
 def claim_for_api(*, pk: int) -> Claim:
     """A claim with the prompt, its labels and the lease, as the claim API returns it."""
-    return (
-        Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension")
-        .prefetch_related("item__prompt__techniques")
-        .get(pk=pk)
-    )
+    claim = Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension").get(pk=pk)
+    prompt = claim.item.prompt
+    # What prefetch_related("item__prompt__techniques") gives, for one prompt without its machinery (every claim).
+    techniques = Technique.objects.filter(prompts=prompt.pk)
+    list(techniques)
+    prompt._prefetched_objects_cache = {"techniques": techniques}
+    return claim
 
 
 def claim_status(*, claim: Claim) -> str:

@@ -407,6 +407,9 @@ def main() -> None:
     seconds, warmup = (3.0, 1.0) if args.quick else (30.0, 3.0)
     pace = 0.0 if args.quick else args.pace
 
+    # The service-layer annotators run in this process: configure it as production (DEBUG off), like gunicorn.
+    os.environ.update(DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost", SECURE_SSL_REDIRECT="0")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     db_name = _db_name()
     print(f"database {db_name}; pools {sizes[0]:,} and {sizes[1]:,}; {seconds:.0f} s per run after {warmup:.0f} s warm-up")
     db_url = setup_django(db_name, fresh=True)

@@ -260,22 +260,27 @@ def prompt_decide(
     if decision not in ALLOWED_TRANSITIONS.get(prompt.status, set()):
         raise TransitionError(f"prompt {prompt_id}: {prompt.status} → {decision} is not allowed")
     from_status = prompt.status
+    changed = {"status", "updated_at"}
     for name, value in (final or {}).items():
         if name not in DECIDABLE_FIELDS:
             raise ValueError(f"{name} cannot be set by a decision")
         setattr(prompt, name, value)
+        changed.add(name)
     if final and "text" in final:
         new_hash = text_hash(prompt.text)
         if new_hash != prompt.normalized_hash:
             if Prompt.objects.filter(normalized_hash=new_hash).exclude(pk=prompt.pk).exists():
                 raise TransitionError("the edited text duplicates another prompt")
             prompt.normalized_hash = new_hash
+            changed.add("normalized_hash")
     if review_summary is not None:
         prompt.review_summary = review_summary
+        changed.add("review_summary")
     if agreement is not None:
         prompt.agreement = agreement
+        changed.add("agreement")
     prompt.status = decision
-    prompt.save()
+    prompt.save(update_fields=sorted(changed))
     if technique_ids is not None:
         prompt.techniques.set(technique_ids)
     PromptLog.objects.create(prompt=prompt, actor=actor, from_status=from_status, to_status=decision, reason=reason)
