@@ -32,6 +32,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 import argparse
 import http.client
 import json
+import multiprocessing
 import random
 import secrets
 import socket
@@ -200,19 +201,50 @@ def _pause(rng: random.Random, pace: float, started: float) -> None:
         time.sleep(max(0.0, rng.uniform(0.5, 1.5) * pace - (time.perf_counter() - started)))
 
 
-def run_service(queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0) -> dict:
+def _service_process(queue_id, user_id, seed, warm_until, stop_at, pace, pipe) -> None:
     out: list = []
     errors: list = []
-    now = time.perf_counter()
+    _service_worker(queue_id, user_id, seed, warm_until, stop_at, out, errors, pace)
+    pipe.send((out, errors))
+    pipe.close()
+
+
+def run_service(
+    queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0, *, threads: bool = False
+) -> dict:
+    """Each annotator in a process of its own (as gunicorn's workers serve them), or all as threads of this one."""
+    out: list = []
+    errors: list = []
+    now = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in the forked processes
     warm_until, stop_at = now + warmup, now + warmup + seconds
-    threads = [
-        threading.Thread(target=_service_worker, args=(queue_id, uid, i, warm_until, stop_at, out, errors, pace))
-        for i, (uid, _key) in enumerate(users)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if threads:
+        workers = [
+            threading.Thread(target=_service_worker, args=(queue_id, uid, i, warm_until, stop_at, out, errors, pace))
+            for i, (uid, _key) in enumerate(users)
+        ]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        return _summary(out, seconds, errors)
+    from django.db import connections
+
+    connections.close_all()  # a connection must never be shared with a child
+    ctx = multiprocessing.get_context("fork")
+    pipes, procs = [], []
+    for i, (uid, _key) in enumerate(users):
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_service_process, args=(queue_id, uid, i, warm_until, stop_at, pace, send))
+        proc.start()
+        send.close()
+        pipes.append(receive)
+        procs.append(proc)
+    for receive in pipes:
+        got, failed = receive.recv()
+        out.extend(got)
+        errors.extend(failed)
+    for proc in procs:
+        proc.join()
     return _summary(out, seconds, errors)
 
 
@@ -434,6 +466,7 @@ def main() -> None:
             if not args.quick:
                 solo[("service", size)] = run_service(queues[size], service_users[:1], solo_seconds, warmup)
             saturated[("service", size)] = run_service(queues[size], service_users, seconds, warmup)
+            saturated[("threads", size)] = run_service(queues[size], service_users, seconds, warmup, threads=True)
             print(f"  service  {size:>9,}: {saturated[('service', size)]['claims_per_s']:.1f} claims/s", flush=True)
             if pace:
                 paced[("service", size)] = run_service(queues[size], service_users, seconds, warmup, pace)

@@ -93,6 +93,43 @@ def test_token_auth_works_for_the_api(client, prompt, maintainer):
     assert response.json()["count"] == 1
 
 
+@pytest.mark.parametrize("role", ["Annotator", "Maintainer", "Admin", "superuser", "none"])
+def test_a_token_carries_exactly_its_users_roles(client, prompt, role):
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+
+    from tests.factories import UserFactory
+
+    if role == "superuser":
+        user = UserFactory(username="root", role=None, is_superuser=True)
+    else:
+        user = UserFactory(username="someone", role=None if role == "none" else role)
+    # Groups that are not roles give nothing, and do not hide the role next to them.
+    user.groups.add(Group.objects.create(name="志愿者"), Group.objects.create(name="Maintainers of old"))
+    key = Token.objects.create(user=user).key
+    maintains = role in ("Maintainer", "Admin", "superuser")
+    reads = client.get(reverse("api-taxonomies"), HTTP_AUTHORIZATION=f"Token {key}")
+    lists = client.get(reverse("api-prompts"), HTTP_AUTHORIZATION=f"Token {key}")
+    assert reads.status_code == (403 if role == "none" else 200)
+    assert lists.status_code == (200 if maintains else 403)
+
+
+def test_a_wrong_or_revoked_token_or_an_inactive_user_is_told_to_authenticate(client, annotator):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=annotator)
+    url = reverse("api-taxonomies")
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+    assert client.get(url, HTTP_AUTHORIZATION="Token " + "0" * 40).status_code == 401
+    annotator.is_active = False
+    annotator.save()
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 401
+    annotator.is_active = True
+    annotator.save()
+    token.delete()
+    assert client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 401
+
+
 def test_navigation_shows_only_what_the_role_may_use(client, prompt, annotator, maintainer):
     client.force_login(annotator)
     page = client.get(reverse("home")).content.decode()
