@@ -640,7 +640,9 @@ def _validated(item: QueueItem, data: AnnotationInput) -> tuple[dict[str, Any], 
 
     current_tech = None
     if data.technique_ids is UNSET:
-        current_tech = list(prompt.techniques.values_list("pk", flat=True))
+        current_tech = list(
+            Prompt.techniques.through.objects.filter(prompt_id=prompt.pk).values_list("technique_id", flat=True)
+        )
 
     def pick(name: str, current: Any) -> Any:
         value = getattr(data, name)
@@ -817,6 +819,8 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
     )
     if technique_ids:
         annotation.techniques.set(technique_ids)
+    else:  # known to be none: whoever shows the annotation next need not ask the database
+        annotation._prefetched_objects_cache = {"techniques": Technique.objects.none()}
     if status != "surplus":
         _sync_counters(item, leases, item.queue.annotators_per_item)
         _save_counters(item)

@@ -7,8 +7,11 @@ DATABASE_URL, loads two queues of 10k and 1M items (1k and 10k with --quick) wit
 lets annotators claim ("next") and submit: saturated (each claims again as soon as it has submitted), paced
 (about one item per second each) and solo (one annotator alone); --quick runs the saturated case only.
 
-* 16 threads calling `annotation.services.lease_claim` / `annotation_submit` directly (one connection each);
-* 8 HTTP clients against gunicorn (4 sync workers, DEBUG=0, started here on 127.0.0.1) using the REST API
+* 16 annotators calling `annotation.services.lease_claim` / `annotation_submit` directly, each in a process
+  of its own with its own connection, as gunicorn's worker processes call them (the row `service`). The same
+  16 as threads of one process are reported too (`threads`): there they also wait for one interpreter lock,
+  which no production set-up has them share;
+* 8 HTTP clients (threads of this process) against gunicorn (4 sync workers, DEBUG=0, started here on 127.0.0.1) using the REST API
   with token auth: POST /api/queues/{id}/next/ then POST /api/claims/{id}/submit/.
 
 Claim latency is timed around the call (service) or the request (HTTP, client side, connection included).
@@ -46,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import ROOT, load_taxonomy, percentile, result, setup_django  # noqa: E402
 
-SERVICE_THREADS = 16
+SERVICE_ANNOTATORS = 16
 HTTP_CLIENTS = 8
 GUNICORN_WORKERS = 4
 N = 3
@@ -201,26 +204,25 @@ def _pause(rng: random.Random, pace: float, started: float) -> None:
         time.sleep(max(0.0, rng.uniform(0.5, 1.5) * pace - (time.perf_counter() - started)))
 
 
-def _service_process(queue_id, user_id, seed, warm_until, stop_at, pace, pipe) -> None:
+def _client_process(target, args, warm_until, stop_at, pace, pipe) -> None:
     out: list = []
     errors: list = []
-    _service_worker(queue_id, user_id, seed, warm_until, stop_at, out, errors, pace)
+    target(*args, warm_until, stop_at, out, errors, pace)
     pipe.send((out, errors))
     pipe.close()
 
 
-def run_service(
-    queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0, *, threads: bool = False
-) -> dict:
-    """Each annotator in a process of its own (as gunicorn's workers serve them), or all as threads of this one."""
+def _run_clients(target, clients: list[tuple], seconds: float, warmup: float, pace: float, threads: bool) -> dict:
+    """Run `target(*client, warm_until, stop_at, out, errors, pace)` for every client at once: each in a
+    process of its own (as annotators are separate browsers, served by separate worker processes), or all
+    as threads of this process, where they also queue for its one interpreter lock."""
     out: list = []
     errors: list = []
-    now = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in the forked processes
+    now = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in forked processes
     warm_until, stop_at = now + warmup, now + warmup + seconds
     if threads:
         workers = [
-            threading.Thread(target=_service_worker, args=(queue_id, uid, i, warm_until, stop_at, out, errors, pace))
-            for i, (uid, _key) in enumerate(users)
+            threading.Thread(target=target, args=(*client, warm_until, stop_at, out, errors, pace)) for client in clients
         ]
         for t in workers:
             t.start()
@@ -232,9 +234,9 @@ def run_service(
     connections.close_all()  # a connection must never be shared with a child
     ctx = multiprocessing.get_context("fork")
     pipes, procs = [], []
-    for i, (uid, _key) in enumerate(users):
+    for client in clients:
         receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_service_process, args=(queue_id, uid, i, warm_until, stop_at, pace, send))
+        proc = ctx.Process(target=_client_process, args=(target, client, warm_until, stop_at, pace, send))
         proc.start()
         send.close()
         pipes.append(receive)
@@ -246,6 +248,13 @@ def run_service(
     for proc in procs:
         proc.join()
     return _summary(out, seconds, errors)
+
+
+def run_service(
+    queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0, *, threads: bool = False
+) -> dict:
+    clients = [(queue_id, uid, i) for i, (uid, _key) in enumerate(users)]
+    return _run_clients(_service_worker, clients, seconds, warmup, pace, threads)
 
 
 # ----------------------------------------------------------------------------- HTTP
@@ -351,20 +360,14 @@ def _http_worker(port, queue_id, token, seed, warm_until, stop_at, out, errors, 
         conn.close()
 
 
-def run_http(port: int, queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0) -> dict:
-    out: list = []
-    errors: list = []
-    now = time.perf_counter()
-    warm_until, stop_at = now + warmup, now + warmup + seconds
-    threads = [
-        threading.Thread(target=_http_worker, args=(port, queue_id, key, i, warm_until, stop_at, out, errors, pace))
-        for i, (_uid, key) in enumerate(users)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return _summary(out, seconds, errors)
+def run_http(
+    port: int, queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0,
+    *, threads: bool = True,
+) -> dict:
+    """HTTP clients are threads of this process: light next to the server, and, sharing one interpreter, they
+    leave the cores to gunicorn and PostgreSQL (as processes of their own they would take CPU from them)."""
+    clients = [(port, queue_id, key, i) for i, (_uid, key) in enumerate(users)]
+    return _run_clients(_http_worker, clients, seconds, warmup, pace, threads)
 
 
 # ----------------------------------------------------------------------------- report
@@ -449,7 +452,7 @@ def main() -> None:
     proc = None
     try:
         load_taxonomy()
-        service_users = make_users(SERVICE_THREADS, "svc")
+        service_users = make_users(SERVICE_ANNOTATORS, "svc")
         http_users = make_users(HTTP_CLIENTS, "web")
         fresh_user = make_users(1, "fresh")[0][0]
         ahead_user = make_users(1, "ahead")[0][0]
@@ -480,12 +483,12 @@ def main() -> None:
             if pace:
                 paced[("http", size)] = run_http(port, queues[size], http_users, seconds, warmup, pace)
 
-        _table(f"SATURATED: every annotator claims again as soon as it has submitted ({SERVICE_THREADS} service "
-               f"threads, {HTTP_CLIENTS} HTTP clients, gunicorn {GUNICORN_WORKERS} sync workers)",
+        _table(f"SATURATED: every annotator claims again as soon as it has submitted ({SERVICE_ANNOTATORS} service-layer "
+               f"annotators, {HTTP_CLIENTS} HTTP clients, gunicorn {GUNICORN_WORKERS} sync workers)",
                [(layer, size, r) for (layer, size), r in saturated.items()])
         if paced:
             _table(f"PACED: each annotator takes an item about every {pace:g} s (offered load "
-                   f"{SERVICE_THREADS / pace:.0f} and {HTTP_CLIENTS / pace:.0f} claims/s)",
+                   f"{SERVICE_ANNOTATORS / pace:.0f} and {HTTP_CLIENTS / pace:.0f} claims/s)",
                    [(layer, size, r) for (layer, size), r in paced.items()])
         if solo:
             _table("SOLO: one annotator at a time (nothing else of this benchmark running)",
@@ -508,7 +511,8 @@ def main() -> None:
         print()
         print(f"next-and-submit pairs/s over HTTP at {large:,}: {web['claims_per_s']:.1f} (Label Studio anchor: ~4)")
         print(f"HTTP p99 at {large:,}: {web['p99']:.1f} ms saturated (target < 50; anchor 487 ms at 10k)")
-        print(f"service p99 at {large:,}: {svc['p99']:.1f} ms saturated (target < 25)")
+        print(f"service p99 at {large:,}: {svc['p99']:.1f} ms saturated, one process per annotator (target < 25); "
+              f"{saturated[('threads', large)]['p99']:.1f} ms as threads of one process")
         print(f"{large:,}/{small:,} HTTP p99 ratio: {growth:.2f} saturated (target < 1.5)")
         if paced:
             pw, ps = paced[("http", large)], paced[("service", large)]
