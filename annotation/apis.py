@@ -46,17 +46,22 @@ class TaxonOutput(serializers.Serializer):
     name_en = serializers.CharField()
 
 
-class ReviewPromptOutput(serializers.ModelSerializer):
+class ReviewPromptOutput(serializers.Serializer):
+    """Declared field by field (not a ModelSerializer, which rebuilds its fields each time): every claim
+    answers with one."""
+
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    language = serializers.CharField()
     dimension = TaxonOutput()
     sub_dimension = TaxonOutput(allow_null=True)
     techniques = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Prompt
-        fields = [
-            "id", "text", "language", "dimension", "sub_dimension", "techniques", "risk_expression", "severity",
-            "expected_behaviour", "reference_answers", "near_duplicate_of", "near_duplicate_score",
-        ]
+    risk_expression = serializers.ChoiceField(choices=Prompt.RiskExpression.choices, allow_blank=True)
+    severity = serializers.IntegerField(allow_null=True)
+    expected_behaviour = serializers.ChoiceField(choices=Prompt.ExpectedBehaviour.choices, allow_blank=True)
+    reference_answers = serializers.JSONField()
+    near_duplicate_of = serializers.IntegerField(source="near_duplicate_of_id", allow_null=True)
+    near_duplicate_score = serializers.FloatField(allow_null=True)
 
     def get_techniques(self, obj) -> list[dict]:
         return [{"id": t.pk, "code": t.code} for t in obj.techniques.all()]
