@@ -327,9 +327,14 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
 # The claim on PostgreSQL in one statement: pick and lock the best item (SKIP LOCKED), take a free slot
 # number or an expired lease in place, bring the item's counters up to date, log the claim. The counters
 # are computed from the lease rows as they were plus the one change this statement makes.
+# A statement reads every table as it was when the statement started, but locks the item row as it is when
+# it gets there: a submit that committed in between (it changes the item row too, in the same transaction)
+# would leave this statement looking at leases that are no longer true, and taking over a lease just
+# submitted. So the slot is only taken when the locked item row is the very version the statement started
+# with (same xmin); otherwise nothing is written and the claim goes round again ("stale").
 _CLAIM_SQL = """
 WITH cand AS (
-    SELECT i.id FROM {source}
+    SELECT i.id, i.xmin AS version FROM {source}
     WHERE i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s {scope}
       AND NOT EXISTS (SELECT 1 FROM annotation_lease m WHERE m.item_id = i.id AND m.annotator_id = %(user)s)
     ORDER BY {order}
@@ -340,7 +345,8 @@ WITH cand AS (
     FROM cand c
     CROSS JOIN generate_series(1, %(n)s) AS s(n)
     LEFT JOIN annotation_lease l ON l.item_id = c.id AND l.slot = s.n
-    WHERE l.id IS NULL OR (l.state = 'active' AND l.expires_at <= %(now)s)
+    WHERE (l.id IS NULL OR (l.state = 'active' AND l.expires_at <= %(now)s))
+      AND c.version = (SELECT v.xmin FROM annotation_queueitem v WHERE v.id = c.id)
     ORDER BY (l.id IS NULL) DESC, l.expires_at, s.n
     LIMIT 1
 ), ins AS (
@@ -351,7 +357,7 @@ WITH cand AS (
     UPDATE annotation_lease l
     SET annotator_id = %(user)s, state = 'active', claimed_at = %(now)s, expires_at = %(expires)s,
         heartbeat_at = %(now)s, updated_at = %(now)s
-    FROM slot WHERE l.id = slot.lease_id
+    FROM slot WHERE l.id = slot.lease_id AND l.state = 'active' AND l.expires_at <= %(now)s
     RETURNING l.id, l.item_id
 ), got AS (
     SELECT id, item_id FROM ins UNION ALL SELECT id, item_id FROM upd
@@ -630,7 +636,10 @@ def _clean_optional_text(value: str, field: str, errors: dict[str, str]) -> str:
         return ""
 
 
-def _validated(item: QueueItem, data: AnnotationInput) -> tuple[dict[str, Any], list[int]]:
+def _validated(
+    item: QueueItem, data: AnnotationInput, current_techniques: list[int] | None = None
+) -> tuple[dict[str, Any], list[int]]:
+    """The annotation's fields and technique ids; `current_techniques`: the prompt's, when already read."""
     prompt = item.prompt
     errors: dict[str, str] = {}
     D = Annotation.Decision
@@ -640,7 +649,7 @@ def _validated(item: QueueItem, data: AnnotationInput) -> tuple[dict[str, Any], 
 
     current_tech = None
     if data.technique_ids is UNSET:
-        current_tech = list(
+        current_tech = current_techniques if current_techniques is not None else list(
             Prompt.techniques.through.objects.filter(prompt_id=prompt.pk).values_list("technique_id", flat=True)
         )
 
@@ -764,29 +773,95 @@ class SubmitResult:
         return self.annotation.is_surplus
 
 
+def _columns(alias: str, model) -> str:
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+def _instance(model, values: Sequence[Any]):
+    """A model instance from a row of its concrete fields, in order, as the ORM would build it."""
+    fields = model._meta.concrete_fields
+    values = [
+        f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
+        for f, v in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+_LOCK_CLAIMED_SQL = """
+SELECT c.created_at, ARRAY(SELECT pt.technique_id FROM {prompt_techniques} pt WHERE pt.prompt_id = i.prompt_id),
+       {item}, {queue}, {prompt}, {dimension}
+FROM {claim_table} c
+JOIN {item_table} i ON i.id = c.item_id
+JOIN {queue_table} q ON q.id = i.queue_id
+JOIN {prompt_table} p ON p.id = i.prompt_id
+JOIN {dimension_table} d ON d.id = p.dimension_id
+WHERE c.id = %s AND c.annotator_id = %s
+FOR NO KEY UPDATE OF i
+"""
+_LOCK_MODELS = (QueueItem, ReviewQueue, Prompt, Dimension)
+
+
+def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], list[int] | None] | None:
+    """The user's claimed item, locked, with its queue, prompt and dimension loaded, the time of this claim
+    (`item.claimed_at`), every lease of the item and, on PostgreSQL, the prompt's technique ids. None when
+    the claim is not the user's. On PostgreSQL written out (it runs on every submit): two statements where
+    the ORM takes three. The leases are read by a statement of their own, after the lock is held: a
+    statement that waited for the lock sees the locked row as it is now, but the rows it joins as they were
+    when it started."""
+    if connection.vendor != "postgresql":
+        item = (
+            QueueItem.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("queue", "prompt__dimension")
+            .filter(claims__pk=claim_id, claims__annotator_id=user.pk)
+            .annotate(claimed_at=F("claims__created_at"))  # after the filter: the same join, so this claim's time
+            .first()
+        )
+        return None if item is None else (item, list(Lease.objects.filter(item=item)), None)
+    item_m, queue_m, prompt_m, dimension_m = _LOCK_MODELS
+    sql = _LOCK_CLAIMED_SQL.format(
+        prompt_techniques=Prompt.techniques.through._meta.db_table,
+        item=_columns("i", item_m), queue=_columns("q", queue_m), prompt=_columns("p", prompt_m),
+        dimension=_columns("d", dimension_m), claim_table=Claim._meta.db_table, item_table=item_m._meta.db_table,
+        queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
+        dimension_table=dimension_m._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [claim_id, user.pk])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        cursor.execute(f"SELECT {_columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s", [row[2]])
+        lease_rows = cursor.fetchall()
+    bounds = [2]
+    for model in _LOCK_MODELS:
+        bounds.append(bounds[-1] + len(model._meta.concrete_fields))
+    item, queue, prompt, dimension = (_instance(m, row[bounds[k]:bounds[k + 1]]) for k, m in enumerate(_LOCK_MODELS))
+    prompt.dimension = dimension
+    item.queue = queue
+    item.prompt = prompt
+    item.claimed_at = row[0]
+    leases = [_instance(Lease, values) for values in lease_rows]
+    for lease in leases:
+        lease.item = item
+    return item, leases, list(row[1])
+
+
 @transaction.atomic
 def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitResult:
     """Store the user's review of a claimed item. Never drops it: late submits take a slot if one is
     free, otherwise they are kept as surplus. A second submit for the same item revises the first."""
-    # The claim is checked and its item locked in one query.
-    item = (
-        QueueItem.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("queue", "prompt__dimension")
-        .filter(claims__pk=claim_id, claims__annotator_id=user.pk)
-        .annotate(claimed_at=F("claims__created_at"))  # after the filter: the same join, so this claim's time
-        .first()
-    )
-    if item is None:
+    found = _lock_claimed_item(claim_id, user)
+    if found is None:
         raise NotAllowed(_("This is not your claim."))
+    item, leases, current_techniques = found
     claim = Claim(pk=claim_id, item_id=item.pk, annotator=user, created_at=item.claimed_at)
-    leases = list(Lease.objects.filter(item=item))
     own = next((le for le in leases if le.annotator_id == user.pk), None)
     # Every annotation leaves its author a submitted or surplus lease row: only then is this a revision.
     if own is not None and own.state in (Lease.State.SUBMITTED, Lease.State.SURPLUS):
         existing = Annotation.objects.filter(prompt_id=item.prompt_id, annotator_id=user.pk).first()
         if existing is not None:
             return _revise(item, existing, data, user)
-    fields, technique_ids = _validated(item, data)
+    fields, technique_ids = _validated(item, data, current_techniques)
     now = timezone.now()
     status = "counted"
     if own is not None and own.state == Lease.State.ACTIVE:
