@@ -357,7 +357,8 @@ WITH cand AS (
     UPDATE annotation_lease l
     SET annotator_id = %(user)s, state = 'active', claimed_at = %(now)s, expires_at = %(expires)s,
         heartbeat_at = %(now)s, updated_at = %(now)s
-    FROM slot WHERE l.id = slot.lease_id AND l.state = 'active' AND l.expires_at <= %(now)s
+    WHERE l.id = (SELECT lease_id FROM slot)  -- one primary-key lookup, never a scan of the active leases
+      AND l.state = 'active' AND l.expires_at <= %(now)s
     RETURNING l.id, l.item_id
 ), got AS (
     SELECT id, item_id FROM ins UNION ALL SELECT id, item_id FROM upd
@@ -389,7 +390,9 @@ FROM (SELECT 1) AS one LEFT JOIN logged ON true
 # ahead of the rest would make each of their claims slower than the last. So the claim looks in three
 # passes, each an index range, and stops at the first that finds an item:
 #   1. the CLAIM_WINDOW most complete claimable items (the rule as stated, in the usual case);
-#   2. items nobody has submitted yet (the user can have touched only those they skipped);
+#   2. items nobody has submitted yet (the user can have touched only those they skipped); written
+#      `submitted <= 0` (counters are never negative), because with `= 0` the planner sees the order as plain
+#      `id` and may walk the primary key through every other queue's items instead of this index range;
 #   3. everything (only when both found nothing: the end of the queue).
 CLAIM_WINDOW = 64
 _ITEMS = "annotation_queueitem i"
@@ -403,7 +406,7 @@ _WINDOW = (
 )
 CLAIM_PASSES = (
     _CLAIM_SQL.format(source=_WINDOW, scope="", order="win.ord"),
-    _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted = 0", order=_RULE),
+    _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE),
     _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE),
 )
 
