@@ -331,7 +331,7 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
 # it gets there: a submit that committed in between (it changes the item row too, in the same transaction)
 # would leave this statement looking at leases that are no longer true, and taking over a lease just
 # submitted. So the slot is only taken when the locked item row is the very version the statement started
-# with (same xmin); otherwise nothing is written and the claim goes round again ("stale").
+# with (same xmin); otherwise nothing is written and the statement runs again, with a new snapshot.
 _CLAIM_SQL = """
 WITH cand AS (
     SELECT i.id, i.xmin AS version FROM {source}
@@ -381,6 +381,7 @@ WITH cand AS (
     RETURNING id, item_id, lease_id
 )
 SELECT (SELECT id FROM cand), logged.id, logged.item_id, logged.lease_id,
+       (SELECT c.version = (SELECT v.xmin FROM annotation_queueitem v WHERE v.id = c.id) FROM cand c),
        (SELECT count(*) FROM counters), set_config('synchronous_commit', 'off', true)
 FROM (SELECT 1) AS one LEFT JOIN logged ON true
 """
@@ -420,8 +421,12 @@ def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str | None:
     }
     with connection.cursor() as cursor:
         for sql in CLAIM_PASSES:
-            cursor.execute(sql, params)
-            candidate, claim_id, item_id, lease_id, _n, _cfg = cursor.fetchone()
+            for _attempt in range(3):
+                cursor.execute(sql, params)
+                candidate, claim_id, item_id, lease_id, fresh, _n, _cfg = cursor.fetchone()
+                if candidate is None or claim_id is not None or fresh:
+                    break
+                # The item changed under the statement (see above): look again, with a new snapshot.
             if candidate is not None:
                 break
     if candidate is None:
@@ -429,6 +434,8 @@ def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str | None:
             raise _Busy  # there are items, all locked for an instant by claims and submits in flight
         return None
     if claim_id is None:
+        if not fresh:
+            raise _Busy  # the items it found kept changing under it: try again in a moment
         return "stale"
     return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
 
