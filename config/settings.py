@@ -113,6 +113,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # after DB_PREPARE_THRESHOLD runs, so PostgreSQL stops planning them each time. Set it to "off" behind a
     # pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
     _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
+    if _prepare not in ("off", "none", "") and not _prepare.isdigit():
+        raise ImproperlyConfigured(f"DB_PREPARE_THRESHOLD is a number of runs or 'off', not {_prepare!r}")
     DATABASES["default"]["OPTIONS"] = {
         "server_side_binding": True,
         "prepare_threshold": None if _prepare in ("off", "none", "") else int(_prepare),

@@ -45,3 +45,14 @@ def test_sqlite_takes_the_write_lock_when_a_transaction_starts():
         assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     else:
         assert db["ENGINE"] == "django.db.backends.postgresql"
+
+
+def test_prepared_statements_are_configurable_on_postgresql_and_a_bad_value_is_refused():
+    pg = "postgres://postgres@127.0.0.1:5432/livesec_settings_check"
+    show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['prepare_threshold'])"
+    default = manage("shell", "-v", "0", "-c", show, DATABASE_URL=pg)
+    assert default.returncode == 0 and default.stdout.strip() == "5", default.stderr
+    off = manage("shell", "-v", "0", "-c", show, DATABASE_URL=pg, DB_PREPARE_THRESHOLD="off")
+    assert off.returncode == 0 and off.stdout.strip() == "None", off.stderr
+    bad = manage("check", DATABASE_URL=pg, DB_PREPARE_THRESHOLD="sometimes")
+    assert bad.returncode != 0 and "DB_PREPARE_THRESHOLD" in bad.stderr
