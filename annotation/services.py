@@ -6,6 +6,7 @@ item rows with SKIP LOCKED, so a claimer never waits behind another claim or a s
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -811,6 +812,19 @@ FOR NO KEY UPDATE OF i
 _LOCK_MODELS = (QueueItem, ReviewQueue, Prompt, Dimension)
 
 
+@functools.cache
+def _lock_claimed_sql() -> tuple[str, str]:
+    item_m, queue_m, prompt_m, dimension_m = _LOCK_MODELS
+    lock = _LOCK_CLAIMED_SQL.format(
+        prompt_techniques=Prompt.techniques.through._meta.db_table,
+        item=_columns("i", item_m), queue=_columns("q", queue_m), prompt=_columns("p", prompt_m),
+        dimension=_columns("d", dimension_m), claim_table=Claim._meta.db_table, item_table=item_m._meta.db_table,
+        queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
+        dimension_table=dimension_m._meta.db_table,
+    )
+    return lock, f"SELECT {_columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
+
+
 def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], list[int] | None] | None:
     """The user's claimed item, locked, with its queue, prompt and dimension loaded, the time of this claim
     (`item.claimed_at`), every lease of the item and, on PostgreSQL, the prompt's technique ids. None when
@@ -827,20 +841,13 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
             .first()
         )
         return None if item is None else (item, list(Lease.objects.filter(item=item)), None)
-    item_m, queue_m, prompt_m, dimension_m = _LOCK_MODELS
-    sql = _LOCK_CLAIMED_SQL.format(
-        prompt_techniques=Prompt.techniques.through._meta.db_table,
-        item=_columns("i", item_m), queue=_columns("q", queue_m), prompt=_columns("p", prompt_m),
-        dimension=_columns("d", dimension_m), claim_table=Claim._meta.db_table, item_table=item_m._meta.db_table,
-        queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
-        dimension_table=dimension_m._meta.db_table,
-    )
+    lock_sql, leases_sql = _lock_claimed_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [claim_id, user.pk])
+        cursor.execute(lock_sql, [claim_id, user.pk])
         row = cursor.fetchone()
         if row is None:
             return None
-        cursor.execute(f"SELECT {_columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s", [row[2]])
+        cursor.execute(leases_sql, [row[2]])
         lease_rows = cursor.fetchall()
     bounds = [2]
     for model in _LOCK_MODELS:
