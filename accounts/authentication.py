@@ -4,6 +4,8 @@ Every API call checks a role right after authenticating; DRF's TokenAuthenticati
 user, then `accounts.roles` the groups: two round trips where one does.
 """
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +24,7 @@ WHERE t.key = %s
 """
 
 
+@functools.cache
 def _sql() -> str:
     user = get_user_model()
     return _SQL.format(

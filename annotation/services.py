@@ -464,15 +464,19 @@ FROM {queue} q WHERE q.id = %s
 """
 
 
+@functools.cache
+def _queue_for_claim_sql() -> str:
+    return _QUEUE_FOR_CLAIM.format(
+        members=ReviewQueue.members.through._meta.db_table, lease=Lease._meta.db_table,
+        item=QueueItem._meta.db_table, queue=ReviewQueue._meta.db_table,
+    )
+
+
 def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
     """The queue as it is now (N, lease length, active), the user's membership and whether they hold a
     lease in it, in one query. Written out because it runs before every claim: building it with the ORM
     cost more than the claim itself."""
-    sql = _QUEUE_FOR_CLAIM.format(
-        members=ReviewQueue.members.through._meta.db_table, lease=Lease._meta.db_table,
-        item=QueueItem._meta.db_table, queue=ReviewQueue._meta.db_table,
-    )
-    found = list(ReviewQueue.objects.raw(sql, [user.pk, user.pk, queue_id]))
+    found = list(ReviewQueue.objects.raw(_queue_for_claim_sql(), [user.pk, user.pk, queue_id]))
     if not found:
         raise ReviewQueue.DoesNotExist(f"No review queue {queue_id}.")
     queue = found[0]
@@ -509,30 +513,29 @@ def lease_claim(
 
 
 def _claim_once(queue: ReviewQueue, user) -> Claim | None:
+    """The user's own lease renewed, else a new claim: on PostgreSQL one statement, on the ORM where that
+    statement cannot (SQLite, or counters found wrong)."""
     now = timezone.now()
     expires = now + timedelta(minutes=queue.lease_minutes)
-    if connection.vendor == "postgresql" and not queue.holds_lease:
-        # The usual claim is one statement, which is a transaction of its own (a savepoint inside a caller's).
+    if queue.holds_lease:
+        with transaction.atomic():
+            _soft_state_commit()
+            resumed = _resume(queue, user, now)
+        if resumed is not None:
+            return resumed
+        queue.holds_lease = False  # it was taken over meanwhile: claim afresh
+    if connection.vendor == "postgresql":
+        # One statement is a transaction of its own (a savepoint inside a caller's).
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
             outcome = _claim_sql(queue, user, now, expires)
         if outcome != "stale":
             return outcome
     with transaction.atomic():
-        return _claim_in_transaction(queue, user, now, expires)
+        return _claim_orm(queue, user, now, expires)
 
 
-def _claim_in_transaction(queue: ReviewQueue, user, now, expires) -> Claim | None:
-    """Resume the user's own lease, or claim on the ORM (SQLite, or counters found wrong on PostgreSQL)."""
-    if queue.holds_lease:
-        _soft_state_commit()
-        resumed = _resume(queue, user, now)
-        if resumed is not None:
-            return resumed
-        queue.holds_lease = False  # it was taken over meanwhile: claim afresh
-        if connection.vendor == "postgresql":
-            outcome = _claim_sql(queue, user, now, expires)
-            if outcome != "stale":
-                return outcome
+def _claim_orm(queue: ReviewQueue, user, now, expires) -> Claim | None:
+    """The claim on the ORM; it also repairs counters that said an item was free when it was not."""
     candidates = _candidate_items(queue, user, now)
     for _hop in range(16):
         item = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
@@ -813,7 +816,9 @@ _LOCK_MODELS = (QueueItem, ReviewQueue, Prompt, Dimension)
 
 
 @functools.cache
-def _lock_claimed_sql() -> tuple[str, str]:
+def _lock_claimed_sql() -> tuple[str, str, tuple[int, ...]]:
+    """The lock statement, the leases statement, and where each model's columns start and end in a row of
+    the first (after the claim time and the technique ids)."""
     item_m, queue_m, prompt_m, dimension_m = _LOCK_MODELS
     lock = _LOCK_CLAIMED_SQL.format(
         prompt_techniques=Prompt.techniques.through._meta.db_table,
@@ -822,7 +827,10 @@ def _lock_claimed_sql() -> tuple[str, str]:
         queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
         dimension_table=dimension_m._meta.db_table,
     )
-    return lock, f"SELECT {_columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
+    bounds = [2]
+    for model in _LOCK_MODELS:
+        bounds.append(bounds[-1] + len(model._meta.concrete_fields))
+    return lock, f"SELECT {_columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s", tuple(bounds)
 
 
 def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], list[int] | None] | None:
@@ -841,7 +849,7 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
             .first()
         )
         return None if item is None else (item, list(Lease.objects.filter(item=item)), None)
-    lock_sql, leases_sql = _lock_claimed_sql()
+    lock_sql, leases_sql, bounds = _lock_claimed_sql()
     with connection.cursor() as cursor:
         cursor.execute(lock_sql, [claim_id, user.pk])
         row = cursor.fetchone()
@@ -849,9 +857,6 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
             return None
         cursor.execute(leases_sql, [row[2]])
         lease_rows = cursor.fetchall()
-    bounds = [2]
-    for model in _LOCK_MODELS:
-        bounds.append(bounds[-1] + len(model._meta.concrete_fields))
     item, queue, prompt, dimension = (_instance(m, row[bounds[k]:bounds[k + 1]]) for k, m in enumerate(_LOCK_MODELS))
     prompt.dimension = dimension
     item.queue = queue

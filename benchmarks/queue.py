@@ -360,14 +360,11 @@ def _http_worker(port, queue_id, token, seed, warm_until, stop_at, out, errors, 
         conn.close()
 
 
-def run_http(
-    port: int, queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0,
-    *, threads: bool = True,
-) -> dict:
+def run_http(port: int, queue_id: int, users: list[tuple[int, str]], seconds: float, warmup: float, pace: float = 0) -> dict:
     """HTTP clients are threads of this process: light next to the server, and, sharing one interpreter, they
     leave the cores to gunicorn and PostgreSQL (as processes of their own they would take CPU from them)."""
     clients = [(port, queue_id, key, i) for i, (_uid, key) in enumerate(users)]
-    return _run_clients(_http_worker, clients, seconds, warmup, pace, threads)
+    return _run_clients(_http_worker, clients, seconds, warmup, pace, threads=True)
 
 
 # ----------------------------------------------------------------------------- report

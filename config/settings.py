@@ -113,12 +113,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # after DB_PREPARE_THRESHOLD runs, so PostgreSQL stops planning them each time. Set it to "off" behind a
     # pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
     _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
-    if _prepare not in ("off", "none", "") and not _prepare.isdigit():
+    if _prepare in ("off", "none", ""):
+        _prepare_threshold = None
+    elif _prepare.isdigit():
+        _prepare_threshold = int(_prepare)
+    else:
         raise ImproperlyConfigured(f"DB_PREPARE_THRESHOLD is a number of runs or 'off', not {_prepare!r}")
-    DATABASES["default"]["OPTIONS"] = {
-        "server_side_binding": True,
-        "prepare_threshold": None if _prepare in ("off", "none", "") else int(_prepare),
-    }
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": _prepare_threshold}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
