@@ -64,7 +64,8 @@ class Worker:
     def send(self, task: str, *args):
         from celery import Celery
 
-        app = Celery("livesec-test-client", broker=self.broker)
+        # Not the current app: shared tasks sent later in this process must still go through config's app.
+        app = Celery("livesec-test-client", broker=self.broker, set_as_current=False)
         if self.broker.startswith("filesystem"):
             folder = str(self.tmp / "celery-queue")
             os.makedirs(folder, exist_ok=True)

@@ -36,9 +36,11 @@ def test_freeze_and_public_exports_run_on_a_real_worker(taxonomy, tmp_path):
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
     }
+    # The worker writes to a file: a pipe nobody reads would stall it once its buffer is full.
+    log = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
     try:
         approved_prompts(25)
@@ -52,7 +54,7 @@ def test_freeze_and_public_exports_run_on_a_real_worker(taxonomy, tmp_path):
             if release.is_frozen and done == len(releases.EXPORT_FORMATS):
                 break
             time.sleep(0.5)
-        assert release.is_frozen and release.item_count == 25, release.freeze_error
+        assert release.is_frozen and release.item_count == 25, (release.freeze_error, log.read_text()[-3000:])
         assert ReleaseExport.objects.filter(release=release, scope="public", status="done").count() == len(
             releases.EXPORT_FORMATS
         )
