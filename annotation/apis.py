@@ -18,7 +18,7 @@ from accounts.permissions import IsAnnotator, IsMaintainer
 from curation.models import Prompt
 
 from . import selectors, services
-from .models import Annotation, QueueItem, ReviewQueue
+from .models import MAX_ANNOTATORS_PER_ITEM, Annotation, QueueItem, ReviewQueue
 
 # ----------------------------------------------------------------------------- output shapes
 
@@ -149,7 +149,7 @@ class QueueListApi(APIView):
         name = serializers.CharField(max_length=200)
         taxonomy = serializers.IntegerField()
         dimensions = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-        annotators_per_item = serializers.IntegerField(min_value=1, max_value=20, default=3)
+        annotators_per_item = serializers.IntegerField(min_value=1, max_value=MAX_ANNOTATORS_PER_ITEM, default=3)
         lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=20)
         guidelines = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
         members = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.roles import ROLES
 from curation.models import Dimension, Taxonomy
 
-from .models import ReviewQueue
+from .models import MAX_ANNOTATORS_PER_ITEM, ReviewQueue
 
 
 class DimensionChoiceField(forms.ModelMultipleChoiceField):
@@ -31,7 +31,7 @@ class QueueForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every dimension of the taxonomy."),
     )
-    annotators_per_item = forms.IntegerField(label=_("Annotators per item"), min_value=1, max_value=20, initial=3)
+    annotators_per_item = forms.IntegerField(label=_("Annotators per item"), min_value=1, max_value=MAX_ANNOTATORS_PER_ITEM, initial=3)
     lease_minutes = forms.IntegerField(label=_("Lease minutes"), min_value=1, max_value=24 * 60, initial=20)
     consensus_rule = forms.ChoiceField(
         label=_("Consensus rule"), choices=ReviewQueue.ConsensusRule.choices, initial=ReviewQueue.ConsensusRule.UNANIMOUS

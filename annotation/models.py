@@ -6,6 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 from curation.models import Dimension, Prompt, SubDimension, Taxonomy, Technique
 
+# Annotators per item (N) and so lease slot numbers run from 1 to at most this.
+MAX_ANNOTATORS_PER_ITEM = 20
+
 
 class ReviewQueue(models.Model):
     class ConsensusRule(models.TextChoices):
@@ -34,7 +37,7 @@ class ReviewQueue(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(annotators_per_item__gte=1, annotators_per_item__lte=20),
+                condition=models.Q(annotators_per_item__gte=1, annotators_per_item__lte=MAX_ANNOTATORS_PER_ITEM),
                 name="queue_n_between_1_20",
             ),
             models.CheckConstraint(condition=models.Q(lease_minutes__gte=1), name="queue_lease_positive"),
@@ -204,7 +207,7 @@ class Lease(models.Model):
             models.UniqueConstraint(fields=["item", "slot"], name="lease_one_per_slot"),
             models.UniqueConstraint(fields=["item", "annotator"], name="lease_one_per_user_item"),
             models.CheckConstraint(
-                condition=(models.Q(state__in=["active", "submitted"], slot__gte=1, slot__lte=20))
+                condition=(models.Q(state__in=["active", "submitted"], slot__gte=1, slot__lte=MAX_ANNOTATORS_PER_ITEM))
                 | (models.Q(state__in=["skipped", "surplus"], slot__isnull=True)),
                 name="lease_slot_matches_state",
             ),

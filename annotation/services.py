@@ -27,7 +27,7 @@ from curation.models import Dimension, Prompt, SubDimension, Technique
 from curation.text import clean_text
 
 from . import consensus, selectors
-from .models import FREE_NOW, Annotation, Claim, Lease, QueueItem, ReviewQueue
+from .models import FREE_NOW, MAX_ANNOTATORS_PER_ITEM, Annotation, Claim, Lease, QueueItem, ReviewQueue
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +333,11 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
 # would leave this statement looking at leases that are no longer true, and taking over a lease just
 # submitted. So the slot is only taken when the locked item row is the very version the statement started
 # with (same xmin); otherwise nothing is written and the statement runs again, with a new snapshot.
+# The statement is prepared once per connection and then runs on a generic plan, made without the
+# parameters' values: so the slot numbers come from a constant range (a plan knows it holds 20 rows, not
+# "some"), and the item's leases are looked up one (item, slot) probe at a time (LATERAL … LIMIT 1), a
+# plan that stays right whatever the table's statistics say; joined, they could turn into a hash of every
+# lease in the table.
 _CLAIM_SQL = """
 WITH cand AS (
     SELECT i.id, i.xmin AS version FROM {source}
@@ -344,9 +349,11 @@ WITH cand AS (
 ), slot AS (
     SELECT c.id AS item_id, s.n AS slot, l.id AS lease_id
     FROM cand c
-    CROSS JOIN generate_series(1, %(n)s) AS s(n)
-    LEFT JOIN annotation_lease l ON l.item_id = c.id AND l.slot = s.n
-    WHERE (l.id IS NULL OR (l.state = 'active' AND l.expires_at <= %(now)s))
+    CROSS JOIN generate_series(1, {max_n}) AS s(n)
+    LEFT JOIN LATERAL (
+        SELECT x.id, x.state, x.expires_at FROM annotation_lease x WHERE x.item_id = c.id AND x.slot = s.n LIMIT 1
+    ) l ON true
+    WHERE s.n <= %(n)s AND (l.id IS NULL OR (l.state = 'active' AND l.expires_at <= %(now)s))
       AND c.version = (SELECT v.xmin FROM annotation_queueitem v WHERE v.id = c.id)
     ORDER BY (l.id IS NULL) DESC, l.expires_at, s.n
     LIMIT 1
@@ -358,7 +365,8 @@ WITH cand AS (
     UPDATE annotation_lease l
     SET annotator_id = %(user)s, state = 'active', claimed_at = %(now)s, expires_at = %(expires)s,
         heartbeat_at = %(now)s, updated_at = %(now)s
-    WHERE l.id = (SELECT lease_id FROM slot)  -- one primary-key lookup, never a scan of the active leases
+    FROM slot s  -- the expired lease found above, taken over in place (still expired: checked again)
+    WHERE l.item_id = s.item_id AND l.slot = s.slot AND l.id = s.lease_id
       AND l.state = 'active' AND l.expires_at <= %(now)s
     RETURNING l.id, l.item_id
 ), got AS (
@@ -399,17 +407,18 @@ FROM (SELECT 1) AS one LEFT JOIN logged ON true
 CLAIM_WINDOW = 64
 _ITEMS = "annotation_queueitem i"
 _RULE = "i.submitted DESC, i.id"
-# The window is read first (an index range of CLAIM_WINDOW rows, kept in its order) and then joined by
+# The window is read first (an index range of CLAIM_WINDOW rows, kept in its order; a constant, so the
+# generic plan knows the size too) and then joined by
 # primary key, so no plan can turn it back into a walk over the whole queue.
 _WINDOW = (
     "unnest(ARRAY(SELECT w.id FROM annotation_queueitem w WHERE w.queue_id = %(queue)s AND w.state = 'open' "
-    "AND w.free_at <= %(now)s ORDER BY w.submitted DESC, w.id LIMIT %(window)s)) WITH ORDINALITY AS win(id, ord) "
+    f"AND w.free_at <= %(now)s ORDER BY w.submitted DESC, w.id LIMIT {CLAIM_WINDOW})) WITH ORDINALITY AS win(id, ord) "
     "JOIN annotation_queueitem i ON i.id = win.id"
 )
 CLAIM_PASSES = (
-    _CLAIM_SQL.format(source=_WINDOW, scope="", order="win.ord"),
-    _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE),
-    _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE),
+    _CLAIM_SQL.format(source=_WINDOW, scope="", order="win.ord", max_n=MAX_ANNOTATORS_PER_ITEM),
+    _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, max_n=MAX_ANNOTATORS_PER_ITEM),
+    _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, max_n=MAX_ANNOTATORS_PER_ITEM),
 )
 
 
@@ -418,7 +427,7 @@ def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str | None:
     Raises _Busy when every candidate is locked."""
     params = {
         "queue": queue.pk, "user": user.pk, "now": now, "expires": expires,
-        "n": queue.annotators_per_item, "free_now": FREE_NOW, "window": CLAIM_WINDOW,
+        "n": queue.annotators_per_item, "free_now": FREE_NOW,
     }
     with connection.cursor() as cursor:
         for sql in CLAIM_PASSES:
