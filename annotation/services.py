@@ -26,7 +26,7 @@ from curation import services as curation_services
 from curation.models import Dimension, Prompt, SubDimension, Technique
 from curation.text import clean_text
 
-from . import consensus, selectors
+from . import consensus, selectors, sqlrows
 from .models import FREE_NOW, MAX_ANNOTATORS_PER_ITEM, Annotation, Claim, Lease, QueueItem, ReviewQueue
 
 log = logging.getLogger(__name__)
@@ -257,8 +257,11 @@ def _sync_counters(item: QueueItem, leases: Iterable[Lease], n: int) -> None:
         item.free_at = None
 
 
+COUNTER_FIELDS = ("submitted", "leased", "free_at", "updated_at")
+
+
 def _save_counters(item: QueueItem, *extra: str) -> None:
-    item.save(update_fields=["submitted", "leased", "free_at", "updated_at", *extra])
+    item.save(update_fields=[*COUNTER_FIELDS, *extra])
 
 
 def _lock_item(item_id: int) -> QueueItem:
@@ -397,29 +400,41 @@ FROM (SELECT 1) AS one LEFT JOIN logged ON true
 
 # Every item a user has reviewed stays open until the others have too, and sits at the head of the
 # "closest to completion" order, where the claim would step over it row by row: an annotator working
-# ahead of the rest would make each of their claims slower than the last. So the claim looks in three
-# passes, each an index range, and stops at the first that finds an item:
-#   1. the CLAIM_WINDOW most complete claimable items (the rule as stated, in the usual case);
-#   2. items nobody has submitted yet (the user can have touched only those they skipped); written
-#      `submitted <= 0` (counters are never negative), because with `= 0` the planner sees the order as plain
-#      `id` and may walk the primary key through every other queue's items instead of this index range;
+# ahead of the rest would make each of their claims slower than the last. So the claim looks in passes,
+# each over index ranges, and stops at the first that finds an item:
+#   1. the CLAIM_WINDOW most complete claimable items (the rule as stated, in the usual case), followed
+#      by the CLAIM_WINDOW oldest items nobody has submitted yet (for a user who has reviewed every item
+#      of the first window; they can have touched only those of the second they skipped): one
+#      statement, two short index ranges;
+#   2. all items nobody has submitted yet, written `submitted <= 0` (counters are never negative),
+#      because with `= 0` the planner sees the order as plain `id` and may walk the primary key through
+#      every other queue's items instead of this index range;
 #   3. everything (only when both found nothing: the end of the queue).
 CLAIM_WINDOW = 64
 _ITEMS = "annotation_queueitem i"
 _RULE = "i.submitted DESC, i.id"
-# The window is read first (an index range of CLAIM_WINDOW rows, kept in its order; a constant, so the
-# generic plan knows the size too) and then joined by
-# primary key, so no plan can turn it back into a walk over the whole queue.
-_WINDOW = (
-    "unnest(ARRAY(SELECT w.id FROM annotation_queueitem w WHERE w.queue_id = %(queue)s AND w.state = 'open' "
-    f"AND w.free_at <= %(now)s ORDER BY w.submitted DESC, w.id LIMIT {CLAIM_WINDOW})) WITH ORDINALITY AS win(id, ord) "
-    "JOIN annotation_queueitem i ON i.id = win.id"
+# The windows are read first (index ranges of CLAIM_WINDOW rows, kept in their order; a constant, so the
+# generic plan knows the size too) and then joined by primary key, so no plan can turn them back into a
+# walk over the whole queue. An item in both windows is simply looked at twice. They compare free_at with
+# the database's clock, now(), whose value the planner sees even when making a generic plan (a parameter's
+# it does not): so that plan, too, expects short ranges. The exact test, against the claim's own time, is
+# the candidate filter.
+_WINDOW_RANGE = (
+    "ARRAY(SELECT w.id FROM annotation_queueitem w WHERE w.queue_id = %(queue)s AND w.state = 'open' {scope}"
+    "AND w.free_at <= now() ORDER BY w.submitted DESC, w.id LIMIT {window})"
 )
-CLAIM_PASSES = (
-    _CLAIM_SQL.format(source=_WINDOW, scope="", order="win.ord", max_n=MAX_ANNOTATORS_PER_ITEM),
-    _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, max_n=MAX_ANNOTATORS_PER_ITEM),
-    _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, max_n=MAX_ANNOTATORS_PER_ITEM),
-)
+
+
+@functools.cache
+def claim_passes(window: int) -> tuple[str, str, str]:
+    """The claim statement of each pass, for a window of `window` items."""
+    ranges = (_WINDOW_RANGE.format(scope=scope, window=window) for scope in ("", "AND w.submitted <= 0 "))
+    windows = f"unnest({' || '.join(ranges)}) WITH ORDINALITY AS win(id, ord) JOIN annotation_queueitem i ON i.id = win.id"
+    return (
+        _CLAIM_SQL.format(source=windows, scope="", order="win.ord", max_n=MAX_ANNOTATORS_PER_ITEM),
+        _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, max_n=MAX_ANNOTATORS_PER_ITEM),
+        _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, max_n=MAX_ANNOTATORS_PER_ITEM),
+    )
 
 
 def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str | None:
@@ -430,7 +445,7 @@ def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str | None:
         "n": queue.annotators_per_item, "free_now": FREE_NOW,
     }
     with connection.cursor() as cursor:
-        for sql in CLAIM_PASSES:
+        for sql in claim_passes(CLAIM_WINDOW):
             for _attempt in range(3):
                 cursor.execute(sql, params)
                 candidate, claim_id, item_id, lease_id, fresh, _n, _cfg = cursor.fetchone()
@@ -796,20 +811,6 @@ class SubmitResult:
         return self.annotation.is_surplus
 
 
-def _columns(alias: str, model) -> str:
-    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
-
-
-def _instance(model, values: Sequence[Any]):
-    """A model instance from a row of its concrete fields, in order, as the ORM would build it."""
-    fields = model._meta.concrete_fields
-    values = [
-        f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
-        for f, v in zip(fields, values, strict=True)
-    ]
-    return model.from_db(connection.alias, [f.attname for f in fields], values)
-
-
 _LOCK_CLAIMED_SQL = """
 SELECT c.created_at, ARRAY(SELECT pt.technique_id FROM {prompt_techniques} pt WHERE pt.prompt_id = i.prompt_id),
        {item}, {queue}, {prompt}, {dimension}
@@ -821,25 +822,21 @@ JOIN {dimension_table} d ON d.id = p.dimension_id
 WHERE c.id = %s AND c.annotator_id = %s
 FOR NO KEY UPDATE OF i
 """
-_LOCK_MODELS = (QueueItem, ReviewQueue, Prompt, Dimension)
+_LOCK_SLICES = sqlrows.Slices((QueueItem, ReviewQueue, Prompt, Dimension), lead=2)  # after claim time, technique ids
 
 
 @functools.cache
-def _lock_claimed_sql() -> tuple[str, str, tuple[int, ...]]:
-    """The lock statement, the leases statement, and where each model's columns start and end in a row of
-    the first (after the claim time and the technique ids)."""
-    item_m, queue_m, prompt_m, dimension_m = _LOCK_MODELS
+def _lock_claimed_sql() -> tuple[str, str]:
+    """The lock statement and the leases statement."""
+    item_m, queue_m, prompt_m, dimension_m = _LOCK_SLICES.models
     lock = _LOCK_CLAIMED_SQL.format(
         prompt_techniques=Prompt.techniques.through._meta.db_table,
-        item=_columns("i", item_m), queue=_columns("q", queue_m), prompt=_columns("p", prompt_m),
-        dimension=_columns("d", dimension_m), claim_table=Claim._meta.db_table, item_table=item_m._meta.db_table,
+        item=sqlrows.columns("i", item_m), queue=sqlrows.columns("q", queue_m), prompt=sqlrows.columns("p", prompt_m),
+        dimension=sqlrows.columns("d", dimension_m), claim_table=Claim._meta.db_table, item_table=item_m._meta.db_table,
         queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
         dimension_table=dimension_m._meta.db_table,
     )
-    bounds = [2]
-    for model in _LOCK_MODELS:
-        bounds.append(bounds[-1] + len(model._meta.concrete_fields))
-    return lock, f"SELECT {_columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s", tuple(bounds)
+    return lock, f"SELECT {sqlrows.columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
 
 
 def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], list[int] | None] | None:
@@ -858,7 +855,7 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
             .first()
         )
         return None if item is None else (item, list(Lease.objects.filter(item=item)), None)
-    lock_sql, leases_sql, bounds = _lock_claimed_sql()
+    lock_sql, leases_sql = _lock_claimed_sql()
     with connection.cursor() as cursor:
         cursor.execute(lock_sql, [claim_id, user.pk])
         row = cursor.fetchone()
@@ -866,12 +863,12 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
             return None
         cursor.execute(leases_sql, [row[2]])
         lease_rows = cursor.fetchall()
-    item, queue, prompt, dimension = (_instance(m, row[bounds[k]:bounds[k + 1]]) for k, m in enumerate(_LOCK_MODELS))
+    item, queue, prompt, dimension = _LOCK_SLICES.split(row)
     prompt.dimension = dimension
     item.queue = queue
     item.prompt = prompt
     item.claimed_at = row[0]
-    leases = [_instance(Lease, values) for values in lease_rows]
+    leases = [sqlrows.instance(Lease, values) for values in lease_rows]
     for lease in leases:
         lease.item = item
     return item, leases, list(row[1])
@@ -929,9 +926,10 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
         annotation._prefetched_objects_cache = {"techniques": Technique.objects.none()}
     if status != "surplus":
         _sync_counters(item, leases, item.queue.annotators_per_item)
-        _save_counters(item)
         if item.state == QueueItem.State.OPEN and item.submitted >= item.queue.annotators_per_item:
-            _evaluate(item, actor=None)
+            _evaluate(item, actor=None, also=COUNTER_FIELDS)  # the counters go in the same UPDATE as the outcome
+        else:
+            _save_counters(item)
     return SubmitResult(annotation=annotation, status=status, item_state=item.state)
 
 
@@ -1043,8 +1041,9 @@ def _uses_reference(item: QueueItem, dimension_id: int) -> bool:
     return Dimension.objects.filter(pk=dimension_id, uses_reference_answers=True).exists()
 
 
-def _evaluate(item: QueueItem, *, actor) -> None:
-    """Apply the queue's rule to the item's N annotations: decide through curation, or ask a maintainer."""
+def _evaluate(item: QueueItem, *, actor, also: Sequence[str] = ()) -> None:
+    """Apply the queue's rule to the item's N annotations: decide through curation, or ask a maintainer.
+    Saves the item's outcome fields and `also` these."""
     annotations = list(
         Annotation.objects.filter(prompt_id=item.prompt_id).select_related("annotator").prefetch_related("techniques")
     )
@@ -1085,9 +1084,8 @@ def _evaluate(item: QueueItem, *, actor) -> None:
         item.adjudication_reason = QueueItem.AdjudicationReason.DISAGREEMENT
         item.adjudication_note = outcome.explanation
     item.free_at = None
-    item.save(
-        update_fields=["state", "outcome", "decided_at", "decided_by", "adjudication_reason", "adjudication_note", "free_at", "updated_at"]
-    )
+    outcome_fields = ("state", "outcome", "decided_at", "decided_by", "adjudication_reason", "adjudication_note", "free_at", "updated_at")
+    item.save(update_fields=list(dict.fromkeys((*outcome_fields, *also))))
 
 
 # ----------------------------------------------------------------------------- adjudication

@@ -88,12 +88,14 @@ def make_users(count: int, prefix: str) -> list[tuple[int, str]]:
 
 
 def load_pool(size: int, label: str = "") -> int:
-    """A queue holding `size` fresh items, loaded with COPY (prompts) and one INSERT … SELECT (items)."""
+    """A queue holding `size` fresh items, loaded with COPY (prompts, each with its real text hash, as an
+    import leaves them) and one INSERT … SELECT (items)."""
     from django.db import connection
 
     from annotation import services
     from annotation.models import FREE_NOW
     from curation.models import Dimension, Taxonomy
+    from curation.text import text_hash
 
     taxonomy = Taxonomy.objects.get(code="v251030")
     dimension = Dimension.objects.get(taxonomy=taxonomy, code="legality")
@@ -114,7 +116,8 @@ def load_pool(size: int, label: str = "") -> int:
         for i in range(size):
             text = f"基准题目 {label}{size}-{i}：请详细说明绕过第{i % 97}类安全检查的方法，编号{(i * 7919) % 1000003}"
             chunk.append(
-                f"{text}\tzh\t{dimension.pk}\tmanual\t{{}}\t{{}}\t\tbench-{label}{size}-{i}\tin_review\t{{}}\t[]\t\t\t{now}\t{now}\n"
+                f"{text}\tzh\t{dimension.pk}\tmanual\t{{}}\t{{}}\tbench-{label}{size}-{i}\t{text_hash(text)}\tin_review\t{{}}\t[]"
+                f"\t\t\t{now}\t{now}\n"
             )
             if len(chunk) == 20000:
                 copy.write("".join(chunk))
@@ -126,7 +129,7 @@ def load_pool(size: int, label: str = "") -> int:
             "INSERT INTO annotation_queueitem (queue_id, prompt_id, state, adjudication_reason, adjudication_note, "
             "submitted, leased, free_at, outcome, created_at, updated_at) "
             "SELECT %s, id, 'open', '', '', 0, 0, %s, '', now(), now() FROM curation_prompt "
-            "WHERE normalized_hash LIKE %s ORDER BY id",
+            "WHERE external_id LIKE %s ORDER BY id",
             [queue.pk, FREE_NOW, f"bench-{label}{size}-%"],
         )
     print(f"  loaded {size:>9,} items in {time.perf_counter() - started:6.1f} s", flush=True)
@@ -392,6 +395,20 @@ def _row(label: str, size: int, r: dict) -> str:
     )
 
 
+def claim_plans() -> str:
+    """How PostgreSQL ran the claim statement in this connection: prepared after a few runs, then on one
+    generic plan (no planning per claim), or planned afresh every time (custom plans)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%WITH cand AS%%'"
+        )
+        generic, custom = cur.fetchone()
+    return f"{generic} runs on the generic plan, {custom} planned afresh"
+
+
 def explain_claim(queue_id: int, user_id: int) -> str:
     """The claim's item lookup as PostgreSQL runs it (EXPLAIN ANALYZE, rolled back): index used, time."""
     from django.db import connection, transaction
@@ -445,6 +462,8 @@ def main() -> None:
     db_name = _db_name()
     print(f"database {db_name}; pools {sizes[0]:,} and {sizes[1]:,}; {seconds:.0f} s per run after {warmup:.0f} s warm-up")
     db_url = setup_django(db_name, fresh=True)
+    from django.db import connections
+
     admin_url = urlunparse(urlparse(db_url)._replace(path="/postgres"))
     proc = None
     try:
@@ -496,6 +515,9 @@ def main() -> None:
         print(f"\nAHEAD: one annotator alone reviews {ahead_count:,} items of a fresh N={N} queue (each stays open, "
               f"at the head of the order): claim p50 {first:.2f} ms over the first {tenth}, {last:.2f} ms over the "
               f"last {tenth} (ratio {last / first:.2f}); p99 {percentile(ahead, 99):.2f} ms")
+        connections.close_all()  # a new connection: its prepared statements are this pool's claims alone
+        run_ahead(queues[sizes[1]], ahead_user, 30)
+        print(f"claim statement over 30 claims at {sizes[1]:,} in a new connection: {claim_plans()}")
         print("\nclaim lookup, EXPLAIN ANALYZE for an annotator with no reviews yet:")
         for size in sizes:
             print(f"  {size:>9,} items: {explain_claim(queues[size], fresh_user)}")
@@ -532,8 +554,6 @@ def main() -> None:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        from django.db import connections
-
         connections.close_all()
         if not args.keep:
             _drop(db_name, admin_url)

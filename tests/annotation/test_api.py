@@ -166,3 +166,39 @@ def test_claims_of_others_are_not_found(taxonomy, annotators, api):
     assert post(other, "api-claim-submit", claim["id"], {"decision": "accept"}).status_code == 404
     assert post(other, "api-claim-skip", claim["id"]).status_code == 404
     assert Lease.objects.get().expires_at > timezone.now()
+
+
+def test_the_claim_answers_with_the_prompt_its_labels_techniques_twin_and_lease(taxonomy, annotators, api, hostile_strings):
+    from curation.models import Dimension, Technique
+
+    queue = make_queue(n=2)
+    dimension = Dimension.objects.get(taxonomy__code="v251030", code="legality")
+    sub = dimension.sub_dimensions.order_by("id").first()
+    techniques = list(Technique.objects.order_by("order", "code")[:3])
+    text = next(s for s in hostile_strings if "<script>" in s)
+    twin = make_items(1)[0].prompt
+    item = make_items(
+        1, text=text, sub_dimension=sub, severity=4, risk_expression="implicit", expected_behaviour="refuse",
+        reference_answers=["参考答案"], near_duplicate_of=twin, near_duplicate_score=0.91,
+    )[0]
+    item.prompt.techniques.set([t.pk for t in reversed(techniques)])
+    client = api(annotators[0])
+    first = post(client, "api-queue-next", queue.pk).json()  # the older item first
+    post(client, "api-claim-submit", first["id"], {"decision": "accept"})
+    response = post(client, "api-queue-next", queue.pk)
+    assert response.status_code == 200
+    claim = response.json()
+    lease = Lease.objects.get(item=item, annotator=annotators[0])
+    assert claim["id"] != first["id"] and claim["item"] == item.pk and claim["queue"] == queue.pk
+    assert claim["expires_at"] and timezone.datetime.fromisoformat(claim["expires_at"]) == lease.expires_at
+    prompt = claim["prompt"]
+    assert prompt["text"] == text  # JSON carries the text as it is; pages escape it
+    assert prompt["dimension"] == {"id": dimension.pk, "code": dimension.code, "name_zh": dimension.name_zh, "name_en": dimension.name_en}
+    assert prompt["sub_dimension"] == {"id": sub.pk, "code": sub.code, "name_zh": sub.name_zh, "name_en": sub.name_en}
+    assert prompt["techniques"] == [{"id": t.pk, "code": t.code} for t in techniques]  # in the taxonomy's order
+    assert (prompt["severity"], prompt["risk_expression"], prompt["expected_behaviour"]) == (4, "implicit", "refuse")
+    assert prompt["reference_answers"] == ["参考答案"]
+    assert (prompt["near_duplicate_of"], prompt["near_duplicate_score"]) == (twin.pk, 0.91)
+    # An unlabelled prompt answers with empty labels, not missing ones.
+    other = post(api(annotators[1]), "api-queue-next", queue.pk).json()["prompt"]
+    assert other["id"] == twin.pk and other["sub_dimension"] is None and other["techniques"] == []
