@@ -296,10 +296,10 @@ def _take_slot(item: QueueItem, leases: list[Lease], user, now, *, state: str, e
     return lease
 
 
-def _candidate_items(queue: ReviewQueue, user, now):
+def _candidate_items(queue_id: int, user, now):
     mine = Lease.objects.filter(item_id=OuterRef("pk"), annotator_id=user.pk)
     return (
-        QueueItem.objects.filter(queue_id=queue.pk, state=QueueItem.State.OPEN, free_at__lte=now)
+        QueueItem.objects.filter(queue_id=queue_id, state=QueueItem.State.OPEN, free_at__lte=now)
         .exclude(Exists(mine))
         .order_by("-submitted", "id")
     )
@@ -328,9 +328,11 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
     return claim or Claim.objects.create(item=item, annotator=user, lease=lease, created_at=now)
 
 
-# The claim on PostgreSQL in one statement: pick and lock the best item (SKIP LOCKED), take a free slot
-# number or an expired lease in place, bring the item's counters up to date, log the claim. The counters
-# are computed from the lease rows as they were plus the one change this statement makes.
+# The claim on PostgreSQL in one statement: check the queue (it exists, is active, is open to the user,
+# who holds no lease in it yet: one to renew goes the ORM way), pick and lock the best item (SKIP LOCKED),
+# take a free slot number or an expired lease in place, bring the item's counters up to date, log the
+# claim. One round trip: under load every trip to the database is a wait for a core. The counters are
+# computed from the lease rows as they were plus the one change this statement makes.
 # A statement reads every table as it was when the statement started, but locks the item row as it is when
 # it gets there: a submit that committed in between (it changes the item row too, in the same transaction)
 # would leave this statement looking at leases that are no longer true, and taking over a lease just
@@ -342,9 +344,20 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
 # plan that stays right whatever the table's statistics say; joined, they could turn into a hash of every
 # lease in the table.
 _CLAIM_SQL = """
-WITH cand AS (
+WITH q AS (
+    SELECT q.id, q.is_active, q.annotators_per_item AS n,
+           %(now)s + make_interval(mins => q.lease_minutes) AS expires,
+           EXISTS (SELECT 1 FROM annotation_reviewqueue_members m WHERE m.reviewqueue_id = q.id) AS has_members,
+           EXISTS (SELECT 1 FROM annotation_reviewqueue_members m
+                   WHERE m.reviewqueue_id = q.id AND m.user_id = %(user)s) AS is_member,
+           EXISTS (SELECT 1 FROM annotation_lease h JOIN annotation_queueitem hi ON hi.id = h.item_id
+                   WHERE h.annotator_id = %(user)s AND h.state = 'active' AND hi.queue_id = q.id) AS holds_lease
+    FROM annotation_reviewqueue q WHERE q.id = %(queue)s
+), go AS (
+    SELECT n, expires FROM q WHERE is_active AND (is_member OR NOT has_members) AND NOT holds_lease
+), cand AS (
     SELECT i.id, i.xmin AS version FROM {source}
-    WHERE i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s {scope}
+    WHERE EXISTS (SELECT 1 FROM go) AND i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s {scope}
       AND NOT EXISTS (SELECT 1 FROM annotation_lease m WHERE m.item_id = i.id AND m.annotator_id = %(user)s)
     ORDER BY {order}
     LIMIT 1
@@ -356,17 +369,18 @@ WITH cand AS (
     LEFT JOIN LATERAL (
         SELECT x.id, x.state, x.expires_at FROM annotation_lease x WHERE x.item_id = c.id AND x.slot = s.n LIMIT 1
     ) l ON true
-    WHERE s.n <= %(n)s AND (l.id IS NULL OR (l.state = 'active' AND l.expires_at <= %(now)s))
+    WHERE s.n <= (SELECT n FROM go) AND (l.id IS NULL OR (l.state = 'active' AND l.expires_at <= %(now)s))
       AND c.version = (SELECT v.xmin FROM annotation_queueitem v WHERE v.id = c.id)
     ORDER BY (l.id IS NULL) DESC, l.expires_at, s.n
     LIMIT 1
 ), ins AS (
     INSERT INTO annotation_lease (item_id, annotator_id, slot, state, claimed_at, expires_at, heartbeat_at, updated_at)
-    SELECT item_id, %(user)s, slot, 'active', %(now)s, %(expires)s, %(now)s, %(now)s FROM slot WHERE lease_id IS NULL
+    SELECT item_id, %(user)s, slot, 'active', %(now)s, (SELECT expires FROM go), %(now)s, %(now)s FROM slot
+    WHERE lease_id IS NULL
     RETURNING id, item_id
 ), upd AS (
     UPDATE annotation_lease l
-    SET annotator_id = %(user)s, state = 'active', claimed_at = %(now)s, expires_at = %(expires)s,
+    SET annotator_id = %(user)s, state = 'active', claimed_at = %(now)s, expires_at = (SELECT expires FROM go),
         heartbeat_at = %(now)s, updated_at = %(now)s
     FROM slot s  -- the expired lease found above, taken over in place (still expired: checked again)
     WHERE l.item_id = s.item_id AND l.slot = s.slot AND l.id = s.lease_id
@@ -384,7 +398,8 @@ WITH cand AS (
 ), counters AS (
     UPDATE annotation_queueitem i
     SET submitted = st.submitted, leased = st.leased, updated_at = %(now)s,
-        free_at = CASE WHEN st.submitted + st.leased < %(n)s THEN %(free_now)s ELSE LEAST(st.other_expiry, %(expires)s) END
+        free_at = CASE WHEN st.submitted + st.leased < (SELECT n FROM go) THEN %(free_now)s
+                       ELSE LEAST(st.other_expiry, (SELECT expires FROM go)) END
     FROM stats st WHERE i.id = st.item_id
     RETURNING i.id
 ), logged AS (
@@ -394,8 +409,9 @@ WITH cand AS (
 )
 SELECT (SELECT id FROM cand), logged.id, logged.item_id, logged.lease_id,
        (SELECT c.version = (SELECT v.xmin FROM annotation_queueitem v WHERE v.id = c.id) FROM cand c),
-       (SELECT count(*) FROM counters), set_config('synchronous_commit', 'off', true)
-FROM (SELECT 1) AS one LEFT JOIN logged ON true
+       (SELECT count(*) FROM counters), set_config('synchronous_commit', 'off', true),
+       q.id, q.is_active, q.is_member OR NOT q.has_members, q.holds_lease
+FROM (SELECT 1) AS one LEFT JOIN logged ON true LEFT JOIN q ON true
 """
 
 # Every item a user has reviewed stays open until the others have too, and sits at the head of the
@@ -437,32 +453,45 @@ def claim_passes(window: int) -> tuple[str, str, str]:
     )
 
 
-def _claim_sql(queue: ReviewQueue, user, now, expires) -> Claim | str | None:
-    """Claim; None when nothing is left for the user; "stale" for a candidate whose counters were wrong.
-    Raises _Busy when every candidate is locked."""
-    params = {
-        "queue": queue.pk, "user": user.pk, "now": now, "expires": expires,
-        "n": queue.annotators_per_item, "free_now": FREE_NOW,
-    }
+_STALE, _HOLDS = "stale", "holds"
+
+
+def _claim_sql(queue_id: int, user, now) -> Claim | str | None:
+    """Claim; None when nothing is left for the user; _STALE for a candidate whose counters were wrong;
+    _HOLDS when the user already holds a lease in the queue (to be renewed, not a second one). Raises
+    ReviewQueue.DoesNotExist, NotAllowed (queue closed to the user) or _Busy (every candidate locked)."""
+    params = {"queue": queue_id, "user": user.pk, "now": now, "free_now": FREE_NOW}
     with connection.cursor() as cursor:
         for sql in claim_passes(CLAIM_WINDOW):
             for _attempt in range(3):
                 cursor.execute(sql, params)
-                candidate, claim_id, item_id, lease_id, fresh, _n, _cfg = cursor.fetchone()
+                candidate, claim_id, item_id, lease_id, fresh, _n, _cfg, *access = cursor.fetchone()
                 if candidate is None or claim_id is not None or fresh:
                     break
                 # The item changed under the statement (see above): look again, with a new snapshot.
-            if candidate is not None:
+            if candidate is not None or access[0] is None or not all(access[1:3]) or access[3]:
                 break
+    _check_access(queue_id, *access)
+    if access[3]:
+        return _HOLDS
     if candidate is None:
-        if _candidate_items(queue, user, now).exists():
+        if _candidate_items(queue_id, user, now).exists():
             raise _Busy  # there are items, all locked for an instant by claims and submits in flight
         return None
     if claim_id is None:
         if not fresh:
             raise _Busy  # the items it found kept changing under it: try again in a moment
-        return "stale"
+        return _STALE
     return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
+
+
+def _check_access(queue_id: int, found: int | None, is_active: bool, may_claim: bool, *_rest) -> None:
+    if found is None:
+        raise ReviewQueue.DoesNotExist(f"No review queue {queue_id}.")
+    if not is_active:
+        raise NotAllowed(_("This queue is not active."))
+    if not may_claim:
+        raise NotAllowed(_("You are not a member of this queue."))
 
 
 class _Busy(Exception):
@@ -498,16 +527,10 @@ def _queue_for_claim_sql() -> str:
 
 def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
     """The queue as it is now (N, lease length, active), the user's membership and whether they hold a
-    lease in it, in one query. Written out because it runs before every claim: building it with the ORM
-    cost more than the claim itself."""
+    lease in it, in one query (the claim statement checks the same on PostgreSQL)."""
     found = list(ReviewQueue.objects.raw(_queue_for_claim_sql(), [user.pk, user.pk, queue_id]))
-    if not found:
-        raise ReviewQueue.DoesNotExist(f"No review queue {queue_id}.")
-    queue = found[0]
-    if not queue.is_active:
-        raise NotAllowed(_("This queue is not active."))
-    if queue.has_members and not queue.is_member:
-        raise NotAllowed(_("You are not a member of this queue."))
+    queue = found[0] if found else None
+    _check_access(queue_id, queue and queue.pk, queue and queue.is_active, queue and (queue.is_member or not queue.has_members))
     return queue
 
 
@@ -521,12 +544,12 @@ def lease_claim(
     the only candidates are locked by transactions in flight, it retries in a fresh transaction rather
     than wait while holding locks (waiting on a row lock inside the claim is how claims deadlock).
     """
-    queue = _queue_for_claim(queue_id if queue is None else queue.pk, user)  # raises ReviewQueue.DoesNotExist
+    queue_id = queue_id if queue is None else queue.pk
     deadline = time.monotonic() + patience
     pause = 0.002
     while True:
         try:
-            return _claim_once(queue, user)
+            return _claim_once(queue_id, user)
         except (_Busy, IntegrityError):
             # IntegrityError: only this same user claiming twice at once can hit unique (item, annotator).
             if time.monotonic() > deadline:
@@ -536,31 +559,32 @@ def lease_claim(
             pause = min(pause * 2, 0.05)
 
 
-def _claim_once(queue: ReviewQueue, user) -> Claim | None:
-    """The user's own lease renewed, else a new claim: on PostgreSQL one statement, on the ORM where that
-    statement cannot (SQLite, or counters found wrong)."""
+def _claim_once(queue_id: int, user) -> Claim | None:
+    """A new claim in one statement on PostgreSQL (queue checks included); else, and when the user holds
+    a lease in the queue or the statement found counters wrong, on the ORM: the user's own lease renewed,
+    else a new claim."""
     now = timezone.now()
-    expires = now + timedelta(minutes=queue.lease_minutes)
+    if connection.vendor == "postgresql":
+        # One statement is a transaction of its own (a savepoint inside a caller's).
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            outcome = _claim_sql(queue_id, user, now)
+        if outcome not in (_STALE, _HOLDS):
+            return outcome
+    queue = _queue_for_claim(queue_id, user)  # raises ReviewQueue.DoesNotExist, NotAllowed
     if queue.holds_lease:
         with transaction.atomic():
             _soft_state_commit()
             resumed = _resume(queue, user, now)
         if resumed is not None:
             return resumed
-        queue.holds_lease = False  # it was taken over meanwhile: claim afresh
-    if connection.vendor == "postgresql":
-        # One statement is a transaction of its own (a savepoint inside a caller's).
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            outcome = _claim_sql(queue, user, now, expires)
-        if outcome != "stale":
-            return outcome
+        # it was taken over meanwhile: claim afresh
     with transaction.atomic():
-        return _claim_orm(queue, user, now, expires)
+        return _claim_orm(queue, user, now, now + timedelta(minutes=queue.lease_minutes))
 
 
 def _claim_orm(queue: ReviewQueue, user, now, expires) -> Claim | None:
     """The claim on the ORM; it also repairs counters that said an item was free when it was not."""
-    candidates = _candidate_items(queue, user, now)
+    candidates = _candidate_items(queue.pk, user, now)
     for _hop in range(16):
         item = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
         if item is None:
