@@ -202,7 +202,7 @@ class QueueNextApi(APIView):
             return _error(exc)
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(ClaimOutput(selectors.claim_for_api(pk=claim.pk)).data)
+        return Response(ClaimOutput(selectors.claim_for_api(claim=claim)).data)
 
 
 class HeartbeatOutput(serializers.Serializer):

@@ -80,62 +80,91 @@ def claim_get(*, pk: int, user) -> Claim:
     ).get(pk=pk, annotator=user)
 
 
-_CLAIM_FOR_API_SQL = """
-SELECT {claim}, {lease}, {item}, {prompt}, {dimension}, {sub_dimension}, t.id, t.code
-FROM {claim_table} c
-LEFT JOIN {lease_table} l ON l.id = c.lease_id
-JOIN {item_table} i ON i.id = c.item_id
-JOIN {prompt_table} p ON p.id = i.prompt_id
-JOIN {dimension_table} d ON d.id = p.dimension_id
-LEFT JOIN {sub_dimension_table} s ON s.id = p.sub_dimension_id
-LEFT JOIN {techniques_table} pt ON pt.prompt_id = p.id
-LEFT JOIN {technique_table} t ON t.id = pt.technique_id
-WHERE c.id = %s
-ORDER BY t."order", t.code
-"""
-_CLAIM_SLICES = sqlrows.Slices((Claim, Lease, QueueItem, Prompt, Dimension, SubDimension))
+# The prompt as the claim API shows it: a SELECT list (the prompt's technique ids and codes in the
+# taxonomy's order, then the prompt, its dimension and sub-dimension) and the joins it needs from the
+# prompt's id. Read here for a claim by id, and returned by the claim statement itself, so that a claim
+# over the API is one statement.
+_PROMPT_VIEW = (
+    'ARRAY(SELECT t.id FROM {through} pt JOIN {technique} t ON t.id = pt.technique_id WHERE pt.prompt_id = p.id '
+    'ORDER BY t."order", t.code), '
+    'ARRAY(SELECT t.code FROM {through} pt JOIN {technique} t ON t.id = pt.technique_id WHERE pt.prompt_id = p.id '
+    'ORDER BY t."order", t.code), {prompt}, {dimension}, {sub_dimension}'
+)
+_PROMPT_JOINS = (
+    "LEFT JOIN {prompt_table} p ON p.id = {prompt_id} LEFT JOIN {dimension_table} d ON d.id = p.dimension_id "
+    "LEFT JOIN {sub_dimension_table} s ON s.id = p.sub_dimension_id"
+)
+PROMPT_VIEW_SLICES = sqlrows.Slices((Prompt, Dimension, SubDimension), lead=2)
+
+
+@functools.cache
+def prompt_view_sql(prompt_id: str) -> tuple[str, str]:
+    """(SELECT list, joins) of the prompt whose id is the SQL expression `prompt_id`."""
+    prompt, dimension, sub_dimension = PROMPT_VIEW_SLICES.models
+    select = _PROMPT_VIEW.format(
+        through=Prompt.techniques.through._meta.db_table, technique=Technique._meta.db_table,
+        prompt=sqlrows.columns("p", prompt), dimension=sqlrows.columns("d", dimension),
+        sub_dimension=sqlrows.columns("s", sub_dimension),
+    )
+    joins = _PROMPT_JOINS.format(
+        prompt_table=prompt._meta.db_table, prompt_id=prompt_id, dimension_table=dimension._meta.db_table,
+        sub_dimension_table=sub_dimension._meta.db_table,
+    )
+    return select, joins
+
+
+def prompt_view(row) -> Prompt:
+    """The prompt, with its dimension, sub-dimension and techniques loaded, from a row that starts with
+    prompt_view_sql's columns."""
+    technique_ids, technique_codes = row[0], row[1]
+    prompt, dimension, sub_dimension = PROMPT_VIEW_SLICES.split(row)
+    prompt.dimension, prompt.sub_dimension = dimension, sub_dimension
+    techniques = [
+        Technique.from_db(connection.alias, ["id", "code"], pair) for pair in zip(technique_ids, technique_codes, strict=True)
+    ]
+    _cache_techniques(prompt, techniques)
+    return prompt
+
+
+def _cache_techniques(prompt: Prompt, techniques: list[Technique]) -> None:
+    cached = Technique.objects.all()  # as prefetch_related leaves it: a queryset already holding its rows
+    cached._result_cache, cached._prefetch_done = techniques, True
+    prompt._prefetched_objects_cache = {"techniques": cached}
+
+
+_CLAIM_SLICES = sqlrows.Slices((Claim, Lease, QueueItem), lead=PROMPT_VIEW_SLICES.end)
 
 
 @functools.cache
 def _claim_for_api_sql() -> str:
-    through = Prompt.techniques.through
-    claim, lease, item, prompt, dimension, sub_dimension = _CLAIM_SLICES.models
-    return _CLAIM_FOR_API_SQL.format(
-        claim=sqlrows.columns("c", claim), lease=sqlrows.columns("l", lease), item=sqlrows.columns("i", item),
-        prompt=sqlrows.columns("p", prompt), dimension=sqlrows.columns("d", dimension),
-        sub_dimension=sqlrows.columns("s", sub_dimension), claim_table=claim._meta.db_table,
-        lease_table=lease._meta.db_table, item_table=item._meta.db_table, prompt_table=prompt._meta.db_table,
-        dimension_table=dimension._meta.db_table, sub_dimension_table=sub_dimension._meta.db_table,
-        techniques_table=through._meta.db_table, technique_table=Technique._meta.db_table,
+    claim, lease, item = _CLAIM_SLICES.models
+    view, joins = prompt_view_sql("i.prompt_id")
+    return (
+        f"SELECT {view}, {sqlrows.columns('c', claim)}, {sqlrows.columns('l', lease)}, {sqlrows.columns('i', item)} "
+        f"FROM {claim._meta.db_table} c LEFT JOIN {lease._meta.db_table} l ON l.id = c.lease_id "
+        f"JOIN {item._meta.db_table} i ON i.id = c.item_id {joins} WHERE c.id = %s"
     )
 
 
-def claim_for_api(*, pk: int) -> Claim:
-    """A claim with the prompt, its labels and the lease, as the claim API returns it. Raises
-    Claim.DoesNotExist. On PostgreSQL one written-out statement (every claim answers with it), with a row
-    per technique of the prompt; elsewhere the ORM's two queries."""
+def claim_for_api(*, claim: Claim) -> Claim:
+    """The claim with the prompt, its labels and the lease, as the claim API returns it: as the claim
+    statement returned it (`claim.loaded_for_api`), else read again (PostgreSQL: one written-out statement,
+    elsewhere the ORM's two queries)."""
+    if getattr(claim, "loaded_for_api", False):
+        return claim
     if connection.vendor != "postgresql":
-        claim = Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension").get(pk=pk)
-        prompt = claim.item.prompt
+        claim = Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension").get(pk=claim.pk)
         # What prefetch_related("item__prompt__techniques") gives, for one prompt without its machinery.
-        techniques = list(Technique.objects.filter(prompts=prompt.pk))
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(_claim_for_api_sql(), [pk])
-            found = cursor.fetchall()
-        if not found:
-            raise Claim.DoesNotExist(f"No claim {pk}.")
-        claim, lease, item, prompt, dimension, sub_dimension = _CLAIM_SLICES.split(found[0])
-        prompt.dimension, prompt.sub_dimension = dimension, sub_dimension
-        item.prompt = prompt
-        claim.item, claim.lease = item, lease
-        end = _CLAIM_SLICES.end
-        techniques = [
-            Technique.from_db(connection.alias, ["id", "code"], row[end:]) for row in found if row[end] is not None
-        ]
-    cached = Technique.objects.all()  # as prefetch_related leaves it: a queryset already holding its rows
-    cached._result_cache, cached._prefetch_done = techniques, True
-    prompt._prefetched_objects_cache = {"techniques": cached}
+        _cache_techniques(claim.item.prompt, list(Technique.objects.filter(prompts=claim.item.prompt_id)))
+        return claim
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_for_api_sql(), [claim.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Claim.DoesNotExist(f"No claim {claim.pk}.")
+    claim, lease, item = _CLAIM_SLICES.split(row)
+    item.prompt = prompt_view(row)
+    claim.item, claim.lease = item, lease
     return claim
 
 

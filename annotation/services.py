@@ -410,8 +410,10 @@ WITH q AS (
 SELECT (SELECT id FROM cand), logged.id, logged.item_id, logged.lease_id,
        (SELECT c.version = (SELECT v.xmin FROM annotation_queueitem v WHERE v.id = c.id) FROM cand c),
        (SELECT count(*) FROM counters), set_config('synchronous_commit', 'off', true),
-       q.id, q.is_active, q.is_member OR NOT q.has_members, q.holds_lease
+       q.id, q.is_active, q.is_member OR NOT q.has_members, q.holds_lease,
+       (SELECT expires FROM go), ci.queue_id, ci.prompt_id, {view}
 FROM (SELECT 1) AS one LEFT JOIN logged ON true LEFT JOIN q ON true
+LEFT JOIN annotation_queueitem ci ON ci.id = logged.item_id {view_joins}
 """
 
 # Every item a user has reviewed stays open until the others have too, and sits at the head of the
@@ -446,10 +448,12 @@ def claim_passes(window: int) -> tuple[str, str, str]:
     """The claim statement of each pass, for a window of `window` items."""
     ranges = (_WINDOW_RANGE.format(scope=scope, window=window) for scope in ("", "AND w.submitted <= 0 "))
     windows = f"unnest({' || '.join(ranges)}) WITH ORDINALITY AS win(id, ord) JOIN annotation_queueitem i ON i.id = win.id"
+    view, view_joins = selectors.prompt_view_sql("ci.prompt_id")  # what the claim API shows
+    common = {"max_n": MAX_ANNOTATORS_PER_ITEM, "view": view, "view_joins": view_joins}
     return (
-        _CLAIM_SQL.format(source=windows, scope="", order="win.ord", max_n=MAX_ANNOTATORS_PER_ITEM),
-        _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, max_n=MAX_ANNOTATORS_PER_ITEM),
-        _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, max_n=MAX_ANNOTATORS_PER_ITEM),
+        _CLAIM_SQL.format(source=windows, scope="", order="win.ord", **common),
+        _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, **common),
+        _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, **common),
     )
 
 
@@ -465,7 +469,9 @@ def _claim_sql(queue_id: int, user, now) -> Claim | str | None:
         for sql in claim_passes(CLAIM_WINDOW):
             for _attempt in range(3):
                 cursor.execute(sql, params)
-                candidate, claim_id, item_id, lease_id, fresh, _n, _cfg, *access = cursor.fetchone()
+                row = cursor.fetchone()
+                candidate, claim_id, item_id, lease_id, fresh = row[:5]
+                access = row[7:11]
                 if candidate is None or claim_id is not None or fresh:
                     break
                 # The item changed under the statement (see above): look again, with a new snapshot.
@@ -482,7 +488,17 @@ def _claim_sql(queue_id: int, user, now) -> Claim | str | None:
         if not fresh:
             raise _Busy  # the items it found kept changing under it: try again in a moment
         return _STALE
-    return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
+    expires, queue_id, prompt_id = row[11:14]
+    # The claim as the API shows it, from the same row; the rest of the item and lease load when asked for.
+    item = QueueItem.from_db(connection.alias, ["id", "queue_id", "prompt_id"], [item_id, queue_id, prompt_id])
+    item.prompt = selectors.prompt_view(row[14:])
+    lease = Lease.from_db(
+        connection.alias, ["id", "item_id", "annotator_id", "state", "expires_at"],
+        [lease_id, item_id, user.pk, Lease.State.ACTIVE, expires],
+    )
+    claim = Claim(pk=claim_id, item=item, annotator=user, lease=lease, created_at=now)
+    claim.loaded_for_api = True
+    return claim
 
 
 def _check_access(queue_id: int, found: int | None, is_active: bool, may_claim: bool, *_rest) -> None:

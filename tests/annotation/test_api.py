@@ -199,6 +199,9 @@ def test_the_claim_answers_with_the_prompt_its_labels_techniques_twin_and_lease(
     assert (prompt["severity"], prompt["risk_expression"], prompt["expected_behaviour"]) == (4, "implicit", "refuse")
     assert prompt["reference_answers"] == ["参考答案"]
     assert (prompt["near_duplicate_of"], prompt["near_duplicate_score"]) == (twin.pk, 0.91)
+    # Asking again while holding it gives back the same claim, read afresh: the same answer, lease renewed.
+    again = post(client, "api-queue-next", queue.pk).json()
+    assert again.pop("expires_at") >= claim.pop("expires_at") and again == claim
     # An unlabelled prompt answers with empty labels, not missing ones.
     other = post(api(annotators[1]), "api-queue-next", queue.pk).json()["prompt"]
     assert other["id"] == twin.pk and other["sub_dimension"] is None and other["techniques"] == []
