@@ -193,7 +193,7 @@ class QueueNextApi(APIView):
     @extend_schema(request=None, responses={200: ClaimOutput, 204: OpenApiResponse(description="Nothing left")})
     def post(self, request, pk: int):
         try:
-            claim = services.lease_claim(queue_id=pk, user=request.user)
+            claim = services.lease_claim(queue_id=pk, user=request.user, with_prompt=True)
         except ReviewQueue.DoesNotExist:
             raise NotFound
         except services.NotAllowed as exc:

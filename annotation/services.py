@@ -411,9 +411,8 @@ SELECT (SELECT id FROM cand), logged.id, logged.item_id, logged.lease_id,
        (SELECT c.version = (SELECT v.xmin FROM annotation_queueitem v WHERE v.id = c.id) FROM cand c),
        (SELECT count(*) FROM counters), set_config('synchronous_commit', 'off', true),
        q.id, q.is_active, q.is_member OR NOT q.has_members, q.holds_lease,
-       (SELECT expires FROM go), ci.queue_id, ci.prompt_id, {view}
-FROM (SELECT 1) AS one LEFT JOIN logged ON true LEFT JOIN q ON true
-LEFT JOIN annotation_queueitem ci ON ci.id = logged.item_id {view_joins}
+       (SELECT expires FROM go){view}
+FROM (SELECT 1) AS one LEFT JOIN logged ON true LEFT JOIN q ON true{view_joins}
 """
 
 # Every item a user has reviewed stays open until the others have too, and sits at the head of the
@@ -444,11 +443,15 @@ _WINDOW_RANGE = (
 
 
 @functools.cache
-def claim_passes(window: int) -> tuple[str, str, str]:
-    """The claim statement of each pass, for a window of `window` items."""
+def claim_passes(window: int, with_prompt: bool) -> tuple[str, str, str]:
+    """The claim statement of each pass, for a window of `window` items; `with_prompt`: its row also
+    holds the prompt as the claim API shows it."""
     ranges = (_WINDOW_RANGE.format(scope=scope, window=window) for scope in ("", "AND w.submitted <= 0 "))
     windows = f"unnest({' || '.join(ranges)}) WITH ORDINALITY AS win(id, ord) JOIN annotation_queueitem i ON i.id = win.id"
-    view, view_joins = selectors.prompt_view_sql("ci.prompt_id")  # what the claim API shows
+    view = view_joins = ""
+    if with_prompt:
+        view, view_joins = selectors.prompt_view_sql("ci.prompt_id")
+        view, view_joins = f", ci.queue_id, ci.prompt_id, {view}", f"\nLEFT JOIN annotation_queueitem ci ON ci.id = logged.item_id {view_joins}"
     common = {"max_n": MAX_ANNOTATORS_PER_ITEM, "view": view, "view_joins": view_joins}
     return (
         _CLAIM_SQL.format(source=windows, scope="", order="win.ord", **common),
@@ -460,13 +463,13 @@ def claim_passes(window: int) -> tuple[str, str, str]:
 _STALE, _HOLDS = "stale", "holds"
 
 
-def _claim_sql(queue_id: int, user, now) -> Claim | str | None:
+def _claim_sql(queue_id: int, user, now, with_prompt: bool) -> Claim | str | None:
     """Claim; None when nothing is left for the user; _STALE for a candidate whose counters were wrong;
     _HOLDS when the user already holds a lease in the queue (to be renewed, not a second one). Raises
     ReviewQueue.DoesNotExist, NotAllowed (queue closed to the user) or _Busy (every candidate locked)."""
     params = {"queue": queue_id, "user": user.pk, "now": now, "free_now": FREE_NOW}
     with connection.cursor() as cursor:
-        for sql in claim_passes(CLAIM_WINDOW):
+        for sql in claim_passes(CLAIM_WINDOW, with_prompt):
             for _attempt in range(3):
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
@@ -488,6 +491,8 @@ def _claim_sql(queue_id: int, user, now) -> Claim | str | None:
         if not fresh:
             raise _Busy  # the items it found kept changing under it: try again in a moment
         return _STALE
+    if not with_prompt:
+        return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
     expires, queue_id, prompt_id = row[11:14]
     # The claim as the API shows it, from the same row; the rest of the item and lease load when asked for.
     item = QueueItem.from_db(connection.alias, ["id", "queue_id", "prompt_id"], [item_id, queue_id, prompt_id])
@@ -551,9 +556,12 @@ def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
 
 
 def lease_claim(
-    *, queue: ReviewQueue | None = None, queue_id: int | None = None, user, patience: float = 10.0
+    *, queue: ReviewQueue | None = None, queue_id: int | None = None, user, patience: float = 10.0,
+    with_prompt: bool = False,
 ) -> Claim | None:
     """"Next item": the user's open claim in this queue, else a new lease on the best item; None when none is left.
+    `with_prompt`: a new claim comes with its prompt as the claim API shows it (on PostgreSQL from the
+    claim statement itself: see selectors.claim_for_api).
 
     Best = closest to completion, then oldest, among open items with a claimable slot the user has not
     dealt with. One short transaction; on PostgreSQL the item row is taken FOR UPDATE SKIP LOCKED. When
@@ -565,7 +573,7 @@ def lease_claim(
     pause = 0.002
     while True:
         try:
-            return _claim_once(queue_id, user)
+            return _claim_once(queue_id, user, with_prompt)
         except (_Busy, IntegrityError):
             # IntegrityError: only this same user claiming twice at once can hit unique (item, annotator).
             if time.monotonic() > deadline:
@@ -575,7 +583,7 @@ def lease_claim(
             pause = min(pause * 2, 0.05)
 
 
-def _claim_once(queue_id: int, user) -> Claim | None:
+def _claim_once(queue_id: int, user, with_prompt: bool) -> Claim | None:
     """A new claim in one statement on PostgreSQL (queue checks included); else, and when the user holds
     a lease in the queue or the statement found counters wrong, on the ORM: the user's own lease renewed,
     else a new claim."""
@@ -583,7 +591,7 @@ def _claim_once(queue_id: int, user) -> Claim | None:
     if connection.vendor == "postgresql":
         # One statement is a transaction of its own (a savepoint inside a caller's).
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            outcome = _claim_sql(queue_id, user, now)
+            outcome = _claim_sql(queue_id, user, now, with_prompt)
         if outcome not in (_STALE, _HOLDS):
             return outcome
     queue = _queue_for_claim(queue_id, user)  # raises ReviewQueue.DoesNotExist, NotAllowed

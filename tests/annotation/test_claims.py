@@ -221,7 +221,7 @@ def test_a_queue_whose_items_all_stay_locked_says_busy_not_empty(taxonomy, annot
     queue = make_queue()
     make_items(1)
 
-    def always_locked(queue, user):
+    def always_locked(queue_id, user, with_prompt):
         raise services._Busy
 
     monkeypatch.setattr(services, "_claim_once", always_locked)
