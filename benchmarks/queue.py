@@ -403,7 +403,7 @@ def claim_plans() -> str:
     with connection.cursor() as cur:
         cur.execute(
             "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) FROM pg_prepared_statements "
-            "WHERE statement LIKE '%%WITH cand AS%%'"
+            "WHERE statement LIKE '%%), cand AS (%%'"
         )
         generic, custom = cur.fetchone()
     return f"{generic} runs on the generic plan, {custom} planned afresh"
