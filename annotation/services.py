@@ -474,14 +474,14 @@ def _claim_sql(queue_id: int, user, now, with_prompt: bool) -> Claim | str | Non
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
                 candidate, claim_id, item_id, lease_id, fresh = row[:5]
-                access = row[7:11]
+                queue_found, is_active, may_claim, holds_lease = row[7:11]  # the queue checks
                 if candidate is None or claim_id is not None or fresh:
                     break
                 # The item changed under the statement (see above): look again, with a new snapshot.
-            if candidate is not None or access[0] is None or not all(access[1:3]) or access[3]:
+            if candidate is not None or not (queue_found and is_active and may_claim) or holds_lease:
                 break
-    _check_access(queue_id, *access)
-    if access[3]:
+    _check_access(queue_id, queue_found, is_active, may_claim)
+    if holds_lease:
         return _HOLDS
     if candidate is None:
         if _candidate_items(queue_id, user, now).exists():
@@ -493,7 +493,7 @@ def _claim_sql(queue_id: int, user, now, with_prompt: bool) -> Claim | str | Non
         return _STALE
     if not with_prompt:
         return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
-    expires, queue_id, prompt_id = row[11:14]
+    expires, queue_id, prompt_id = row[11:14]  # then the prompt as the API shows it
     # The claim as the API shows it, from the same row; the rest of the item and lease load when asked for.
     item = QueueItem.from_db(connection.alias, ["id", "queue_id", "prompt_id"], [item_id, queue_id, prompt_id])
     item.prompt = selectors.prompt_view(row[14:])
@@ -506,7 +506,7 @@ def _claim_sql(queue_id: int, user, now, with_prompt: bool) -> Claim | str | Non
     return claim
 
 
-def _check_access(queue_id: int, found: int | None, is_active: bool, may_claim: bool, *_rest) -> None:
+def _check_access(queue_id: int, found: int | None, is_active: bool, may_claim: bool) -> None:
     if found is None:
         raise ReviewQueue.DoesNotExist(f"No review queue {queue_id}.")
     if not is_active:
