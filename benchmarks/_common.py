@@ -78,6 +78,19 @@ def percentile(values, q: float) -> float:
     return ordered[index]
 
 
+def machine_speed() -> float:
+    """Seconds one core takes for a fixed pure-Python loop (best of three): a shared machine's speed
+    changes from minute to minute, and every figure measured on it with it."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def peak_rss_mb() -> float:
     import resource
 

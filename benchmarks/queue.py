@@ -47,7 +47,7 @@ from urllib.parse import urlparse, urlunparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import ROOT, load_taxonomy, percentile, result, setup_django  # noqa: E402
+from benchmarks._common import ROOT, load_taxonomy, machine_speed, percentile, result, setup_django  # noqa: E402
 
 SERVICE_ANNOTATORS = 16
 HTTP_CLIENTS = 8
@@ -460,6 +460,7 @@ def main() -> None:
     os.environ.update(DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost", SECURE_SSL_REDIRECT="0")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     db_name = _db_name()
+    speed_before = machine_speed()
     print(f"database {db_name}; pools {sizes[0]:,} and {sizes[1]:,}; {seconds:.0f} s per run after {warmup:.0f} s warm-up")
     db_url = setup_django(db_name, fresh=True)
     from django.db import connections
@@ -539,7 +540,8 @@ def main() -> None:
                   f"{large:,}/{small:,} HTTP p99 ratio {pw['p99'] / paced[('http', small)]['p99']:.2f}")
         load = os.getloadavg()
         print(f"machine: {os.cpu_count()} cores shared with other work (load average {load[0]:.1f} {load[1]:.1f} "
-              f"{load[2]:.1f}); clients, gunicorn and PostgreSQL all run on it")
+              f"{load[2]:.1f}); clients, gunicorn and PostgreSQL all run on it; a fixed loop took "
+              f"{speed_before * 1000:.0f} ms before the runs and {machine_speed() * 1000:.0f} ms after (less is faster)")
         result(
             claims_per_s=round(web["claims_per_s"], 1),
             p50_ms=round(web["p50"], 2),
