@@ -122,14 +122,8 @@ def prompt_view(row) -> Prompt:
     techniques = [
         Technique.from_db(connection.alias, ["id", "code"], pair) for pair in zip(technique_ids, technique_codes, strict=True)
     ]
-    _cache_techniques(prompt, techniques)
+    sqlrows.prefetched(prompt, "techniques", techniques)
     return prompt
-
-
-def _cache_techniques(prompt: Prompt, techniques: list[Technique]) -> None:
-    cached = Technique.objects.all()  # as prefetch_related leaves it: a queryset already holding its rows
-    cached._result_cache, cached._prefetch_done = techniques, True
-    prompt._prefetched_objects_cache = {"techniques": cached}
 
 
 _CLAIM_SLICES = sqlrows.Slices((Claim, Lease, QueueItem), lead=PROMPT_VIEW_SLICES.end)
@@ -155,7 +149,7 @@ def claim_for_api(*, claim: Claim) -> Claim:
     if connection.vendor != "postgresql":
         claim = Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension").get(pk=claim.pk)
         # What prefetch_related("item__prompt__techniques") gives, for one prompt without its machinery.
-        _cache_techniques(claim.item.prompt, list(Technique.objects.filter(prompts=claim.item.prompt_id)))
+        sqlrows.prefetched(claim.item.prompt, "techniques", list(Technique.objects.filter(prompts=claim.item.prompt_id)))
         return claim
     with connection.cursor() as cursor:
         cursor.execute(_claim_for_api_sql(), [claim.pk])

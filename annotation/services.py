@@ -971,7 +971,7 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
     if technique_ids:
         annotation.techniques.set(technique_ids)
     else:  # known to be none: whoever shows the annotation next need not ask the database
-        annotation._prefetched_objects_cache = {"techniques": Technique.objects.none()}
+        sqlrows.prefetched(annotation, "techniques", [])
     if status != "surplus":
         _sync_counters(item, leases, item.queue.annotators_per_item)
         if item.state == QueueItem.State.OPEN and item.submitted >= item.queue.annotators_per_item:
