@@ -84,12 +84,11 @@ def claim_get(*, pk: int, user) -> Claim:
 # taxonomy's order, then the prompt, its dimension and sub-dimension) and the joins it needs from the
 # prompt's id. Read here for a claim by id, and returned by the claim statement itself, so that a claim
 # over the API is one statement.
-_PROMPT_VIEW = (
-    'ARRAY(SELECT t.id FROM {through} pt JOIN {technique} t ON t.id = pt.technique_id WHERE pt.prompt_id = p.id '
-    'ORDER BY t."order", t.code), '
-    'ARRAY(SELECT t.code FROM {through} pt JOIN {technique} t ON t.id = pt.technique_id WHERE pt.prompt_id = p.id '
-    'ORDER BY t."order", t.code), {prompt}, {dimension}, {sub_dimension}'
+_TECHNIQUES = (
+    'ARRAY(SELECT t.{column} FROM {through} pt JOIN {technique} t ON t.id = pt.technique_id '
+    'WHERE pt.prompt_id = p.id ORDER BY t."order", t.code)'
 )
+_PROMPT_VIEW = "{technique_ids}, {technique_codes}, {prompt}, {dimension}, {sub_dimension}"
 _PROMPT_JOINS = (
     "LEFT JOIN {prompt_table} p ON p.id = {prompt_id} LEFT JOIN {dimension_table} d ON d.id = p.dimension_id "
     "LEFT JOIN {sub_dimension_table} s ON s.id = p.sub_dimension_id"
@@ -101,8 +100,10 @@ PROMPT_VIEW_SLICES = sqlrows.Slices((Prompt, Dimension, SubDimension), lead=2)
 def prompt_view_sql(prompt_id: str) -> tuple[str, str]:
     """(SELECT list, joins) of the prompt whose id is the SQL expression `prompt_id`."""
     prompt, dimension, sub_dimension = PROMPT_VIEW_SLICES.models
+    techniques = {"through": Prompt.techniques.through._meta.db_table, "technique": Technique._meta.db_table}
     select = _PROMPT_VIEW.format(
-        through=Prompt.techniques.through._meta.db_table, technique=Technique._meta.db_table,
+        technique_ids=_TECHNIQUES.format(column="id", **techniques),
+        technique_codes=_TECHNIQUES.format(column="code", **techniques),
         prompt=sqlrows.columns("p", prompt), dimension=sqlrows.columns("d", dimension),
         sub_dimension=sqlrows.columns("s", sub_dimension),
     )

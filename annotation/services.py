@@ -328,6 +328,26 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
     return claim or Claim.objects.create(item=item, annotator=user, lease=lease, created_at=now)
 
 
+# The queue as a claim needs it: its row, whether it has members, whether the user is one, whether the
+# user already holds a lease in it. The first part of the claim statement, and the ORM path's own query.
+_QUEUE_FOR_CLAIM = """
+SELECT q.*,
+       EXISTS (SELECT 1 FROM {members} m WHERE m.reviewqueue_id = q.id) AS has_members,
+       EXISTS (SELECT 1 FROM {members} m WHERE m.reviewqueue_id = q.id AND m.user_id = %(user)s) AS is_member,
+       EXISTS (SELECT 1 FROM {lease} l JOIN {item} i ON i.id = l.item_id
+               WHERE l.annotator_id = %(user)s AND l.state = 'active' AND i.queue_id = q.id) AS holds_lease
+FROM {queue} q WHERE q.id = %(queue)s
+"""
+
+
+@functools.cache
+def _queue_for_claim_sql() -> str:
+    return _QUEUE_FOR_CLAIM.format(
+        members=ReviewQueue.members.through._meta.db_table, lease=Lease._meta.db_table,
+        item=QueueItem._meta.db_table, queue=ReviewQueue._meta.db_table,
+    )
+
+
 # The claim on PostgreSQL in one statement: check the queue (it exists, is active, is open to the user,
 # who holds no lease in it yet: one to renew goes the ORM way), pick and lock the best item (SKIP LOCKED),
 # take a free slot number or an expired lease in place, bring the item's counters up to date, log the
@@ -344,17 +364,9 @@ def _resume(queue: ReviewQueue, user, now) -> Claim | None:
 # plan that stays right whatever the table's statistics say; joined, they could turn into a hash of every
 # lease in the table.
 _CLAIM_SQL = """
-WITH q AS (
-    SELECT q.id, q.is_active, q.annotators_per_item AS n,
-           %(now)s + make_interval(mins => q.lease_minutes) AS expires,
-           EXISTS (SELECT 1 FROM annotation_reviewqueue_members m WHERE m.reviewqueue_id = q.id) AS has_members,
-           EXISTS (SELECT 1 FROM annotation_reviewqueue_members m
-                   WHERE m.reviewqueue_id = q.id AND m.user_id = %(user)s) AS is_member,
-           EXISTS (SELECT 1 FROM annotation_lease h JOIN annotation_queueitem hi ON hi.id = h.item_id
-                   WHERE h.annotator_id = %(user)s AND h.state = 'active' AND hi.queue_id = q.id) AS holds_lease
-    FROM annotation_reviewqueue q WHERE q.id = %(queue)s
-), go AS (
-    SELECT n, expires FROM q WHERE is_active AND (is_member OR NOT has_members) AND NOT holds_lease
+WITH q AS ({queue_check}), go AS (
+    SELECT annotators_per_item AS n, %(now)s + make_interval(mins => lease_minutes) AS expires
+    FROM q WHERE is_active AND (is_member OR NOT has_members) AND NOT holds_lease
 ), cand AS (
     SELECT i.id, i.xmin AS version FROM {source}
     WHERE EXISTS (SELECT 1 FROM go) AND i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s {scope}
@@ -452,7 +464,7 @@ def claim_passes(window: int, with_prompt: bool) -> tuple[str, str, str]:
     if with_prompt:
         view, view_joins = selectors.prompt_view_sql("ci.prompt_id")
         view, view_joins = f", ci.queue_id, ci.prompt_id, {view}", f"\nLEFT JOIN annotation_queueitem ci ON ci.id = logged.item_id {view_joins}"
-    common = {"max_n": MAX_ANNOTATORS_PER_ITEM, "view": view, "view_joins": view_joins}
+    common = {"max_n": MAX_ANNOTATORS_PER_ITEM, "queue_check": _queue_for_claim_sql(), "view": view, "view_joins": view_joins}
     return (
         _CLAIM_SQL.format(source=windows, scope="", order="win.ord", **common),
         _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, **common),
@@ -528,28 +540,10 @@ def _soft_state_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-_QUEUE_FOR_CLAIM = """
-SELECT q.*,
-       EXISTS (SELECT 1 FROM {members} m WHERE m.reviewqueue_id = q.id) AS has_members,
-       EXISTS (SELECT 1 FROM {members} m WHERE m.reviewqueue_id = q.id AND m.user_id = %s) AS is_member,
-       EXISTS (SELECT 1 FROM {lease} l JOIN {item} i ON i.id = l.item_id
-               WHERE l.annotator_id = %s AND l.state = 'active' AND i.queue_id = q.id) AS holds_lease
-FROM {queue} q WHERE q.id = %s
-"""
-
-
-@functools.cache
-def _queue_for_claim_sql() -> str:
-    return _QUEUE_FOR_CLAIM.format(
-        members=ReviewQueue.members.through._meta.db_table, lease=Lease._meta.db_table,
-        item=QueueItem._meta.db_table, queue=ReviewQueue._meta.db_table,
-    )
-
-
 def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
     """The queue as it is now (N, lease length, active), the user's membership and whether they hold a
     lease in it, in one query (the claim statement checks the same on PostgreSQL)."""
-    found = list(ReviewQueue.objects.raw(_queue_for_claim_sql(), [user.pk, user.pk, queue_id]))
+    found = list(ReviewQueue.objects.raw(_queue_for_claim_sql(), {"user": user.pk, "queue": queue_id}))
     queue = found[0] if found else None
     _check_access(queue_id, queue and queue.pk, queue and queue.is_active, queue and (queue.is_member or not queue.has_members))
     return queue
