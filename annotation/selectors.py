@@ -93,7 +93,17 @@ _PROMPT_JOINS = (
     "LEFT JOIN {prompt_table} p ON p.id = {prompt_id} LEFT JOIN {dimension_table} d ON d.id = p.dimension_id "
     "LEFT JOIN {sub_dimension_table} s ON s.id = p.sub_dimension_id"
 )
-PROMPT_VIEW_SLICES = sqlrows.Slices((Prompt, Dimension, SubDimension), lead=2)
+# Only the fields the claim shows (apis.ReviewPromptOutput); the rest stay deferred, as `.only()` leaves them.
+_TAXON = ("id", "code", "name_zh", "name_en")
+PROMPT_VIEW_SLICES = sqlrows.Slices(
+    (
+        (Prompt, ("id", "text", "language", "dimension_id", "sub_dimension_id", "risk_expression", "severity",
+                  "expected_behaviour", "reference_answers", "near_duplicate_of_id", "near_duplicate_score")),
+        (Dimension, _TAXON),
+        (SubDimension, _TAXON),
+    ),
+    lead=2,
+)
 
 
 @functools.cache
@@ -101,11 +111,11 @@ def prompt_view_sql(prompt_id: str) -> tuple[str, str]:
     """(SELECT list, joins) of the prompt whose id is the SQL expression `prompt_id`."""
     prompt, dimension, sub_dimension = PROMPT_VIEW_SLICES.models
     techniques = {"through": Prompt.techniques.through._meta.db_table, "technique": Technique._meta.db_table}
+    prompt_columns, dimension_columns, sub_dimension_columns = PROMPT_VIEW_SLICES.columns("p", "d", "s")
     select = _PROMPT_VIEW.format(
         technique_ids=_TECHNIQUES.format(column="id", **techniques),
         technique_codes=_TECHNIQUES.format(column="code", **techniques),
-        prompt=sqlrows.columns("p", prompt), dimension=sqlrows.columns("d", dimension),
-        sub_dimension=sqlrows.columns("s", sub_dimension),
+        prompt=prompt_columns, dimension=dimension_columns, sub_dimension=sub_dimension_columns,
     )
     joins = _PROMPT_JOINS.format(
         prompt_table=prompt._meta.db_table, prompt_id=prompt_id, dimension_table=dimension._meta.db_table,
@@ -134,7 +144,7 @@ _CLAIM_SLICES = sqlrows.Slices((Claim, Lease, QueueItem), lead=PROMPT_VIEW_SLICE
 def _claim_for_api_sql() -> str:
     claim, lease, item = _CLAIM_SLICES.models
     view, joins = prompt_view_sql("i.prompt_id")
-    return (
+    return sqlrows.compact(
         f"SELECT {view}, {sqlrows.columns('c', claim)}, {sqlrows.columns('l', lease)}, {sqlrows.columns('i', item)} "
         f"FROM {claim._meta.db_table} c LEFT JOIN {lease._meta.db_table} l ON l.id = c.lease_id "
         f"JOIN {item._meta.db_table} i ON i.id = c.item_id {joins} WHERE c.id = %s"

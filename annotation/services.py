@@ -466,9 +466,9 @@ def claim_passes(window: int, with_prompt: bool) -> tuple[str, str, str]:
         view, view_joins = f", ci.queue_id, ci.prompt_id, {view}", f"\nLEFT JOIN annotation_queueitem ci ON ci.id = logged.item_id {view_joins}"
     common = {"max_n": MAX_ANNOTATORS_PER_ITEM, "queue_check": _queue_for_claim_sql(), "view": view, "view_joins": view_joins}
     return (
-        _CLAIM_SQL.format(source=windows, scope="", order="win.ord", **common),
-        _CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, **common),
-        _CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, **common),
+        sqlrows.compact(_CLAIM_SQL.format(source=windows, scope="", order="win.ord", **common)),
+        sqlrows.compact(_CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, **common)),
+        sqlrows.compact(_CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, **common)),
     )
 
 
@@ -864,21 +864,32 @@ JOIN {dimension_table} d ON d.id = p.dimension_id
 WHERE c.id = %s AND c.annotator_id = %s
 FOR NO KEY UPDATE OF i
 """
-_LOCK_SLICES = sqlrows.Slices((QueueItem, ReviewQueue, Prompt, Dimension), lead=2)  # after claim time, technique ids
+# After the claim's time and the prompt's technique ids: the item, and of its queue and prompt what a submit
+# and the consensus rule read (the guidelines, the prompt's provenance and the like stay deferred).
+_LOCK_SLICES = sqlrows.Slices(
+    (
+        QueueItem,
+        (ReviewQueue, ("id", "name", "taxonomy_id", "annotators_per_item", "lease_minutes", "consensus_rule", "is_active")),
+        (Prompt, ("id", "text", "dimension_id", "sub_dimension_id", "risk_expression", "severity", "expected_behaviour",
+                  "reference_answers")),
+        Dimension,
+    ),
+    lead=2,
+)
 
 
 @functools.cache
 def _lock_claimed_sql() -> tuple[str, str]:
     """The lock statement and the leases statement."""
     item_m, queue_m, prompt_m, dimension_m = _LOCK_SLICES.models
+    item, queue, prompt, dimension = _LOCK_SLICES.columns("i", "q", "p", "d")
     lock = _LOCK_CLAIMED_SQL.format(
         prompt_techniques=Prompt.techniques.through._meta.db_table,
-        item=sqlrows.columns("i", item_m), queue=sqlrows.columns("q", queue_m), prompt=sqlrows.columns("p", prompt_m),
-        dimension=sqlrows.columns("d", dimension_m), claim_table=Claim._meta.db_table, item_table=item_m._meta.db_table,
-        queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
+        item=item, queue=queue, prompt=prompt, dimension=dimension, claim_table=Claim._meta.db_table,
+        item_table=item_m._meta.db_table, queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
         dimension_table=dimension_m._meta.db_table,
     )
-    return lock, f"SELECT {sqlrows.columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
+    return sqlrows.compact(lock), f"SELECT {sqlrows.columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
 
 
 def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], list[int] | None] | None:
@@ -1099,12 +1110,12 @@ ORDER BY a.submitted_at DESC, a.id DESC
 @functools.cache
 def _annotations_sql() -> str:
     user = Annotation.annotator.field.related_model
-    return _ANNOTATIONS_SQL.format(
+    return sqlrows.compact(_ANNOTATIONS_SQL.format(
         annotation=sqlrows.columns("a", Annotation), annotation_table=Annotation._meta.db_table,
         user_table=user._meta.db_table, user_pk=user._meta.pk.column,
         username=user._meta.get_field(user.USERNAME_FIELD).column,
         through=Annotation.techniques.through._meta.db_table, technique=Technique._meta.db_table,
-    )
+    ))
 
 
 def _annotations_for_rule(item: QueueItem) -> list[Annotation]:

@@ -205,3 +205,53 @@ def test_the_claim_answers_with_the_prompt_its_labels_techniques_twin_and_lease(
     # An unlabelled prompt answers with empty labels, not missing ones.
     other = post(api(annotators[1]), "api-queue-next", queue.pk).json()["prompt"]
     assert other["id"] == twin.pk and other["sub_dimension"] is None and other["techniques"] == []
+
+
+def test_a_review_over_the_api_costs_the_same_statements_whatever_the_queue_or_n(taxonomy, annotators, client, hostile_strings):
+    """What a claim and a submit ask the database must not grow with the queue's N; on PostgreSQL a claim
+    is the token check and one claim statement, and neither reads what the review does not show (the
+    queue's guidelines, the prompt's provenance), however long."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    from curation.models import Dimension, Technique
+
+    tokens = {a.pk: Token.objects.create(user=a).key for a in annotators}
+    texts = [s for s in hostile_strings if "\x00" not in s]
+    costs: dict[str, set[int]] = {"claim": set(), "submit": set(), "final": set()}
+    unshown: list[str] = []
+
+    def counted(kind, annotator, name, pk, data=None):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.post(
+                reverse(name, args=[pk]), data or {}, content_type="application/json",
+                HTTP_AUTHORIZATION=f"Token {tokens[annotator.pk]}",
+            )
+        # Savepoints are this test's transaction showing through, not the review's own statements.
+        statements = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+        costs[kind].add(len(statements))
+        if kind != "final":  # the decision itself reads and writes the whole prompt
+            unshown.extend(sql for sql in statements if '"guidelines"' in sql or '"provenance"' in sql)
+        return response
+
+    for n, code in ((2, "legality"), (4, "ethics")):
+        queue = make_queue(name=f"N={n}", n=n, dimensions=[code], guidelines="\n".join(texts) * 20)
+        dimension = Dimension.objects.get(taxonomy__code="v251030", code=code)
+        item = make_items(
+            1, text=next(s for s in texts if "<script>" in s) + f" {n}", dimension=dimension,
+            sub_dimension=dimension.sub_dimensions.first(), severity=4, risk_expression="implicit",
+            reference_answers=["参考"], provenance={"notes": texts * 10},
+        )[0]
+        item.prompt.techniques.set(Technique.objects.order_by("id")[:2])
+        for k, annotator in enumerate(annotators[:n]):
+            claim = counted("claim", annotator, "api-queue-next", queue.pk)
+            assert claim.status_code == 200 and claim.json()["item"] == item.pk
+            kind = "final" if k == n - 1 else "submit"
+            result = counted(kind, annotator, "api-claim-submit", claim.json()["id"], {"decision": "accept", "severity": 3})
+            assert result.status_code == 201, result.content
+        assert result.json()["item_state"] == "decided"
+    assert all(len(c) == 1 for c in costs.values()), costs
+    if connection.vendor == "postgresql":
+        assert costs["claim"] == {2}
+        assert unshown == []
