@@ -945,12 +945,14 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
     fields, technique_ids = _validated(item, data, current_techniques)
     now = timezone.now()
     status = "counted"
+    # The usual submit's three writes (its lease, the annotation, the item's counters) go out together.
+    writes = sqlrows.Writes()
     if own is not None and own.state == Lease.State.ACTIVE:
         if own.expires_at <= now:
             status = "late"
         own.state = Lease.State.SUBMITTED
         own.expires_at = None
-        own.save(update_fields=["state", "expires_at", "updated_at"])
+        writes.update(own, ["state", "expires_at", "updated_at"])
         lease = own
     else:
         lease = None
@@ -970,19 +972,23 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
             else:
                 Lease.objects.create(item=item, annotator=user, slot=None, state=Lease.State.SURPLUS, claimed_at=claim.created_at)
     fields["seconds_spent"] = _seconds(fields["seconds_spent"], claim.created_at, now)
-    annotation = Annotation.objects.create(
+    annotation = Annotation(
         queue_id=item.queue_id, prompt_id=item.prompt_id, annotator=user, is_surplus=status == "surplus", **fields
     )
+    writes.insert(annotation)
+    decides = False
+    if status != "surplus":
+        _sync_counters(item, leases, item.queue.annotators_per_item)
+        decides = item.state == QueueItem.State.OPEN and item.submitted >= item.queue.annotators_per_item
+        if not decides:
+            writes.update(item, COUNTER_FIELDS)
+    writes.flush()
     if technique_ids:
         annotation.techniques.set(technique_ids)
     else:  # known to be none: whoever shows the annotation next need not ask the database
         sqlrows.prefetched(annotation, "techniques", [])
-    if status != "surplus":
-        _sync_counters(item, leases, item.queue.annotators_per_item)
-        if item.state == QueueItem.State.OPEN and item.submitted >= item.queue.annotators_per_item:
-            _evaluate(item, actor=None, also=COUNTER_FIELDS)  # the counters go in the same UPDATE as the outcome
-        else:
-            _save_counters(item)
+    if decides:
+        _evaluate(item, actor=None, also=COUNTER_FIELDS)  # the counters go in the same UPDATE as the outcome
     return SubmitResult(annotation=annotation, status=status, item_state=item.state)
 
 
