@@ -11,8 +11,9 @@ lets annotators claim ("next") and submit: saturated (each claims again as soon 
   of its own with its own connection, as gunicorn's worker processes call them (the row `service`). The same
   16 as threads of one process are reported too (`threads`): there they also wait for one interpreter lock,
   which no production set-up has them share;
-* 8 HTTP clients (threads of this process) against gunicorn (4 sync workers, DEBUG=0, started here on 127.0.0.1) using the REST API
-  with token auth: POST /api/queues/{id}/next/ then POST /api/claims/{id}/submit/.
+* 8 HTTP clients (threads of this process) against gunicorn started here on 127.0.0.1 as in production
+  (config/gunicorn.conf.py: 2 × cores + 1 sync workers; DEBUG=0) using the REST API with token auth:
+  POST /api/queues/{id}/next/ then POST /api/claims/{id}/submit/.
 
 Claim latency is timed around the call (service) or the request (HTTP, client side, connection included).
 Anchor: Label Studio 1.23 (PostgreSQL, gunicorn 4 workers, 8 users): next-task p99 487 ms at 10k tasks,
@@ -37,6 +38,7 @@ import http.client
 import json
 import multiprocessing
 import random
+import runpy
 import secrets
 import socket
 import subprocess
@@ -51,7 +53,8 @@ from benchmarks._common import ROOT, load_taxonomy, machine_speed, percentile, r
 
 SERVICE_ANNOTATORS = 16
 HTTP_CLIENTS = 8
-GUNICORN_WORKERS = 4
+GUNICORN_CONFIG = ROOT / "config" / "gunicorn.conf.py"
+GUNICORN_WORKERS = runpy.run_path(str(GUNICORN_CONFIG))["workers"]  # as production runs it on this machine
 N = 3
 
 
@@ -284,7 +287,7 @@ def start_gunicorn(db_url: str) -> tuple[subprocess.Popen, int]:
         DJANGO_SETTINGS_MODULE="config.settings",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", str(GUNICORN_WORKERS),
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "config.wsgi:application",
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT,
         env=env,
