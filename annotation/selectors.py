@@ -12,9 +12,9 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.roles import is_maintainer
+from curation import sqlrows
 from curation.models import Dimension, Prompt, PromptLog, SubDimension, Technique
 
-from . import sqlrows
 from .models import Annotation, Claim, Lease, QueueItem, ReviewQueue
 
 

@@ -23,10 +23,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from curation import services as curation_services
+from curation import sqlrows
 from curation.models import Dimension, Prompt, SubDimension, Technique
 from curation.text import clean_text
 
-from . import consensus, selectors, sqlrows
+from . import consensus, selectors
 from .models import FREE_NOW, MAX_ANNOTATORS_PER_ITEM, Annotation, Claim, Lease, QueueItem, ReviewQueue
 
 log = logging.getLogger(__name__)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from . import bulk
+from . import bulk, sqlrows
 from .models import Prompt, PromptLog
 from .text import text_hash
 
@@ -256,7 +257,7 @@ def prompt_decide(
     """Approve or reject a prompt after review, settling its final text and labels."""
     if decision not in (Status.APPROVED, Status.REJECTED):
         raise TransitionError(f"a decision is approved or rejected, not {decision}")
-    prompt = Prompt.objects.select_for_update().get(pk=prompt_id)
+    prompt, current_techniques = _lock_for_decision(prompt_id)
     if decision not in ALLOWED_TRANSITIONS.get(prompt.status, set()):
         raise TransitionError(f"prompt {prompt_id}: {prompt.status} → {decision} is not allowed")
     from_status = prompt.status
@@ -280,11 +281,41 @@ def prompt_decide(
         prompt.agreement = agreement
         changed.add("agreement")
     prompt.status = decision
-    prompt.save(update_fields=sorted(changed))
-    if technique_ids is not None:
+    writes = sqlrows.Writes()  # the prompt and its log line in one statement on PostgreSQL
+    writes.update(prompt, sorted(changed))
+    writes.insert(PromptLog(prompt=prompt, actor=actor, from_status=from_status, to_status=decision, reason=reason))
+    writes.flush()
+    if technique_ids is not None and set(technique_ids) != set(current_techniques):
         prompt.techniques.set(technique_ids)
-    PromptLog.objects.create(prompt=prompt, actor=actor, from_status=from_status, to_status=decision, reason=reason)
     return prompt
+
+
+_LOCK_FOR_DECISION = """
+SELECT {prompt}, ARRAY(SELECT pt.technique_id FROM {through} pt WHERE pt.prompt_id = p.id)
+FROM {table} p WHERE p.id = %s FOR UPDATE OF p
+"""
+
+
+@functools.cache
+def _lock_for_decision_sql() -> str:
+    return sqlrows.compact(_LOCK_FOR_DECISION.format(
+        prompt=sqlrows.columns("p", Prompt), through=Prompt.techniques.through._meta.db_table,
+        table=Prompt._meta.db_table,
+    ))
+
+
+def _lock_for_decision(prompt_id: int) -> tuple[Prompt, list[int]]:
+    """The prompt, locked, and its technique ids: on PostgreSQL one statement (every consensus decides
+    through here), elsewhere the ORM's two. Raises Prompt.DoesNotExist."""
+    if connection.vendor != "postgresql":
+        prompt = Prompt.objects.select_for_update().get(pk=prompt_id)
+        return prompt, list(prompt.techniques.values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_for_decision_sql(), [prompt_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Prompt.DoesNotExist(f"No prompt {prompt_id}.")
+    return sqlrows.instance(Prompt, row[:-1]), list(row[-1])
 
 
 @transaction.atomic

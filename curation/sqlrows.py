@@ -1,4 +1,6 @@
-"""Model instances from rows of written-out SQL, for the few reads that run on every claim and submit.
+"""Model instances from rows of written-out SQL, and batched row writes, for the few statements that run
+on every claim, submit and consensus decision (annotation's and curation's services; kept here, where both
+may import it).
 
 Building those queries with the ORM cost more than running them. A statement written out here selects
 models side by side (`columns`), whole or only the fields it needs, and each slice of a row becomes the
