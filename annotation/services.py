@@ -869,7 +869,8 @@ FOR NO KEY UPDATE OF i
 # and the consensus rule read (the guidelines, the prompt's provenance and the like stay deferred).
 _LOCK_SLICES = sqlrows.Slices(
     (
-        QueueItem,
+        (QueueItem, ("id", "queue_id", "prompt_id", "state", "adjudication_reason", "adjudication_note", "submitted",
+                     "leased", "free_at", "outcome", "decided_by_id")),
         (ReviewQueue, ("id", "name", "taxonomy_id", "annotators_per_item", "lease_minutes", "consensus_rule", "is_active")),
         (Prompt, ("id", "text", "dimension_id", "sub_dimension_id", "risk_expression", "severity", "expected_behaviour",
                   "reference_answers")),
@@ -890,7 +891,11 @@ def _lock_claimed_sql() -> tuple[str, str]:
         item_table=item_m._meta.db_table, queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
         dimension_table=dimension_m._meta.db_table,
     )
-    return sqlrows.compact(lock), f"SELECT {sqlrows.columns('l', Lease)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
+    leases = f"SELECT {sqlrows.columns('l', Lease, _LEASE_FIELDS)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
+    return sqlrows.compact(lock), leases
+
+
+_LEASE_FIELDS = ("id", "item_id", "annotator_id", "slot", "state", "expires_at")  # what a submit reads of them
 
 
 def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], list[int] | None] | None:
@@ -922,7 +927,7 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
     item.queue = queue
     item.prompt = prompt
     item.claimed_at = row[0]
-    leases = [sqlrows.instance(Lease, values) for values in lease_rows]
+    leases = [sqlrows.instance(Lease, values, _LEASE_FIELDS) for values in lease_rows]
     for lease in leases:
         lease.item = item
     return item, leases, list(row[1])
