@@ -85,10 +85,29 @@ def claim_get(*, pk: int, user) -> Claim:
 # prompt's id. Read here for a claim by id, and returned by the claim statement itself, so that a claim
 # over the API is one statement.
 _TECHNIQUES = (
-    'ARRAY(SELECT t.{column} FROM {through} pt JOIN {technique} t ON t.id = pt.technique_id '
-    'WHERE pt.prompt_id = p.id ORDER BY t."order", t.code)'
+    'ARRAY(SELECT t.{column} FROM {through} x JOIN {technique} t ON t.id = x.{technique_id} '
+    'WHERE x.{owner} = {owner_id} ORDER BY t."order", t.code)'
 )
-_PROMPT_VIEW = "{technique_ids}, {technique_codes}, {prompt}, {dimension}, {sub_dimension}"
+
+
+def technique_arrays(model, owner_id: str) -> str:
+    """Two SQL arrays: the ids and the codes of the techniques of the `model` row (a prompt or an
+    annotation) whose id is the SQL expression `owner_id`, in the taxonomy's order."""
+    m2m = model._meta.get_field("techniques")
+    names = {
+        "through": m2m.remote_field.through._meta.db_table, "technique": Technique._meta.db_table,
+        "technique_id": m2m.m2m_reverse_name(), "owner": m2m.m2m_column_name(), "owner_id": owner_id,
+    }
+    return ", ".join(_TECHNIQUES.format(column=column, **names) for column in ("id", "code"))
+
+
+def give_techniques(obj, ids, codes) -> None:
+    """Hand `obj` its techniques (id and code only) from technique_arrays' two arrays."""
+    techniques = [Technique.from_db(connection.alias, ["id", "code"], pair) for pair in zip(ids, codes, strict=True)]
+    sqlrows.prefetched(obj, "techniques", techniques)
+
+
+_PROMPT_VIEW = "{techniques}, {prompt}, {dimension}, {sub_dimension}"
 _PROMPT_JOINS = (
     "LEFT JOIN {prompt_table} p ON p.id = {prompt_id} LEFT JOIN {dimension_table} d ON d.id = p.dimension_id "
     "LEFT JOIN {sub_dimension_table} s ON s.id = p.sub_dimension_id"
@@ -110,12 +129,10 @@ PROMPT_VIEW_SLICES = sqlrows.Slices(
 def prompt_view_sql(prompt_id: str) -> tuple[str, str]:
     """(SELECT list, joins) of the prompt whose id is the SQL expression `prompt_id`."""
     prompt, dimension, sub_dimension = PROMPT_VIEW_SLICES.models
-    techniques = {"through": Prompt.techniques.through._meta.db_table, "technique": Technique._meta.db_table}
     prompt_columns, dimension_columns, sub_dimension_columns = PROMPT_VIEW_SLICES.columns("p", "d", "s")
     select = _PROMPT_VIEW.format(
-        technique_ids=_TECHNIQUES.format(column="id", **techniques),
-        technique_codes=_TECHNIQUES.format(column="code", **techniques),
-        prompt=prompt_columns, dimension=dimension_columns, sub_dimension=sub_dimension_columns,
+        techniques=technique_arrays(Prompt, "p.id"), prompt=prompt_columns, dimension=dimension_columns,
+        sub_dimension=sub_dimension_columns,
     )
     joins = _PROMPT_JOINS.format(
         prompt_table=prompt._meta.db_table, prompt_id=prompt_id, dimension_table=dimension._meta.db_table,
@@ -127,13 +144,9 @@ def prompt_view_sql(prompt_id: str) -> tuple[str, str]:
 def prompt_view(row) -> Prompt:
     """The prompt, with its dimension, sub-dimension and techniques loaded, from a row that starts with
     prompt_view_sql's columns."""
-    technique_ids, technique_codes = row[0], row[1]
     prompt, dimension, sub_dimension = PROMPT_VIEW_SLICES.split(row)
     prompt.dimension, prompt.sub_dimension = dimension, sub_dimension
-    techniques = [
-        Technique.from_db(connection.alias, ["id", "code"], pair) for pair in zip(technique_ids, technique_codes, strict=True)
-    ]
-    sqlrows.prefetched(prompt, "techniques", techniques)
+    give_techniques(prompt, row[0], row[1])
     return prompt
 
 

@@ -1107,11 +1107,7 @@ def _uses_reference(item: QueueItem, dimension_id: int) -> bool:
 
 
 _ANNOTATIONS_SQL = """
-SELECT {annotation}, u."{user_pk}", u."{username}",
-       ARRAY(SELECT t.id FROM {through} at JOIN {technique} t ON t.id = at.technique_id
-             WHERE at.annotation_id = a.id ORDER BY t."order", t.code),
-       ARRAY(SELECT t.code FROM {through} at JOIN {technique} t ON t.id = at.technique_id
-             WHERE at.annotation_id = a.id ORDER BY t."order", t.code)
+SELECT {annotation}, u."{user_pk}", u."{username}", {techniques}
 FROM {annotation_table} a
 JOIN {user_table} u ON u."{user_pk}" = a.annotator_id
 WHERE a.prompt_id = %s
@@ -1126,7 +1122,7 @@ def _annotations_sql() -> str:
         annotation=sqlrows.columns("a", Annotation), annotation_table=Annotation._meta.db_table,
         user_table=user._meta.db_table, user_pk=user._meta.pk.column,
         username=user._meta.get_field(user.USERNAME_FIELD).column,
-        through=Annotation.techniques.through._meta.db_table, technique=Technique._meta.db_table,
+        techniques=selectors.technique_arrays(Annotation, "a.id"),
     ))
 
 
@@ -1148,10 +1144,7 @@ def _annotations_for_rule(item: QueueItem) -> list[Annotation]:
     for row in rows:
         annotation = sqlrows.instance(Annotation, row[:width])
         annotation.annotator = user_model.from_db(connection.alias, user_names, row[width:width + 2])
-        techniques = [
-            Technique.from_db(connection.alias, ["id", "code"], pair) for pair in zip(row[-2], row[-1], strict=True)
-        ]
-        sqlrows.prefetched(annotation, "techniques", techniques)
+        selectors.give_techniques(annotation, row[-2], row[-1])
         annotations.append(annotation)
     return annotations
 

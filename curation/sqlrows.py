@@ -72,8 +72,8 @@ class Slices:
 
 
 def compact(sql: str) -> str:
-    """`sql` without comments and with each run of white space made one space: psycopg parses a statement
-    for its placeholders once and remembers it only while it is at most 4 kB long."""
+    """`sql` without comments and with each run of white space made one space: psycopg converts a
+    statement's parameter marks once per text and caches the result only for texts of up to 4 kB."""
     return re.sub(r"\s+", " ", re.sub(r"--[^\n]*", "", sql)).strip()
 
 
