@@ -855,7 +855,7 @@ class SubmitResult:
 
 
 _LOCK_CLAIMED_SQL = """
-SELECT c.created_at, ARRAY(SELECT pt.technique_id FROM {prompt_techniques} pt WHERE pt.prompt_id = i.prompt_id),
+SELECT c.created_at, {prompt_techniques},
        {item}, {queue}, {prompt}, {dimension}
 FROM {claim_table} c
 JOIN {item_table} i ON i.id = c.item_id
@@ -886,7 +886,7 @@ def _lock_claimed_sql() -> tuple[str, str]:
     item_m, queue_m, prompt_m, dimension_m = _LOCK_SLICES.models
     item, queue, prompt, dimension = _LOCK_SLICES.columns("i", "q", "p", "d")
     lock = _LOCK_CLAIMED_SQL.format(
-        prompt_techniques=Prompt.techniques.through._meta.db_table,
+        prompt_techniques=sqlrows.related_ids(Prompt, "techniques", "i.prompt_id"),
         item=item, queue=queue, prompt=prompt, dimension=dimension, claim_table=Claim._meta.db_table,
         item_table=item_m._meta.db_table, queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
         dimension_table=dimension_m._meta.db_table,

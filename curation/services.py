@@ -291,7 +291,7 @@ def prompt_decide(
 
 
 _LOCK_FOR_DECISION = """
-SELECT {prompt}, ARRAY(SELECT pt.technique_id FROM {through} pt WHERE pt.prompt_id = p.id)
+SELECT {prompt}, {techniques}
 FROM {table} p WHERE p.id = %s FOR UPDATE OF p
 """
 
@@ -299,7 +299,7 @@ FROM {table} p WHERE p.id = %s FOR UPDATE OF p
 @functools.cache
 def _lock_for_decision_sql() -> str:
     return sqlrows.compact(_LOCK_FOR_DECISION.format(
-        prompt=sqlrows.columns("p", Prompt), through=Prompt.techniques.through._meta.db_table,
+        prompt=sqlrows.columns("p", Prompt), techniques=sqlrows.related_ids(Prompt, "techniques", "p.id"),
         table=Prompt._meta.db_table,
     ))
 

@@ -71,6 +71,14 @@ class Slices:
         return [instance(m, row[b[k]:b[k + 1]], self.names[k]) for k, m in enumerate(self.models)]
 
 
+def related_ids(model, name: str, owner_id: str) -> str:
+    """An SQL array of the ids related through `model`'s many-to-many `name` to the row whose id is the
+    SQL expression `owner_id` (read from the link table alone)."""
+    m2m = model._meta.get_field(name)
+    through = m2m.remote_field.through._meta.db_table
+    return f"ARRAY(SELECT x.{m2m.m2m_reverse_name()} FROM {through} x WHERE x.{m2m.m2m_column_name()} = {owner_id})"
+
+
 def compact(sql: str) -> str:
     """`sql` without comments and with each run of white space made one space: psycopg converts a
     statement's parameter marks once per text and caches the result only for texts of up to 4 kB."""
@@ -134,7 +142,9 @@ class Writes:
 
 
 def _insert_fields(model) -> list:
-    return [f for f in model._meta.concrete_fields if not (f.primary_key and f.auto_created) and not f.generated]
+    """The columns an INSERT of a new row names, as the ORM's: all but the auto-incremented key and
+    generated columns."""
+    return [f for f in model._meta.concrete_fields if f is not model._meta.auto_field and not f.generated]
 
 
 @functools.cache
