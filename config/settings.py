@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "llm",
     "curation",
     "annotation",
+    "evaluation",
 ]
 
 MIDDLEWARE = [
@@ -105,7 +106,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-livesec.sqlite3")
+    # One test database per test process, so two test runs on one machine never share a file.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / f"test-livesec-{os.getpid()}.sqlite3")
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side parameter binding: bulk inserts send values as parameters instead of quoting them in Python.
@@ -250,6 +252,10 @@ LLM_CLIENT_OPTIONS = {
 # owner on this host) takes the run over.
 GENERATION_LEASE_SECONDS = float(os.environ.get("GENERATION_LEASE_SECONDS", "60"))
 GENERATION_BATCH_SIZE = int(os.environ.get("GENERATION_BATCH_SIZE", "10"))
+# Evaluation: shards hold leases like generation runs; answers are collected in chunks of this many items per
+# target (default: 250 on Redis, 5000 on the embedded on-disk broker, which handles few tasks well).
+EVAL_LEASE_SECONDS = float(os.environ.get("EVAL_LEASE_SECONDS", os.environ.get("GENERATION_LEASE_SECONDS", "60")))
+EVAL_ANSWER_CHUNK = int(os.environ.get("EVAL_ANSWER_CHUNK", "0")) or None
 DEDUP_NEAR_THRESHOLD = float(os.environ.get("DEDUP_NEAR_THRESHOLD", "0.8"))
 DEDUP_INDEX_DIR = Path(os.environ.get("DEDUP_INDEX_DIR", VAR_DIR / "dedup"))
 # Lets a test (or a second deployment on one broker) keep its tasks to its own queue.
