@@ -1,0 +1,806 @@
+"""Every write of the evaluation app: rubrics, runs, their shards, answers and matches.
+
+A run is planned at creation as answer shards (a target × a chunk of items). When every answer shard is done,
+each dimension's Swiss tournament is played round by round: `run_advance` pairs the next round of a dimension
+from the ratings of the rounds before it (replayed from the stored verdicts) and creates the round's shard and
+its matches in one transaction, so the pairing history is in the database before any judge call. A shard is
+executed by one task holding a lease; its thread pool only does HTTP, every database write is made by the
+task's own thread, in batches. A shard executed again after a crash sends only what is missing: answers are
+content-addressed and shared by every run, matches keep their verdicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from core.leases import ActiveSet, new_owner, owner_dead
+from curation.models import Dimension, Release, ReleaseItem
+from llm.client import BLOCKED, EMPTY, ERROR, LLMResult
+from llm.models import ModelEndpoint
+
+from . import livesecbench as lsb
+from . import rubrics as rb
+from .models import Answer, EvalRun, EvalTarget, Match, Rubric, Shard
+
+log = logging.getLogger(__name__)
+
+Run = EvalRun
+MAX_TARGETS = 64
+FLUSH_EVERY = 64          # results written per transaction at most
+FLUSH_SECONDS = 1.0       # and at least this often while calls are in flight
+MISSING_ANSWER = "None"   # what the judge sees for a blocked, empty or failed answer (LiveSecBench: str(None))
+MISSING_REFERENCE = "（无）"
+
+
+class EvalError(ValueError):
+    """A run or rubric that cannot be created or changed as asked; the message says why."""
+
+
+def _canon(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _sha(obj: Any) -> str:
+    return hashlib.sha256((obj if isinstance(obj, str) else _canon(obj)).encode("utf-8")).hexdigest()
+
+
+def question_hash(text: str) -> str:
+    """The content hash an answer is filed under: the exact question text sent."""
+    return _sha(text)
+
+
+# -- rubrics -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rubrics_seed_defaults() -> int:
+    """Give every dimension without a pairwise rubric its first (Chinese) version."""
+    have = set(Rubric.objects.filter(kind=Rubric.Kind.PAIRWISE).values_list("dimension_id", flat=True))
+    created = 0
+    for dim in Dimension.objects.exclude(pk__in=have).select_related("taxonomy"):
+        reasoning = dim.code in rb.REASONING_DIMENSIONS
+        Rubric.objects.create(
+            dimension=dim, kind=Rubric.Kind.PAIRWISE, version=1, notes="default",
+            shows=Rubric.Shows.REASONING if reasoning else Rubric.Shows.ANSWERS,
+            text=rb.default_pairwise(dim.code, dim.name_zh, uses_reference=dim.uses_reference_answers,
+                                     reasoning=reasoning),
+        )
+        created += 1
+    return created
+
+
+def rubric_current(*, dimension: Dimension, kind: str = Rubric.Kind.PAIRWISE) -> Rubric:
+    qs = Rubric.objects.filter(dimension=dimension, kind=kind).order_by("-version")
+    rubric = qs.first()
+    if rubric is None:
+        rubrics_seed_defaults()
+        rubric = qs.first()
+    if rubric is None:
+        raise EvalError(f"no {kind} rubric for dimension {dimension.code}")
+    return rubric
+
+
+def _check_rubric_text(text: str, shows: str) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise EvalError("the rubric text is empty")
+    if "\x00" in text:
+        raise EvalError("the rubric contains a NUL character")
+    if len(text) > 20000:
+        raise EvalError("the rubric is too long (20,000 characters at most)")
+    found = rb.placeholders_in(text)
+    needed = {"question", "reasoning_a", "reasoning_b"} if shows == Rubric.Shows.REASONING else {
+        "question", "answer_a", "answer_b"}
+    missing = needed - found
+    if missing:
+        raise EvalError("the rubric must contain " + ", ".join("{" + m + "}" for m in sorted(missing)))
+    return text
+
+
+@transaction.atomic
+def rubric_update(*, rubric: Rubric, text: str, notes: str = "", actor=None) -> Rubric:
+    """Save an edit as the next version; runs keep naming the version they used."""
+    latest = (Rubric.objects.select_for_update().filter(dimension_id=rubric.dimension_id, kind=rubric.kind)
+              .order_by("-version").first())
+    text = _check_rubric_text(text, latest.shows)
+    if text == latest.text:
+        return latest
+    return Rubric.objects.create(
+        dimension_id=rubric.dimension_id, kind=rubric.kind, shows=latest.shows, version=latest.version + 1,
+        text=text, notes=(notes or "")[:300], created_by=actor,
+    )
+
+
+# -- creating runs -----------------------------------------------------------------------------
+
+
+def answer_params_hash(*, system_prompt: str, temperature: float | None, max_tokens: int | None) -> str:
+    return _sha({"system": system_prompt or "", "temperature": temperature, "max_tokens": max_tokens})
+
+
+def _answer_chunk_size() -> int:
+    configured = getattr(settings, "EVAL_ANSWER_CHUNK", None)
+    if configured:
+        return int(configured)
+    # The embedded on-disk broker handles a few tasks well, not hundreds: keep the shard count small there.
+    return 5000 if str(settings.CELERY_BROKER_URL).startswith("filesystem://") else 250
+
+
+def _enqueue_advance(run_id: int) -> None:
+    from .tasks import eval_run_advance
+
+    transaction.on_commit(lambda: eval_run_advance.delay(run_id))
+
+
+@transaction.atomic
+def run_create(
+    *,
+    release: Release,
+    targets: Sequence[ModelEndpoint],
+    judge: ModelEndpoint,
+    judges: Mapping[str, ModelEndpoint] | None = None,
+    mode: str = Run.Mode.LIVESECBENCH,
+    seed: int = 0,
+    system_prompt: str = "",
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    actor=None,
+    enqueue: bool = True,
+) -> Run:
+    """Plan a run of a frozen release; the work is queued after commit (or left to the caller)."""
+    from llm.services import endpoint_config
+
+    if not release.is_frozen:
+        raise EvalError(f"release {release.version} is not frozen: only frozen releases are evaluated")
+    if mode not in Run.Mode.values:
+        raise EvalError(f"unknown mode {mode!r}")
+    targets = list(dict.fromkeys(targets))
+    if len(targets) < 2:
+        raise EvalError("choose at least two target models")
+    if len(targets) > MAX_TARGETS:
+        raise EvalError(f"at most {MAX_TARGETS} target models")
+    if temperature is not None and not 0 <= float(temperature) <= 2:
+        raise EvalError("temperature must be between 0 and 2")
+    if max_tokens is not None and not 1 <= int(max_tokens) <= 200_000:
+        raise EvalError("max tokens must be between 1 and 200,000")
+    if "\x00" in (system_prompt or ""):
+        raise EvalError("the system prompt contains a NUL character")
+    item_rows = list(release.items.order_by("pk").values_list("pk", "dimension_code"))
+    if not item_rows:
+        raise EvalError(f"release {release.version} has no items")
+    codes = list(dict.fromkeys(code for _pk, code in item_rows))
+    dimensions = {d.code: d for d in Dimension.objects.filter(taxonomy_id=release.taxonomy_id, code__in=codes)}
+    judges = dict(judges or {})
+    unknown = set(judges) - set(codes)
+    if unknown:
+        raise EvalError(f"judges given for dimensions not in the release: {', '.join(sorted(unknown))}")
+    rubric_ids = {}
+    for code in codes:
+        if code not in dimensions:
+            raise EvalError(f"dimension {code!r} of the release is not in taxonomy {release.taxonomy.code}")
+        rubric_ids[code] = rubric_current(dimension=dimensions[code]).pk
+    run = Run.objects.create(
+        release=release, mode=mode, seed=int(seed), judge=judge,
+        judges={code: ep.pk for code, ep in judges.items()}, rubrics=rubric_ids,
+        system_prompt=system_prompt or "", temperature=None if temperature is None else float(temperature),
+        max_tokens=None if max_tokens is None else int(max_tokens),
+        params_hash=answer_params_hash(system_prompt=system_prompt, temperature=temperature, max_tokens=max_tokens),
+        created_by=actor, answers_total=len(item_rows) * len(targets),
+    )
+    created_targets = EvalTarget.objects.bulk_create([
+        EvalTarget(run=run, endpoint=ep, position=i, name=ep.name, model=ep.model,
+                   fingerprint=endpoint_config(ep).fingerprint(), is_reasoning=ep.is_reasoning)
+        for i, ep in enumerate(targets)
+    ])
+    ids = [pk for pk, _code in item_rows]
+    size = _answer_chunk_size()
+    Shard.objects.bulk_create([
+        Shard(run=run, kind=Shard.Kind.ANSWERS, key=f"answers:{t.position}:{c}", target=t,
+              plan={"items": ids[start:start + size]}, total=len(ids[start:start + size]))
+        for t in created_targets for c, start in enumerate(range(0, len(ids), size))
+    ])
+    if enqueue:
+        _enqueue_advance(run.pk)
+    return run
+
+
+# -- cancelling, resuming, publishing ----------------------------------------------------------
+
+
+@transaction.atomic
+def run_cancel(*, run: Run, actor=None) -> Run:
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if not run.is_active:
+        raise EvalError("only a queued or running evaluation can be cancelled")
+    run.status = Run.Status.CANCELLED
+    run.finished_at = timezone.now()
+    run.error = f"cancelled by {actor}" if actor else "cancelled"
+    run.save(update_fields=["status", "finished_at", "error"])
+    return run
+
+
+@transaction.atomic
+def run_resume(*, run: Run, actor=None, enqueue: bool = True) -> Run:
+    """Queue a cancelled or failed run again; what was finished is kept and nothing is sent twice."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status == Run.Status.SUCCEEDED:
+        raise EvalError("the evaluation has finished: nothing to resume")
+    if not run.is_active:
+        run.shards.filter(status=Shard.Status.FAILED).update(status=Shard.Status.PENDING, error="")
+        run.status = Run.Status.QUEUED
+        run.finished_at = None
+        run.error = ""
+        run.save(update_fields=["status", "finished_at", "error"])
+    if enqueue:
+        _enqueue_advance(run.pk)
+    return run
+
+
+@transaction.atomic
+def run_publish(*, run: Run, actor=None) -> Run:
+    """Make this finished run the release's leaderboard (in place of any run published before)."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != Run.Status.SUCCEEDED:
+        raise EvalError("only a finished evaluation can be published")
+    Run.objects.filter(release_id=run.release_id, published_at__isnull=False).exclude(pk=run.pk).update(
+        published_at=None, published_by=None
+    )
+    if run.published_at is None:
+        run.published_at = timezone.now()
+        run.published_by = actor
+        run.save(update_fields=["published_at", "published_by"])
+    return run
+
+
+@transaction.atomic
+def run_unpublish(*, run: Run, actor=None) -> Run:
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    run.published_at = None
+    run.published_by = None
+    run.save(update_fields=["published_at", "published_by"])
+    return run
+
+
+# -- leases ------------------------------------------------------------------------------------
+
+_ACTIVE = ActiveSet()
+
+
+def _lease_seconds() -> float:
+    return float(getattr(settings, "EVAL_LEASE_SECONDS", getattr(settings, "GENERATION_LEASE_SECONDS", 60)))
+
+
+def _claim(shard_id: int, owner: str) -> bool:
+    now = timezone.now()
+    expires = now + timedelta(seconds=_lease_seconds())
+    open_ = Shard.objects.filter(
+        pk=shard_id, status__in=[Shard.Status.PENDING, Shard.Status.RUNNING],
+        run__status__in=Run.ACTIVE,
+    )
+    free = Q(lease_owner="") | Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner)
+    if open_.filter(free).update(lease_owner=owner, lease_expires_at=expires, status=Shard.Status.RUNNING):
+        return True
+    held = open_.values_list("lease_owner", flat=True).first()
+    if held and owner_dead(held, shard_id, _ACTIVE):
+        log.warning("evaluation shard %s: lease holder %s is gone; taking it over", shard_id, held)
+        return bool(open_.filter(lease_owner=held).update(lease_owner=owner, lease_expires_at=expires))
+    return False
+
+
+def _renew(shard_id: int, owner: str) -> None:
+    Shard.objects.filter(pk=shard_id, lease_owner=owner).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=_lease_seconds())
+    )
+
+
+def _release(shard_id: int, owner: str) -> None:
+    Shard.objects.filter(pk=shard_id, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
+
+
+def _lease_free(shard: Shard, now) -> bool:
+    return (not shard.lease_owner or shard.lease_expires_at is None or shard.lease_expires_at < now
+            or owner_dead(shard.lease_owner, shard.pk, _ACTIVE))
+
+
+# -- advancing a run ---------------------------------------------------------------------------
+
+
+def _pool(run: Run, code: str, targets: list[EvalTarget]) -> list[EvalTarget]:
+    rubric_shows = Rubric.objects.filter(pk=run.rubrics.get(code)).values_list("shows", flat=True).first()
+    if rubric_shows == Rubric.Shows.REASONING:
+        return [t for t in targets if t.is_reasoning]
+    return targets
+
+
+def _winner(outcome: str) -> str | None:
+    return outcome if outcome in (Match.Outcome.A, Match.Outcome.B) else None
+
+
+def dimension_rounds(run: Run, code: str) -> list[tuple[Shard, list[tuple[int, int, str | None]]]]:
+    """The played (or started) rounds of a dimension with their matches as (a, b, winner), in task order."""
+    shards = list(run.shards.filter(kind=Shard.Kind.ROUND, dimension_code=code).order_by("round_no"))
+    by_round: dict[int, list[tuple[int, int, str | None]]] = {s.round_no: [] for s in shards}
+    for round_no, a, b, outcome in (Match.objects.filter(run=run, dimension_code=code)
+                                    .order_by("round_no", "seq")
+                                    .values_list("round_no", "target_a_id", "target_b_id", "outcome")):
+        by_round[round_no].append((a, b, _winner(outcome)))
+    return [(s, by_round[s.round_no]) for s in shards]
+
+
+def _item_groups(run: Run, code: str) -> list[list[int]]:
+    ids = list(run.release.items.filter(dimension_code=code).order_by("pk").values_list("pk", flat=True))
+    return lsb.split_groups(ids, seed=run.seed, dimension_code=code)
+
+
+def _plan_next_round(run: Run, code: str, targets: list[EvalTarget]) -> Shard | None | bool:
+    """Pair the next round of a dimension. Returns the new shard, None while a round is open, False when done."""
+    pool = _pool(run, code, targets)
+    if len(pool) < 2:
+        return False
+    played = dimension_rounds(run, code)
+    if played and played[-1][0].status != Shard.Status.DONE:
+        return None
+    groups = _item_groups(run, code)
+    last = played[-1][0].round_no if played else 0
+    nxt = next((i + 1 for i in range(last, len(groups)) if groups[i]), None)
+    if nxt is None:
+        return False
+    order = [t.pk for t in pool]
+    ratings = {pk: lsb.START_RATING for pk in order}
+    lsb.apply_matches(ratings, [m for _s, matches in played for m in matches])
+    history: dict[int, set[int]] = {pk: set() for pk in order}
+    for shard, _matches in played:
+        lsb.record_pairing(history, lsb.Pairing(tuple(tuple(p) for p in shard.plan["pairs"]), shard.plan.get("bye")))
+    pairing = lsb.pair_round(order, ratings, history)
+    group = groups[nxt - 1]
+    shard = Shard.objects.create(
+        run=run, kind=Shard.Kind.ROUND, key=f"round:{code}:{nxt}", dimension_code=code, round_no=nxt,
+        plan={"items": group, "pairs": [list(p) for p in pairing.pairs], "bye": pairing.bye},
+        total=len(group) * len(pairing.pairs),
+    )
+    answers = _answers_for(run, group, {pk for pair in pairing.pairs for pk in pair}, targets)
+    Match.objects.bulk_create([
+        Match(run=run, shard=shard, dimension_code=code, round_no=nxt, seq=p * len(group) + i, item_id=item,
+              target_a_id=a, target_b_id=b, answer_a_id=answers.get((a, item)), answer_b_id=answers.get((b, item)))
+        for p, (a, b) in enumerate(pairing.pairs) for i, item in enumerate(group)
+    ])
+    Run.objects.filter(pk=run.pk).update(matches_total=F("matches_total") + shard.total)
+    return shard
+
+
+def _answers_for(run: Run, item_ids: list[int], target_ids: set[int], targets: list[EvalTarget]) -> dict:
+    texts = dict(ReleaseItem.objects.filter(pk__in=item_ids).values_list("pk", "text"))
+    hashes = {pk: question_hash(t) for pk, t in texts.items()}
+    by_fp = {t.fingerprint: t.pk for t in targets if t.pk in target_ids}
+    found = Answer.objects.filter(fingerprint__in=list(by_fp), content_hash__in=set(hashes.values()),
+                                  params_hash=run.params_hash).values_list("pk", "fingerprint", "content_hash")
+    by_key = {(fp, h): pk for pk, fp, h in found}
+    return {(tid, item): by_key.get((fp, hashes[item])) for fp, tid in by_fp.items() for item in item_ids}
+
+
+def run_advance(*, run_id: int, enqueue: bool = True, recover: bool = False) -> list[int]:
+    """Move a run on from what the database says; returns the shards that may be executed now.
+
+    Safe to call any number of times from anywhere: the run row is locked while rounds are paired, a shard is
+    created once (unique key), and executing a shard twice does nothing the second time.
+    """
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("release").filter(pk=run_id).first()
+        if run is None or not run.is_active:
+            return []
+        shards = list(run.shards.all())
+        if any(s.status == Shard.Status.FAILED for s in shards):
+            failed = next(s for s in shards if s.status == Shard.Status.FAILED)
+            Run.objects.filter(pk=run_id).update(
+                status=Run.Status.FAILED, finished_at=timezone.now(),
+                error=f"{failed.key}: {failed.error}"[:2000] or "a part of the run failed; resume it to retry",
+            )
+            return []
+        answer_shards = [s for s in shards if s.kind == Shard.Kind.ANSWERS]
+        runnable = [s for s in answer_shards if s.status != Shard.Status.DONE]
+        if not runnable:
+            if run.phase == Run.Phase.ANSWERS:
+                Run.objects.filter(pk=run_id).update(phase=Run.Phase.JUDGING)
+            targets = list(run.targets.order_by("position"))
+            finished_dims = 0
+            codes = list(run.rubrics)
+            for code in codes:
+                planned = _plan_next_round(run, code, targets)
+                if planned is False:
+                    finished_dims += 1
+            shards = list(run.shards.filter(kind=Shard.Kind.ROUND).exclude(status=Shard.Status.DONE))
+            runnable = shards
+            if finished_dims == len(codes) and not runnable:
+                _finish(run, targets)
+                return []
+        now = timezone.now()
+        ready = [s.pk for s in runnable if _lease_free(s, now)]
+        if recover:
+            ready = [s.pk for s in runnable if s.status == Shard.Status.PENDING or _lease_free(s, now)]
+        if enqueue and ready:
+            from .tasks import eval_shard_execute
+
+            transaction.on_commit(lambda: [eval_shard_execute.delay(pk) for pk in ready])
+        return ready
+
+
+# -- executing shards --------------------------------------------------------------------------
+
+
+def shard_execute(*, shard_id: int, enqueue: bool = True) -> bool:
+    """Execute one shard under its lease; False when someone else holds it or it is finished."""
+    owner = new_owner()
+    if not _claim(shard_id, owner):
+        return False
+    _ACTIVE.add(shard_id)
+    shard = Shard.objects.select_related("run", "target", "target__endpoint").get(pk=shard_id)
+    run_id = shard.run_id
+    try:
+        Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+            status=Run.Status.RUNNING, started_at=timezone.now()
+        )
+        Shard.objects.filter(pk=shard_id, started_at__isnull=True).update(started_at=timezone.now())
+        if shard.kind == Shard.Kind.ANSWERS:
+            complete = _execute_answers(shard, owner)
+        else:
+            complete = _execute_round(shard, owner)
+        if complete:
+            Shard.objects.filter(pk=shard_id, lease_owner=owner).update(
+                status=Shard.Status.DONE, finished_at=timezone.now(), attempts=F("attempts") + 1
+            )
+    except Exception as exc:
+        log.exception("evaluation shard %s failed", shard_id)
+        Shard.objects.filter(pk=shard_id).update(
+            status=Shard.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], attempts=F("attempts") + 1
+        )
+    finally:
+        _release(shard_id, owner)
+        _ACTIVE.discard(shard_id)
+    if enqueue:
+        run_advance(run_id=run_id)
+    return True
+
+
+def _cancelled(run_id: int) -> bool:
+    return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() not in Run.ACTIVE
+
+
+class _Pump:
+    """Runs calls on a thread pool and hands results back to the owning thread in batches."""
+
+    def __init__(self, parallel: int, name: str) -> None:
+        self.parallel = max(1, min(int(parallel), 64))
+        self.name = name
+
+    def run(self, jobs: list[tuple[Any, Callable[[], LLMResult]]], flush: Callable[[list[tuple[Any, LLMResult]]], None],
+            stop: Callable[[], bool]) -> bool:
+        """Run every job; `flush` gets (key, result) pairs on this thread. False if `stop()` said so."""
+        queue = list(reversed(jobs))
+        running: dict[Future, Any] = {}
+        done_batch: list[tuple[Any, LLMResult]] = []
+        last_flush = time.monotonic()
+        stopped = False
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=self.name) as pool:
+            while queue or running:
+                while queue and not stopped and len(running) < self.parallel:
+                    key, call = queue.pop()
+                    running[pool.submit(call)] = key
+                if not running:
+                    break
+                finished, _ = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = running.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # the client never raises for API errors: a bug or a crash
+                        result = LLMResult(ERROR, error=f"{type(exc).__name__}: {exc}")
+                    done_batch.append((key, result))
+                if done_batch and (len(done_batch) >= FLUSH_EVERY or time.monotonic() - last_flush >= FLUSH_SECONDS
+                                   or not (queue or running)):
+                    flush(done_batch)
+                    done_batch = []
+                    last_flush = time.monotonic()
+                    if not stopped and stop():
+                        stopped = True
+                        queue.clear()
+        if done_batch:
+            flush(done_batch)
+        return not stopped
+
+
+def answer_call_params(run: Run, target: EvalTarget) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if run.temperature is not None:
+        params["temperature"] = run.temperature
+    if run.max_tokens is not None:
+        params["max_tokens"] = run.max_tokens
+    if target.is_reasoning:
+        # OpenRouter's way of asking for the trace; the openai client only passes it on inside extra_body.
+        params["extra_body"] = {"reasoning": {"enabled": True}}
+    return params
+
+
+def answer_messages(run: Run, text: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": run.system_prompt}] if run.system_prompt else []
+    messages.append({"role": "user", "content": text})
+    return messages
+
+
+def _execute_answers(shard: Shard, owner: str) -> bool:
+    from llm.services import client_flush, client_for
+
+    run, target = shard.run, shard.target
+    items = dict(ReleaseItem.objects.filter(pk__in=shard.plan["items"]).values_list("pk", "text"))
+    hashes = {pk: question_hash(text) for pk, text in items.items()}
+    existing = dict(
+        Answer.objects.filter(fingerprint=target.fingerprint, params_hash=run.params_hash,
+                              content_hash__in=set(hashes.values())).values_list("content_hash", "outcome")
+    )
+    # An error is retried by the next execution; every other outcome, blocked and empty included, is an answer.
+    present = {h for h, outcome in existing.items() if outcome != Answer.Outcome.ERROR}
+    todo = [pk for pk in shard.plan["items"] if hashes.get(pk) and hashes[pk] not in present]
+    done = len(shard.plan["items"]) - len(todo)
+    reused = done
+    with transaction.atomic():
+        Shard.objects.filter(pk=shard.pk).update(done=done, reused=reused)
+        _refresh_answer_counters(run.pk)
+    if not todo:
+        return True
+    endpoint = target.endpoint
+    params = answer_call_params(run, target)
+    client = client_for(endpoint, purpose=f"evaluation run {run.pk}", cache=False)
+    state = {"done": done}
+    seen_hashes: set[str] = set()
+
+    def flush(batch: list[tuple[int, LLMResult]]) -> None:
+        client_flush(client)
+        rows = []
+        for pk, result in batch:
+            h = hashes[pk]
+            if h in seen_hashes:  # the same question twice in a release cannot happen, but never write twice
+                continue
+            seen_hashes.add(h)
+            rows.append(_answer_row(target, run, h, result))
+        with transaction.atomic():
+            _save_answers(rows, retry_errors={h for h, o in existing.items() if o == Answer.Outcome.ERROR})
+            state["done"] += len(batch)
+            Shard.objects.filter(pk=shard.pk).update(done=state["done"])
+            Run.objects.filter(pk=run.pk).update(
+                target_calls=F("target_calls") + sum(1 for _pk, r in batch if not r.cached),
+                prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens or 0 for _pk, r in batch),
+                completion_tokens=F("completion_tokens") + sum(r.completion_tokens or 0 for _pk, r in batch),
+                errors=F("errors") + sum(1 for _pk, r in batch if r.outcome == ERROR),
+            )
+            _refresh_answer_counters(run.pk)
+        _renew(shard.pk, owner)
+
+    jobs = [(pk, _bind(client.chat, answer_messages(run, items[pk]), params)) for pk in todo]
+    try:
+        finished = _Pump(endpoint.max_concurrency, f"eval-{run.pk}-t{target.position}").run(
+            jobs, flush, lambda: _cancelled(run.pk)
+        )
+    finally:
+        client_flush(client)
+        client.close()
+    return finished
+
+
+def _bind(fn: Callable, messages: list[dict[str, str]], params: dict[str, Any]) -> Callable[[], LLMResult]:
+    return lambda: fn(messages, use_cache=False, **params)
+
+
+def _answer_row(target: EvalTarget, run: Run, content_hash: str, result: LLMResult) -> Answer:
+    outcome = result.outcome if result.outcome in Answer.Outcome.values else Answer.Outcome.ERROR
+    return Answer(
+        fingerprint=target.fingerprint, content_hash=content_hash, params_hash=run.params_hash,
+        endpoint_id=target.endpoint_id, endpoint_name=target.name, outcome=outcome,
+        text=_storable(result.content or ""), reasoning=_storable(result.reasoning or ""),
+        prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+        latency_ms=result.latency_ms or 0, attempts=min(result.attempts or 0, 32767),
+        error=_storable(result.error or "")[:2000],
+    )
+
+
+def _storable(text: str) -> str:
+    """Model output kept as given, minus what a text column cannot hold (NUL, lone surrogates)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _save_answers(rows: list[Answer], *, retry_errors: set[str]) -> None:
+    if not rows:
+        return
+    Answer.objects.bulk_create([r for r in rows if r.content_hash not in retry_errors], ignore_conflicts=True)
+    for row in rows:
+        if row.content_hash in retry_errors:
+            Answer.objects.filter(
+                fingerprint=row.fingerprint, content_hash=row.content_hash, params_hash=row.params_hash,
+                outcome=Answer.Outcome.ERROR,
+            ).update(**{f: getattr(row, f) for f in (
+                "outcome", "text", "reasoning", "prompt_tokens", "completion_tokens", "latency_ms", "attempts",
+                "error", "endpoint_id", "endpoint_name")}, updated_at=timezone.now())
+
+
+def _refresh_answer_counters(run_id: int) -> None:
+    agg = Shard.objects.filter(run_id=run_id, kind=Shard.Kind.ANSWERS).aggregate(done=Sum("done"),
+                                                                                 reused=Sum("reused"))
+    Run.objects.filter(pk=run_id).update(answers_done=agg["done"] or 0, answers_reused=agg["reused"] or 0)
+
+
+def _refresh_match_counters(run_id: int) -> None:
+    agg = Shard.objects.filter(run_id=run_id, kind=Shard.Kind.ROUND).aggregate(done=Sum("done"),
+                                                                               reused=Sum("reused"))
+    Run.objects.filter(pk=run_id).update(matches_done=agg["done"] or 0, verdicts_reused=agg["reused"] or 0)
+
+
+# -- judging -----------------------------------------------------------------------------------
+
+
+def display_answer(answer: Answer | None) -> str:
+    """What the judge sees of an answer in livesecbench mode: the trace in <think> tags, a missing one as None."""
+    if answer is None or answer.outcome in (BLOCKED, EMPTY, ERROR) or not answer.text:
+        return MISSING_ANSWER
+    if answer.reasoning:
+        return f"<think>{answer.reasoning}</think>\n\n{answer.text}"
+    return answer.text
+
+
+def display_trace(answer: Answer | None) -> str:
+    return answer.reasoning if answer is not None and answer.reasoning else MISSING_ANSWER
+
+
+def judge_prompt(rubric: Rubric, item: ReleaseItem, answer_a: Answer | None, answer_b: Answer | None) -> str:
+    refs = [str(r) for r in (item.reference_answers or []) if str(r).strip()]
+    return rb.render(rubric.text, {
+        "question": item.text,
+        "reference": refs[0] if refs else MISSING_REFERENCE,
+        "answer_a": display_answer(answer_a),
+        "answer_b": display_answer(answer_b),
+        "reasoning_a": display_trace(answer_a),
+        "reasoning_b": display_trace(answer_b),
+    })
+
+
+def verdict_key(judge_fingerprint: str, rubric_id: int, prompt: str) -> str:
+    return _sha([judge_fingerprint, rubric_id, prompt])
+
+
+def _judge_for(run: Run, code: str) -> ModelEndpoint:
+    judge_id = run.judges.get(code)
+    if judge_id:
+        return ModelEndpoint.objects.get(pk=judge_id)
+    return run.judge
+
+
+def _execute_round(shard: Shard, owner: str) -> bool:
+    from llm.services import client_flush, client_for, endpoint_config
+
+    run = Run.objects.select_related("judge").get(pk=shard.run_id)
+    code = shard.dimension_code
+    rubric = Rubric.objects.get(pk=run.rubrics[code])
+    judge = _judge_for(run, code)
+    judge_fp = endpoint_config(judge).fingerprint()
+    pending = list(
+        Match.objects.filter(shard=shard, outcome=Match.Outcome.PENDING).select_related("item", "answer_a", "answer_b")
+        .order_by("seq")
+    )
+    prompts: dict[int, str] = {}
+    for m in pending:
+        prompts[m.pk] = judge_prompt(rubric, m.item, m.answer_a, m.answer_b)
+        m.verdict_key = verdict_key(judge_fp, rubric.pk, prompts[m.pk])
+    known: dict[str, tuple[str, str]] = {}
+    for key, outcome, raw in (Match.objects.filter(verdict_key__in={m.verdict_key for m in pending},
+                                                   outcome__in=Match.FINAL)
+                              .values_list("verdict_key", "outcome", "raw")):
+        known.setdefault(key, (outcome, raw))
+    now = timezone.now()
+    reused = [m for m in pending if m.verdict_key in known]
+    for m in reused:
+        m.outcome, m.raw = known[m.verdict_key]
+        m.reused, m.judge_id, m.judged_at, m.judge_outcome = True, judge.pk, now, "reused"
+    todo = [m for m in pending if m.verdict_key not in known]
+    by_pk = {m.pk: m for m in todo}
+    with transaction.atomic():
+        if reused:
+            Match.objects.bulk_update(reused, ["outcome", "raw", "reused", "judge", "judged_at", "judge_outcome",
+                                               "verdict_key"])
+        Shard.objects.filter(pk=shard.pk).update(
+            done=Match.objects.filter(shard=shard).exclude(outcome=Match.Outcome.PENDING).count(),
+            reused=Match.objects.filter(shard=shard, reused=True).count(),
+        )
+        _refresh_match_counters(run.pk)
+    if not todo:
+        return True
+    client = client_for(judge, purpose=f"evaluation run {run.pk} judge", cache=False)
+
+    def flush(batch: list[tuple[int, LLMResult]]) -> None:
+        client_flush(client)
+        stamp = timezone.now()
+        rows = []
+        for pk, result in batch:
+            m = by_pk[pk]
+            if result.outcome == ERROR:
+                m.outcome = Match.Outcome.ERROR
+            else:
+                m.outcome = lsb.parse_verdict(result.content) or Match.Outcome.INVALID
+            m.raw = _storable(result.content or "")[:20000]
+            m.judge_outcome = result.outcome
+            m.error = _storable(result.error or "")[:2000]
+            m.judge_id = judge.pk
+            m.judged_at = stamp
+            rows.append(m)
+        with transaction.atomic():
+            Match.objects.bulk_update(rows, ["outcome", "raw", "judge_outcome", "error", "judge", "judged_at",
+                                             "verdict_key"])
+            Shard.objects.filter(pk=shard.pk).update(done=F("done") + len(rows))
+            Run.objects.filter(pk=run.pk).update(
+                judge_calls=F("judge_calls") + len(rows),
+                prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens or 0 for _pk, r in batch),
+                completion_tokens=F("completion_tokens") + sum(r.completion_tokens or 0 for _pk, r in batch),
+                errors=F("errors") + sum(1 for _pk, r in batch if r.outcome == ERROR),
+            )
+            _refresh_match_counters(run.pk)
+        _renew(shard.pk, owner)
+
+    jobs = [(m.pk, _bind(client.chat, [{"role": "user", "content": prompts[m.pk]}], {})) for m in todo]
+    try:
+        finished = _Pump(judge.max_concurrency, f"eval-{run.pk}-judge").run(jobs, flush, lambda: _cancelled(run.pk))
+    finally:
+        client_flush(client)
+        client.close()
+    return finished
+
+
+# -- finishing ---------------------------------------------------------------------------------
+
+
+def _finish(run: Run, targets: list[EvalTarget]) -> None:
+    from .scoring import livesecbench_results
+
+    results = livesecbench_results(run, targets)
+    Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE).update(
+        status=Run.Status.SUCCEEDED, phase=Run.Phase.DONE, results=results, finished_at=timezone.now(), error="",
+    )
+
+
+# -- running without a worker, recovering after one died ---------------------------------------
+
+
+def run_execute_inline(*, run_id: int, on_progress: Callable[[Run], None] | None = None) -> Run:
+    """Do all of a run's work in this process (the `evaluate` command), shard by shard."""
+    while True:
+        ready = run_advance(run_id=run_id, enqueue=False)
+        if not ready:
+            break
+        for shard_id in ready:
+            shard_execute(shard_id=shard_id, enqueue=False)
+            if on_progress is not None:
+                on_progress(Run.objects.get(pk=run_id))
+    return Run.objects.get(pk=run_id)
+
+
+def runs_recover() -> list[int]:
+    """Queue again the open work of every active run (worker start-up: a worker that died mid-shard)."""
+    recovered = []
+    for run_id in Run.objects.active().values_list("pk", flat=True):
+        if run_advance(run_id=run_id, recover=True):
+            recovered.append(run_id)
+    if recovered:
+        log.info("evaluation runs queued again after a restart: %s", recovered)
+    return recovered
