@@ -428,11 +428,11 @@ def test_every_round_of_a_run_follows_the_pairing_rule():
 
 def test_run_dimension_equals_hand_driven_calls():
     models = ["m-a", "m-b", "m-c", "m-d", "m-e"]  # odd: one bye per round
-    items = [f"q{i}" for i in range(7)]  # groups of 2, 2, 1, 1, 1
+    items = [f"q{i}" for i in range(23)]  # groups of 5, 5, 5, 4, 4
     replies = ["A", "B", "答案：B", "AB", "", None, "b", "A"]
 
     def judge(round_number, a, b, item):
-        key = round_number * 7 + models.index(a) * 3 + models.index(b) + int(item[1:])
+        key = round_number * 7 + models.index(a) * 3 + models.index(b) + int(item[1:]) * 5
         return replies[key % len(replies)]
 
     calls = []
