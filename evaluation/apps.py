@@ -8,4 +8,9 @@ class EvaluationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from accounts.demo import register_demo_hook
+
         from . import tasks  # noqa: F401  (connects the worker start-up recovery)
+        from .demo import seed_evaluation_demo
+
+        register_demo_hook(seed_evaluation_demo)

@@ -19,7 +19,8 @@ def seed_endpoints(stdout) -> None:
             continue  # keep whatever a maintainer changed
         endpoint_create(
             name=model, base_url=SIM_URL, model=model, api_key_env=SIM_KEY_ENV,
-            max_concurrency=8 if model != "tiny-markov" else 2, requests_per_minute=1200, timeout=30,
+            max_concurrency=8 if model != "tiny-markov" else 2, requests_per_minute=0, timeout=30,
+            is_reasoning=model.startswith("sim-reasoner"),
             notes="Local simulator (manage.py llm_simulator)"
             + ("; a tiny character n-gram model that rambles" if model == "tiny-markov" else ""),
         )
