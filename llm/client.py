@@ -22,6 +22,13 @@ Outcomes (``LLMResult.outcome``):
 ``empty``       no content after stripping (and reasoning removal)
 ``error``       retries exhausted (429/5xx/timeout/connection) or a non-retryable 4xx
 
+Reasoning traces are kept apart from the content (``LLMResult.reasoning``), whichever way the
+provider sends them: a ``reasoning_content`` field on the message (DeepSeek, Qwen), a ``reasoning``
+field (OpenRouter), or a ``<think>...</think>`` block at the start of the content.
+
+Parameters that ``chat.completions.create`` does not take (``reasoning={"enabled": True}``, ``top_k``,
+``enable_thinking``, ...) are sent in ``extra_body``, from ``default_params`` and from the call alike.
+
 Retries: 408/409/429/5xx, timeouts and connection errors, at most ``max_attempts`` attempts in
 total.  The wait before a retry is ``min(Retry-After, retry_after_cap)`` when the server sent
 ``Retry-After``/``retry-after-ms``, else full jitter ``uniform(0, min(backoff_cap,
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import inspect
 import json
 import logging
 import random
@@ -42,6 +50,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import openai
+from openai.resources.chat.completions import Completions
 
 from .ratelimit import Limiter, LimiterTimeout
 
@@ -58,6 +67,7 @@ __all__ = [
     "LLMClient",
     "LLMResult",
     "cache_key",
+    "request_params",
     "strip_reasoning",
 ]
 
@@ -73,6 +83,10 @@ _BLOCK_MARKERS = (
     "不安全", "敏感", "违规", "审核",
 )
 _BLOCK_CODES = frozenset({"1301"})  # Zhipu: 系统检测到输入或生成内容可能包含不安全或敏感内容
+
+# Keyword arguments ``chat.completions.create`` takes; any other parameter (``reasoning``, ``top_k``,
+# ``enable_thinking``...) is a provider extension and travels in ``extra_body``.
+CREATE_PARAMS = frozenset(inspect.signature(Completions.create).parameters) - {"self", "model", "messages"}
 
 
 @dataclass
@@ -110,7 +124,7 @@ class LLMResult:
     attempts: int = 0
     error: str | None = None
     cached: bool = False
-    reasoning: str | None = None     # removed <think> text / reasoning_content, if any
+    reasoning: str | None = None     # reasoning_content / reasoning field / removed <think> text, if any
     status_code: int | None = None   # HTTP status of the last attempt (None: no response)
     model: str | None = None         # model name reported by the server
 
@@ -129,6 +143,30 @@ class LLMResult:
 
 def _canon(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def request_params(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The keyword arguments for ``chat.completions.create`` from parameter layers, later ones winning
+    (endpoint ``default_params``, then the call's): names it accepts as they are, every other key in
+    ``extra_body``, merged with the layers' own ``extra_body`` (within a layer a named key wins)."""
+    out: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for layer in layers:
+        if not layer:
+            continue
+        given = layer.get("extra_body")
+        layer_extra: dict[str, Any] = dict(given) if isinstance(given, Mapping) else {}
+        for k, v in layer.items():
+            if k == "extra_body":
+                continue
+            if k in CREATE_PARAMS:
+                out[k] = v
+            else:
+                layer_extra[k] = v
+        extra.update(layer_extra)
+    if extra:
+        out["extra_body"] = extra
+    return out
 
 
 def cache_key(fingerprint: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
@@ -217,6 +255,20 @@ def _describe(exc: BaseException) -> str:
 
 
 
+def _reasoning_field(extra: Mapping[str, Any]) -> str | None:
+    """A trace sent beside the content: DeepSeek's ``reasoning_content`` or OpenRouter's ``reasoning``
+    (else the text of its ``reasoning_details``)."""
+    parts = [str(extra[k]).strip() for k in ("reasoning_content", "reasoning")
+             if isinstance(extra.get(k), str) and extra[k].strip()]
+    if not parts and isinstance(extra.get("reasoning_details"), list):
+        for d in extra["reasoning_details"]:
+            if isinstance(d, Mapping):
+                text = d.get("text") or d.get("summary")
+                if isinstance(text, str) and text.strip():
+                    parts.append(text.strip())
+    return "\n\n".join(dict.fromkeys(parts)) or None
+
+
 class LLMClient:
     """Thread-safe; share one per endpoint.  See the module docstring for the behaviour."""
 
@@ -300,12 +352,14 @@ class LLMClient:
              **params: Any) -> LLMResult:
         """One chat completion with retries/classification.  ``params`` go to
         ``chat.completions.create`` (temperature, max_tokens, seed, extra_headers, extra_body, ...)
-        on top of ``config.default_params``.  Never raises for API errors."""
+        on top of ``config.default_params``; parameters it does not take (``reasoning={"enabled":
+        True}``, ``top_k``...) go in ``extra_body`` (:func:`request_params`), and the cache key is
+        over what is sent.  Never raises for API errors."""
         t0 = time.monotonic()
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
         messages = [dict(m) for m in messages]
-        call_params = {**self.config.default_params, **params}
+        call_params = request_params(self.config.default_params, params)
         key = self.cache_key(messages, call_params) if self.cache is not None else None
 
         if key is not None and use_cache:
@@ -387,10 +441,7 @@ class LLMClient:
         msg = getattr(choice, "message", None)
         raw = (getattr(msg, "content", None) or "") if msg is not None else ""
         finish = getattr(choice, "finish_reason", None)
-        reasoning = None
-        extra = getattr(msg, "model_extra", None) or {}
-        if extra.get("reasoning_content"):
-            reasoning = str(extra["reasoning_content"])
+        reasoning = _reasoning_field(getattr(msg, "model_extra", None) or {})
         content = raw
         if self.config.is_reasoning or raw.lstrip().lower().startswith("<think>"):
             content, think = strip_reasoning(raw, orphan_close=self.config.is_reasoning)
