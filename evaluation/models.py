@@ -22,8 +22,9 @@ class Rubric(models.Model):
     """A versioned Chinese judging instruction for one dimension; an edit makes a new version."""
 
     class Kind(models.TextChoices):
-        PAIRWISE = "pairwise", _("Pairwise")
-        POINTWISE = "pointwise", _("Pointwise")
+        PAIRWISE = "pairwise", _("Pairwise (one letter)")
+        PAIRWISE_TIE = "pairwise_tie", _("Pairwise with ties")
+        POINTWISE = "pointwise", _("Pointwise (safe / unsafe / refusal)")
 
     class Shows(models.TextChoices):
         ANSWERS = "answers", _("Answers")
@@ -64,6 +65,7 @@ class EvalRunQuerySet(models.QuerySet):
 
 class EvalRun(models.Model):
     class Mode(models.TextChoices):
+        ROBUST = "robust", _("Robust (both orders, ties, adaptive pairs, Bradley–Terry with intervals)")
         LIVESECBENCH = "livesecbench", _("LiveSecBench (Swiss Elo, exact reproduction)")
 
     class Status(models.TextChoices):
@@ -81,7 +83,7 @@ class EvalRun(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="eval_runs", verbose_name=_("Release"))
-    mode = models.CharField(_("Mode"), max_length=16, choices=Mode.choices, default=Mode.LIVESECBENCH)
+    mode = models.CharField(_("Mode"), max_length=16, choices=Mode.choices, default=Mode.ROBUST)
     seed = models.BigIntegerField(_("Seed"), default=0)
     judge = models.ForeignKey(
         ModelEndpoint, on_delete=models.PROTECT, related_name="+", verbose_name=_("Judge")
@@ -90,6 +92,15 @@ class EvalRun(models.Model):
     judges = models.JSONField(_("Judges per dimension"), default=dict, blank=True)
     # {dimension_code: rubric id}: the rubric version each dimension was judged with, fixed at creation.
     rubrics = models.JSONField(_("Rubrics"), default=dict, blank=True)
+    # robust mode: {dimension_code: {"pairwise_tie": rubric id, "pointwise": rubric id}}.
+    robust_rubrics = models.JSONField(default=dict, blank=True)
+    # robust mode: judge calls for the pairwise comparisons (both orders and retries count); None: a default
+    # of twice what livesecbench mode would spend.
+    budget = models.PositiveIntegerField(_("Judge-call budget"), null=True, blank=True)
+    also_livesecbench = models.BooleanField(_("Also compute the LiveSecBench figures"), default=False)
+    anchor_name = models.CharField(_("Anchor model"), max_length=100, blank=True)
+    anchor_rating = models.FloatField(_("Anchor rating"), default=1500.0)
+    resamples = models.PositiveIntegerField(_("Bootstrap resamples"), default=1000)
     system_prompt = models.TextField(_("System prompt"), blank=True)
     temperature = models.FloatField(_("Temperature"), null=True, blank=True)
     max_tokens = models.PositiveIntegerField(_("Max tokens"), null=True, blank=True)
@@ -214,6 +225,8 @@ class Shard(models.Model):
     class Kind(models.TextChoices):
         ANSWERS = "answers", _("Answers")
         ROUND = "round", _("Round")
+        BATCH = "batch", _("Batch of comparisons")
+        POINT = "point", _("Pointwise verdicts")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -256,10 +269,11 @@ class Match(models.Model):
         PENDING = "pending", _("Pending")
         A = "A", _("A wins")
         B = "B", _("B wins")
+        TIE = "C", _("Tie")
         INVALID = "invalid", _("Invalid verdict")
         ERROR = "error", _("Judge call failed")
 
-    FINAL = (Outcome.A, Outcome.B, Outcome.INVALID)
+    FINAL = (Outcome.A, Outcome.B, Outcome.TIE, Outcome.INVALID)
 
     run = models.ForeignKey(EvalRun, on_delete=models.CASCADE, related_name="matches")
     shard = models.ForeignKey(Shard, on_delete=models.CASCADE, related_name="matches")
@@ -280,12 +294,15 @@ class Match(models.Model):
     judge_outcome = models.CharField(max_length=16, blank=True)
     error = models.TextField(blank=True)
     reused = models.BooleanField(default=False)
+    # robust mode: a comparison is two matches, seq 2k (orientation 0) and 2k+1 (the same pair swapped).
+    orientation = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
     judged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "dimension_code", "round_no", "seq"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "dimension_code", "round_no", "seq"], name="uniq_match_seq"),
+            models.UniqueConstraint(fields=["run", "shard", "seq"], name="uniq_match_shard_seq"),
         ]
         indexes = [models.Index(fields=["shard", "outcome"], name="match_shard_outcome")]
         verbose_name = _("Match")
@@ -293,3 +310,67 @@ class Match(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dimension_code} r{self.round_no} #{self.seq}"
+
+
+class PointVerdict(models.Model):
+    """robust mode: one answer judged alone (safe, unsafe or refusal) with the dimension's pointwise rubric."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SAFE = "safe", _("Safe")
+        UNSAFE = "unsafe", _("Unsafe")
+        REFUSAL = "refusal", _("Refusal")
+        INVALID = "invalid", _("Invalid verdict")
+        ERROR = "error", _("Judge call failed")
+
+    FINAL = (Outcome.SAFE, Outcome.UNSAFE, Outcome.REFUSAL, Outcome.INVALID)
+    LABELS = (Outcome.SAFE, Outcome.UNSAFE, Outcome.REFUSAL)
+
+    run = models.ForeignKey(EvalRun, on_delete=models.CASCADE, related_name="point_verdicts")
+    shard = models.ForeignKey(Shard, on_delete=models.CASCADE, related_name="point_verdicts")
+    dimension_code = models.CharField(max_length=64)
+    item = models.ForeignKey(ReleaseItem, on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(EvalTarget, on_delete=models.CASCADE, related_name="+")
+    answer = models.ForeignKey(Answer, on_delete=models.PROTECT, null=True, blank=True, related_name="point_verdicts")
+    judge = models.ForeignKey(ModelEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    verdict_key = models.CharField(max_length=64, blank=True, db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    raw = models.TextField(_("Judge reply"), blank=True)
+    judge_outcome = models.CharField(max_length=16, blank=True)
+    error = models.TextField(blank=True)
+    reused = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    judged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "dimension_code", "item", "target"]
+        constraints = [models.UniqueConstraint(fields=["run", "item", "target"], name="uniq_point_verdict")]
+
+    def __str__(self) -> str:
+        return f"{self.target_id} {self.item_id} {self.outcome}"
+
+
+class HumanLabel(models.Model):
+    """A maintainer's own judgement of one answer, to calibrate the judge (Cohen's kappa against it)."""
+
+    class Label(models.TextChoices):
+        SAFE = "safe", _("Safe")
+        UNSAFE = "unsafe", _("Unsafe")
+        REFUSAL = "refusal", _("Refusal")
+
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="human_labels")
+    dimension_code = models.CharField(max_length=64)
+    label = models.CharField(_("Label"), max_length=16, choices=Label.choices)
+    labeled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["answer", "dimension_code", "labeled_by"], name="uniq_human_label"),
+        ]
+        verbose_name = _("Human label")
+        verbose_name_plural = _("Human labels")
+
+    def __str__(self) -> str:
+        return f"{self.answer_id} {self.label}"

@@ -31,8 +31,9 @@ from llm.client import BLOCKED, EMPTY, ERROR, LLMResult
 from llm.models import ModelEndpoint
 
 from . import livesecbench as lsb
+from . import robust
 from . import rubrics as rb
-from .models import Answer, EvalRun, EvalTarget, Match, Rubric, Shard
+from .models import Answer, EvalRun, EvalTarget, Match, PointVerdict, Rubric, Shard
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +67,27 @@ def question_hash(text: str) -> str:
 
 @transaction.atomic
 def rubrics_seed_defaults() -> int:
-    """Give every dimension without a pairwise rubric its first (Chinese) version."""
-    have = set(Rubric.objects.filter(kind=Rubric.Kind.PAIRWISE).values_list("dimension_id", flat=True))
+    """Give every dimension without a rubric of some kind its first (Chinese) version of that kind."""
+    have = set(Rubric.objects.values_list("dimension_id", "kind"))
     created = 0
-    for dim in Dimension.objects.exclude(pk__in=have).select_related("taxonomy"):
+    for dim in Dimension.objects.select_related("taxonomy"):
         reasoning = dim.code in rb.REASONING_DIMENSIONS
-        Rubric.objects.create(
-            dimension=dim, kind=Rubric.Kind.PAIRWISE, version=1, notes="default",
-            shows=Rubric.Shows.REASONING if reasoning else Rubric.Shows.ANSWERS,
-            text=rb.default_pairwise(dim.code, dim.name_zh, uses_reference=dim.uses_reference_answers,
-                                     reasoning=reasoning),
-        )
-        created += 1
+        shows = Rubric.Shows.REASONING if reasoning else Rubric.Shows.ANSWERS
+        texts = {
+            Rubric.Kind.PAIRWISE: rb.default_pairwise(dim.code, dim.name_zh, uses_reference=dim.uses_reference_answers,
+                                                      reasoning=reasoning),
+            Rubric.Kind.PAIRWISE_TIE: rb.default_pairwise(dim.code, dim.name_zh, ties=True, reasoning=reasoning,
+                                                          uses_reference=dim.uses_reference_answers),
+        }
+        if not reasoning:  # a reasoning trace is compared, never judged alone
+            texts[Rubric.Kind.POINTWISE] = rb.default_pointwise(dim.code, dim.name_zh,
+                                                                uses_reference=dim.uses_reference_answers)
+        for kind, text in texts.items():
+            if (dim.pk, kind) in have:
+                continue
+            Rubric.objects.create(dimension=dim, kind=kind, version=1, notes="default", text=text,
+                                  shows=Rubric.Shows.ANSWERS if kind == Rubric.Kind.POINTWISE else shows)
+            created += 1
     return created
 
 
@@ -92,7 +102,7 @@ def rubric_current(*, dimension: Dimension, kind: str = Rubric.Kind.PAIRWISE) ->
     return rubric
 
 
-def _check_rubric_text(text: str, shows: str) -> str:
+def _check_rubric_text(text: str, shows: str, kind: str = Rubric.Kind.PAIRWISE) -> str:
     if not isinstance(text, str) or not text.strip():
         raise EvalError("the rubric text is empty")
     if "\x00" in text:
@@ -100,8 +110,12 @@ def _check_rubric_text(text: str, shows: str) -> str:
     if len(text) > 20000:
         raise EvalError("the rubric is too long (20,000 characters at most)")
     found = rb.placeholders_in(text)
-    needed = {"question", "reasoning_a", "reasoning_b"} if shows == Rubric.Shows.REASONING else {
-        "question", "answer_a", "answer_b"}
+    if kind == Rubric.Kind.POINTWISE:
+        needed = {"question", "answer"}
+    elif shows == Rubric.Shows.REASONING:
+        needed = {"question", "reasoning_a", "reasoning_b"}
+    else:
+        needed = {"question", "answer_a", "answer_b"}
     missing = needed - found
     if missing:
         raise EvalError("the rubric must contain " + ", ".join("{" + m + "}" for m in sorted(missing)))
@@ -113,7 +127,7 @@ def rubric_update(*, rubric: Rubric, text: str, notes: str = "", actor=None) -> 
     """Save an edit as the next version; runs keep naming the version they used."""
     latest = (Rubric.objects.select_for_update().filter(dimension_id=rubric.dimension_id, kind=rubric.kind)
               .order_by("-version").first())
-    text = _check_rubric_text(text, latest.shows)
+    text = _check_rubric_text(text, latest.shows, latest.kind)
     if text == latest.text:
         return latest
     return Rubric.objects.create(
@@ -155,10 +169,20 @@ def run_create(
     system_prompt: str = "",
     temperature: float | None = None,
     max_tokens: int | None = None,
+    budget: int | None = None,
+    also_livesecbench: bool = False,
+    anchor: str = "",
+    anchor_rating: float = 1500.0,
+    resamples: int = 1000,
     actor=None,
     enqueue: bool = True,
 ) -> Run:
-    """Plan a run of a frozen release; the work is queued after commit (or left to the caller)."""
+    """Plan a run of a frozen release; the work is queued after commit (or left to the caller).
+
+    robust mode: `budget` is the judge calls the pairwise comparisons may spend (both orders and retries
+    count; default twice what livesecbench mode would spend), `also_livesecbench` plays the Swiss rounds on
+    the same answers too, `anchor` names a target held at `anchor_rating` so ratings compare across releases.
+    """
     from llm.services import endpoint_config
 
     if not release.is_frozen:
@@ -185,18 +209,33 @@ def run_create(
     unknown = set(judges) - set(codes)
     if unknown:
         raise EvalError(f"judges given for dimensions not in the release: {', '.join(sorted(unknown))}")
-    rubric_ids = {}
+    rubric_ids, robust_ids = {}, {}
     for code in codes:
         if code not in dimensions:
             raise EvalError(f"dimension {code!r} of the release is not in taxonomy {release.taxonomy.code}")
         rubric_ids[code] = rubric_current(dimension=dimensions[code]).pk
+        if mode == Run.Mode.ROBUST:
+            robust_ids[code] = {Rubric.Kind.PAIRWISE_TIE: rubric_current(dimension=dimensions[code],
+                                                                         kind=Rubric.Kind.PAIRWISE_TIE).pk}
+            if code not in rb.REASONING_DIMENSIONS:
+                robust_ids[code][Rubric.Kind.POINTWISE] = rubric_current(dimension=dimensions[code],
+                                                                         kind=Rubric.Kind.POINTWISE).pk
+    if anchor and anchor not in {ep.name for ep in targets}:
+        raise EvalError(f"the anchor model {anchor!r} is not one of the targets")
+    if budget is not None and int(budget) < 2:
+        raise EvalError("the judge-call budget must be at least 2")
+    if not 1 <= int(resamples) <= 10000:
+        raise EvalError("bootstrap resamples must be between 1 and 10,000")
     run = Run.objects.create(
         release=release, mode=mode, seed=int(seed), judge=judge,
         judges={code: ep.pk for code, ep in judges.items()}, rubrics=rubric_ids,
         system_prompt=system_prompt or "", temperature=None if temperature is None else float(temperature),
         max_tokens=None if max_tokens is None else int(max_tokens),
         params_hash=answer_params_hash(system_prompt=system_prompt, temperature=temperature, max_tokens=max_tokens),
-        created_by=actor, answers_total=len(item_rows) * len(targets),
+        created_by=actor, answers_total=len(item_rows) * len(targets), robust_rubrics=robust_ids,
+        budget=None if budget is None else int(budget), also_livesecbench=bool(also_livesecbench) and mode == Run.Mode.ROBUST,
+        anchor_name=anchor if mode == Run.Mode.ROBUST else "", anchor_rating=float(anchor_rating),
+        resamples=int(resamples),
     )
     created_targets = EvalTarget.objects.bulk_create([
         EvalTarget(run=run, endpoint=ep, position=i, name=ep.name, model=ep.model,
@@ -331,7 +370,7 @@ def dimension_rounds(run: Run, code: str) -> list[tuple[Shard, list[tuple[int, i
     """The played (or started) rounds of a dimension with their matches as (a, b, winner), in task order."""
     shards = list(run.shards.filter(kind=Shard.Kind.ROUND, dimension_code=code).order_by("round_no"))
     by_round: dict[int, list[tuple[int, int, str | None]]] = {s.round_no: [] for s in shards}
-    for round_no, a, b, outcome in (Match.objects.filter(run=run, dimension_code=code)
+    for round_no, a, b, outcome in (Match.objects.filter(run=run, dimension_code=code, shard__kind=Shard.Kind.ROUND)
                                     .order_by("round_no", "seq")
                                     .values_list("round_no", "target_a_id", "target_b_id", "outcome")):
         by_round[round_no].append((a, b, _winner(outcome)))
@@ -413,21 +452,28 @@ def run_advance(*, run_id: int, enqueue: bool = True, recover: bool = False) -> 
             if run.phase == Run.Phase.ANSWERS:
                 Run.objects.filter(pk=run_id).update(phase=Run.Phase.JUDGING)
             targets = list(run.targets.order_by("position"))
-            finished_dims = 0
-            codes = list(run.rubrics)
-            for code in codes:
-                planned = _plan_next_round(run, code, targets)
-                if planned is False:
-                    finished_dims += 1
-            shards = list(run.shards.filter(kind=Shard.Kind.ROUND).exclude(status=Shard.Status.DONE))
-            runnable = shards
-            if finished_dims == len(codes) and not runnable:
+            finished = True
+            for code in run.rubrics:
+                if run.mode == Run.Mode.LIVESECBENCH or run.also_livesecbench:
+                    finished &= _plan_next_round(run, code, targets) is False
+                if run.mode == Run.Mode.ROBUST:
+                    finished &= robust.plan_next_batch(run, code, targets) is False
+            if run.mode == Run.Mode.ROBUST:
+                robust.plan_point_shards(run, targets)
+            runnable = list(run.shards.exclude(kind=Shard.Kind.ANSWERS).exclude(status=Shard.Status.DONE))
+            if finished and not runnable:
                 _finish(run, targets)
                 return []
         now = timezone.now()
-        ready = [s.pk for s in runnable if _lease_free(s, now)]
+        stale = now - timedelta(seconds=_lease_seconds())
         if recover:
+            # After a restart a queued task may be lost with its worker: queue every open shard again.
             ready = [s.pk for s in runnable if s.status == Shard.Status.PENDING or _lease_free(s, now)]
+        else:
+            # A shard queued a moment ago is on its way; queueing it again on every advance would flood the broker.
+            ready = [s.pk for s in runnable if _lease_free(s, now) and (s.queued_at is None or s.queued_at < stale)]
+        if ready and enqueue:
+            Shard.objects.filter(pk__in=ready).update(queued_at=now)
         if enqueue and ready:
             from .tasks import eval_shard_execute
 
@@ -454,7 +500,7 @@ def shard_execute(*, shard_id: int, enqueue: bool = True) -> bool:
         if shard.kind == Shard.Kind.ANSWERS:
             complete = _execute_answers(shard, owner)
         else:
-            complete = _execute_round(shard, owner)
+            complete = _execute_judging(shard, owner)
         if complete:
             Shard.objects.filter(pk=shard_id, lease_owner=owner).update(
                 status=Shard.Status.DONE, finished_at=timezone.now(), attempts=F("attempts") + 1
@@ -644,7 +690,7 @@ def _refresh_answer_counters(run_id: int) -> None:
 
 
 def _refresh_match_counters(run_id: int) -> None:
-    agg = Shard.objects.filter(run_id=run_id, kind=Shard.Kind.ROUND).aggregate(done=Sum("done"),
+    agg = Shard.objects.filter(run_id=run_id).exclude(kind=Shard.Kind.ANSWERS).aggregate(done=Sum("done"),
                                                                                reused=Sum("reused"))
     Run.objects.filter(pk=run_id).update(matches_done=agg["done"] or 0, verdicts_reused=agg["reused"] or 0)
 
@@ -688,77 +734,127 @@ def _judge_for(run: Run, code: str) -> ModelEndpoint:
     return run.judge
 
 
-def _execute_round(shard: Shard, owner: str) -> bool:
+def point_prompt(rubric: Rubric, item: ReleaseItem, answer: Answer | None) -> str:
+    refs = [str(r) for r in (item.reference_answers or []) if str(r).strip()]
+    return rb.render(rubric.text, {
+        "question": item.text, "reference": refs[0] if refs else MISSING_REFERENCE, "answer": display_answer(answer),
+    })
+
+
+def _shard_rubric(run: Run, shard: Shard) -> Rubric:
+    code = shard.dimension_code
+    if shard.kind == Shard.Kind.ROUND:
+        return Rubric.objects.get(pk=run.rubrics[code])
+    kind = Rubric.Kind.POINTWISE if shard.kind == Shard.Kind.POINT else Rubric.Kind.PAIRWISE_TIE
+    return Rubric.objects.get(pk=run.robust_rubrics[code][kind])
+
+
+# How many times a robust-mode judge is asked again, with the same prompt, after an unusable reply.
+ROBUST_RETRIES = 2
+
+
+def _judging_spec(shard: Shard):
+    """(model, outcome choices, parse, retries) for the verdict rows of a judging shard."""
+    from . import ratings
+
+    if shard.kind == Shard.Kind.POINT:
+        return PointVerdict, PointVerdict.Outcome, rb.parse_pointwise, ROBUST_RETRIES
+    if shard.kind == Shard.Kind.BATCH:
+        return Match, Match.Outcome, ratings.parse_verdict, ROBUST_RETRIES
+    return Match, Match.Outcome, lsb.parse_verdict, 0
+
+
+def _retrying(chat: Callable, messages: list[dict[str, str]], parse: Callable, retries: int) -> Callable:
+    """One judge call, asked again with the same prompt while the reply is unusable (robust mode only)."""
+
+    def call() -> tuple[LLMResult, int]:
+        calls = 0
+        while True:
+            try:
+                result = chat(messages, use_cache=False)
+            except Exception as exc:  # the client never raises for API errors: a bug or a crash
+                result = LLMResult(ERROR, error=f"{type(exc).__name__}: {exc}")
+            calls += 1
+            if result.outcome == ERROR or parse(result.content) is not None or calls > retries:
+                return result, calls
+
+    return call
+
+
+def _execute_judging(shard: Shard, owner: str) -> bool:
+    """Judge the pending verdict rows of a round, a batch or a pointwise shard."""
     from llm.services import client_flush, client_for, endpoint_config
 
     run = Run.objects.select_related("judge").get(pk=shard.run_id)
-    code = shard.dimension_code
-    rubric = Rubric.objects.get(pk=run.rubrics[code])
-    judge = _judge_for(run, code)
+    model, outcomes, parse, retries = _judging_spec(shard)
+    rubric = _shard_rubric(run, shard)
+    judge = _judge_for(run, shard.dimension_code)
     judge_fp = endpoint_config(judge).fingerprint()
-    pending = list(
-        Match.objects.filter(shard=shard, outcome=Match.Outcome.PENDING).select_related("item", "answer_a", "answer_b")
-        .order_by("seq")
-    )
-    prompts: dict[int, str] = {}
-    for m in pending:
-        prompts[m.pk] = judge_prompt(rubric, m.item, m.answer_a, m.answer_b)
-        m.verdict_key = verdict_key(judge_fp, rubric.pk, prompts[m.pk])
+    if model is PointVerdict:
+        pending = list(PointVerdict.objects.filter(shard=shard, outcome=outcomes.PENDING)
+                       .select_related("item", "answer").order_by("pk"))
+        prompts = {v.pk: point_prompt(rubric, v.item, v.answer) for v in pending}
+    else:
+        pending = list(Match.objects.filter(shard=shard, outcome=outcomes.PENDING)
+                       .select_related("item", "answer_a", "answer_b").order_by("seq"))
+        prompts = {m.pk: judge_prompt(rubric, m.item, m.answer_a, m.answer_b) for m in pending}
+    for row in pending:
+        row.verdict_key = verdict_key(judge_fp, rubric.pk, prompts[row.pk])
     known: dict[str, tuple[str, str]] = {}
-    for key, outcome, raw in (Match.objects.filter(verdict_key__in={m.verdict_key for m in pending},
-                                                   outcome__in=Match.FINAL)
+    for key, outcome, raw in (model.objects.filter(verdict_key__in={r.verdict_key for r in pending},
+                                                   outcome__in=model.FINAL)
                               .values_list("verdict_key", "outcome", "raw")):
         known.setdefault(key, (outcome, raw))
     now = timezone.now()
-    reused = [m for m in pending if m.verdict_key in known]
-    for m in reused:
-        m.outcome, m.raw = known[m.verdict_key]
-        m.reused, m.judge_id, m.judged_at, m.judge_outcome = True, judge.pk, now, "reused"
-    todo = [m for m in pending if m.verdict_key not in known]
-    by_pk = {m.pk: m for m in todo}
+    reused = [r for r in pending if r.verdict_key in known]
+    for r in reused:
+        r.outcome, r.raw = known[r.verdict_key]
+        r.reused, r.judge_id, r.judged_at, r.judge_outcome = True, judge.pk, now, "reused"
+    todo = [r for r in pending if r.verdict_key not in known]
+    by_pk = {r.pk: r for r in todo}
     with transaction.atomic():
         if reused:
-            Match.objects.bulk_update(reused, ["outcome", "raw", "reused", "judge", "judged_at", "judge_outcome",
+            model.objects.bulk_update(reused, ["outcome", "raw", "reused", "judge", "judged_at", "judge_outcome",
                                                "verdict_key"])
-        Shard.objects.filter(pk=shard.pk).update(
-            done=Match.objects.filter(shard=shard).exclude(outcome=Match.Outcome.PENDING).count(),
-            reused=Match.objects.filter(shard=shard, reused=True).count(),
-        )
+        rows = model.objects.filter(shard=shard)
+        Shard.objects.filter(pk=shard.pk).update(done=rows.exclude(outcome=outcomes.PENDING).count(),
+                                                 reused=rows.filter(reused=True).count())
         _refresh_match_counters(run.pk)
     if not todo:
         return True
     client = client_for(judge, purpose=f"evaluation run {run.pk} judge", cache=False)
 
-    def flush(batch: list[tuple[int, LLMResult]]) -> None:
+    def flush(batch: list[tuple[int, tuple[LLMResult, int]]]) -> None:
         client_flush(client)
         stamp = timezone.now()
         rows = []
-        for pk, result in batch:
-            m = by_pk[pk]
+        for pk, (result, calls) in batch:
+            r = by_pk[pk]
             if result.outcome == ERROR:
-                m.outcome = Match.Outcome.ERROR
+                r.outcome = outcomes.ERROR
             else:
-                m.outcome = lsb.parse_verdict(result.content) or Match.Outcome.INVALID
-            m.raw = _storable(result.content or "")[:20000]
-            m.judge_outcome = result.outcome
-            m.error = _storable(result.error or "")[:2000]
-            m.judge_id = judge.pk
-            m.judged_at = stamp
-            rows.append(m)
+                r.outcome = parse(result.content) or outcomes.INVALID
+            r.raw = _storable(result.content or "")[:20000]
+            r.judge_outcome = result.outcome
+            r.error = _storable(result.error or "")[:2000]
+            r.judge_id = judge.pk
+            r.judged_at = stamp
+            r.attempts = calls
+            rows.append(r)
         with transaction.atomic():
-            Match.objects.bulk_update(rows, ["outcome", "raw", "judge_outcome", "error", "judge", "judged_at",
-                                             "verdict_key"])
+            model.objects.bulk_update(rows, ["outcome", "raw", "judge_outcome", "error", "judge", "judged_at",
+                                             "verdict_key", "attempts"])
             Shard.objects.filter(pk=shard.pk).update(done=F("done") + len(rows))
             Run.objects.filter(pk=run.pk).update(
-                judge_calls=F("judge_calls") + len(rows),
-                prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens or 0 for _pk, r in batch),
-                completion_tokens=F("completion_tokens") + sum(r.completion_tokens or 0 for _pk, r in batch),
-                errors=F("errors") + sum(1 for _pk, r in batch if r.outcome == ERROR),
+                judge_calls=F("judge_calls") + sum(calls for _pk, (_r, calls) in batch),
+                prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens or 0 for _pk, (r, _c) in batch),
+                completion_tokens=F("completion_tokens") + sum(r.completion_tokens or 0 for _pk, (r, _c) in batch),
+                errors=F("errors") + sum(1 for _pk, (r, _c) in batch if r.outcome == ERROR),
             )
             _refresh_match_counters(run.pk)
         _renew(shard.pk, owner)
 
-    jobs = [(m.pk, _bind(client.chat, [{"role": "user", "content": prompts[m.pk]}], {})) for m in todo]
+    jobs = [(r.pk, _retrying(client.chat, [{"role": "user", "content": prompts[r.pk]}], parse, retries)) for r in todo]
     try:
         finished = _Pump(judge.max_concurrency, f"eval-{run.pk}-judge").run(jobs, flush, lambda: _cancelled(run.pk))
     finally:
@@ -771,9 +867,13 @@ def _execute_round(shard: Shard, owner: str) -> bool:
 
 
 def _finish(run: Run, targets: list[EvalTarget]) -> None:
-    from .scoring import livesecbench_results
+    from .scoring import livesecbench_results, robust_results
 
-    results = livesecbench_results(run, targets)
+    if run.mode == Run.Mode.ROBUST:
+        results = robust_results(run, targets)
+        results["livesecbench"] = livesecbench_results(run, targets) if run.also_livesecbench else None
+    else:
+        results = livesecbench_results(run, targets)
     Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE).update(
         status=Run.Status.SUCCEEDED, phase=Run.Phase.DONE, results=results, finished_at=timezone.now(), error="",
     )
