@@ -9,7 +9,8 @@ from django.db.models import Q, QuerySet
 
 from curation.models import Release
 
-from .models import Answer, EvalRun, EvalTarget, Match
+from .calibration import Kappa
+from .models import Answer, EvalRun, EvalTarget, HumanLabel, Match, PointVerdict
 
 
 def runs_list(*, release: Release | None = None) -> QuerySet[EvalRun]:
@@ -134,3 +135,99 @@ def target_drilldown(*, run: EvalRun, target: EvalTarget, include_holdout: bool,
               .select_related("target_a", "target_b").order_by("round_no", "seq")):
         matches.setdefault(m.item_id, []).append(m)
     return [DrillItem(item=it, answer=answers.get(hashes[it.pk]), matches=matches.get(it.pk, [])) for it in items]
+
+
+# -- pages and API -------------------------------------------------------------------------------
+
+
+def releases_with_boards() -> QuerySet[Release]:
+    """Frozen releases that have a finished run, newest first, with whether one of their runs is published."""
+    from django.db.models import Count, Max
+
+    return (Release.objects.filter(eval_runs__status=EvalRun.Status.SUCCEEDED)
+            .select_related("taxonomy", "parent")
+            .annotate(finished_runs=Count("eval_runs", distinct=True), published=Max("eval_runs__published_at"))
+            .order_by("-frozen_at", "-pk"))
+
+
+def run_targets(*, run: EvalRun) -> list[EvalTarget]:
+    return list(run.targets.select_related("endpoint").order_by("position"))
+
+
+def is_board_run(*, run: EvalRun) -> bool:
+    """Whether the run is the one its release's leaderboard shows (what non-maintainers may open)."""
+    board_run = leaderboard_run(release=run.release)
+    return board_run is not None and board_run.pk == run.pk
+
+
+def drilldown_items(*, run: EvalRun, include_holdout: bool, dimension: str | None = None):
+    """The items a drill-down pages through, in its order; hold-out items only when asked."""
+    items = run.release.items.order_by("dimension_code", "pk")
+    if not include_holdout:
+        items = items.filter(is_holdout=False)
+    if dimension:
+        items = items.filter(dimension_code=dimension)
+    return items
+
+
+def drilldown_rows(*, run: EvalRun, target: EvalTarget, items) -> list[DrillItem]:
+    """One page of a drill-down: the target's answer to each item and every match it played on it."""
+    from .services import question_hash
+
+    items = list(items)
+    hashes = {it.pk: question_hash(it.text) for it in items}
+    answers = {a.content_hash: a for a in Answer.objects.filter(
+        fingerprint=target.fingerprint, params_hash=run.params_hash, content_hash__in=set(hashes.values()))}
+    matches: dict[int, list[Match]] = {}
+    for m in (Match.objects.filter(run=run, item_id__in=[it.pk for it in items])
+              .filter(Q(target_a=target) | Q(target_b=target))
+              .select_related("target_a", "target_b", "judge").order_by("dimension_code", "round_no", "seq")):
+        matches.setdefault(m.item_id, []).append(m)
+    return [DrillItem(item=it, answer=answers.get(hashes[it.pk]), matches=matches.get(it.pk, [])) for it in items]
+
+
+def rubrics_list():
+    """Every rubric version, grouped by the model's ordering: taxonomy, dimension, kind, newest first."""
+    from .models import Rubric
+
+    return Rubric.objects.select_related("dimension", "dimension__taxonomy", "created_by")
+
+
+def rubric_get(*, pk: int):
+    return rubrics_list().get(pk=pk)
+
+
+def judge_kappa(*, run: EvalRun) -> dict[str, Kappa]:
+    """Per dimension: the judge's pointwise verdicts against maintainers' labels of the same answers.
+
+    Read when shown (not stored on the run), so a new label moves the figure at once. With several
+    maintainers' labels for one answer, each label is one pair.
+    """
+    from .calibration import cohens_kappa, confusion
+
+    verdicts = {(a, code): outcome for a, code, outcome in PointVerdict.objects.filter(
+        run=run, outcome__in=PointVerdict.LABELS).values_list("answer_id", "dimension_code", "outcome")}
+    pairs: dict[str, tuple[list[str], list[str]]] = {}
+    for answer_id, code, label in HumanLabel.objects.filter(
+            answer_id__in={a for a, _c in verdicts}).values_list("answer_id", "dimension_code", "label"):
+        judge = verdicts.get((answer_id, code))
+        if judge is None:
+            continue
+        first, second = pairs.setdefault(code, ([], []))
+        first.append(judge)
+        second.append(label)
+    return {code: cohens_kappa(confusion(a, b)) for code, (a, b) in pairs.items()}
+
+
+def calibration_queue(*, run: EvalRun, user, dimension: str | None = None, include_holdout: bool = True,
+                      limit: int = 1) -> list[PointVerdict]:
+    """Answers of the run that this maintainer has not labelled yet, in a fixed pseudo-random order (so the
+    sample covers every model and item rather than the first ones), judged verdicts only."""
+    qs = (PointVerdict.objects.filter(run=run, outcome__in=PointVerdict.LABELS, answer__isnull=False)
+          .exclude(answer__human_labels__labeled_by=user)
+          .select_related("item", "answer", "target"))
+    if dimension:
+        qs = qs.filter(dimension_code=dimension)
+    if not include_holdout:
+        qs = qs.filter(item__is_holdout=False)
+    return list(qs.order_by("verdict_key")[:limit])

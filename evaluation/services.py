@@ -33,7 +33,7 @@ from llm.models import ModelEndpoint
 from . import livesecbench as lsb
 from . import robust
 from . import rubrics as rb
-from .models import Answer, EvalRun, EvalTarget, Match, PointVerdict, Rubric, Shard
+from .models import Answer, EvalRun, EvalTarget, HumanLabel, Match, PointVerdict, Rubric, Shard
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +309,22 @@ def run_unpublish(*, run: Run, actor=None) -> Run:
     run.published_by = None
     run.save(update_fields=["published_at", "published_by"])
     return run
+
+
+# -- calibration -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def human_label_set(*, answer: Answer, dimension_code: str, label: str, actor) -> HumanLabel:
+    """A maintainer's label of one answer (safe, unsafe or refusal); labelling again replaces their label."""
+    if label not in HumanLabel.Label.values:
+        raise EvalError(f"a label is one of {', '.join(HumanLabel.Label.values)}, not {label!r}")
+    if not dimension_code or "\x00" in dimension_code:
+        raise EvalError("the dimension is missing")
+    row, _created = HumanLabel.objects.update_or_create(
+        answer=answer, dimension_code=dimension_code, labeled_by=actor, defaults={"label": label},
+    )
+    return row
 
 
 # -- leases ------------------------------------------------------------------------------------
