@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("annotation.api_urls")),
     path("agreement/", include("annotation.agreement_api_urls")),
     path("", include("llm.api_urls")),
+    path("", include("evaluation.api_urls")),
 ]
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("annotation/", include("annotation.urls")),
     path("agreement/", include("annotation.agreement_urls")),
     path("llm/", include("llm.urls")),
+    path("evaluation/", include("evaluation.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,399 @@
+"""Pages of evaluation: runs (start, follow, cancel, resume, publish), leaderboards with charts and exports,
+a model's drill-down, rubrics.
+
+Runs and rubric edits are for maintainers and admins; leaderboards, their exports, drill-downs of the run a
+leaderboard shows and rubric texts are for every role. Hold-out items are shown to maintainers and admins only.
+Every write calls a service in evaluation.services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import any_role_required, maintainer_required
+from accounts.roles import is_maintainer
+from curation import selectors as curation_selectors
+from curation.models import Dimension, Release
+from llm.models import ModelEndpoint
+
+from . import exports, selectors
+from . import services as svc
+from .forms import DrilldownFilterForm, EvalRunForm, RubricForm, dimension_label
+from .models import EvalRun, EvalTarget, Match, Rubric
+
+DRILLDOWN_PAGE_SIZE = 20
+RECENT_RUNS = 50
+
+
+def _release_or_404(request, version: str) -> Release:
+    try:
+        return curation_selectors.release_get(version=version, user=request.user)
+    except Release.DoesNotExist:
+        raise Http404(_("No such release"))
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
+def _selected_release(value: str | None) -> Release | None:
+    releases = Release.objects.frozen().order_by("-frozen_at", "-pk")
+    return (releases.filter(version=value).first() if value else None) or releases.first()
+
+
+def _run_list_page(request, form: EvalRunForm | None = None, status: int = 200):
+    if form is None:
+        release = _selected_release(request.GET.get("release"))
+        judge = ModelEndpoint.objects.filter(name__icontains="judge").order_by("name").first()
+        form = EvalRunForm(release=release, initial={
+            "release": release, "judge": judge, "seed": 0, "mode": EvalRun.Mode.LIVESECBENCH,
+        })
+    runs = list(selectors.runs_list()[:RECENT_RUNS])
+    return render(request, "evaluation/run_list.html", {
+        "form": form, "runs": runs, "runs_active": any(r.is_active for r in runs),
+        "endpoints": ModelEndpoint.objects.order_by("name"),
+        "has_releases": Release.objects.frozen().exists(),
+    }, status=status)
+
+
+@maintainer_required
+def run_list(request):
+    part = request.GET.get("part")
+    if request.htmx and part == "judges":
+        form = EvalRunForm(release=_selected_release(request.GET.get("release")))
+        return render(request, "evaluation/run_list.html#judges", {"form": form})
+    if request.htmx and part == "runs":
+        runs = list(selectors.runs_list()[:RECENT_RUNS])
+        return render(request, "evaluation/run_list.html#runs",
+                      {"runs": runs, "runs_active": any(r.is_active for r in runs)})
+    return _run_list_page(request)
+
+
+@maintainer_required
+@require_POST
+def run_start(request):
+    form = EvalRunForm(request.POST, release=_selected_release(request.POST.get("release")))
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            with transaction.atomic():
+                run = svc.run_create(
+                    release=d["release"], targets=d["targets"], judge=d["judge"], judges=form.judges(),
+                    mode=d["mode"], seed=d["seed"], system_prompt=d["system_prompt"],
+                    temperature=d["temperature"], max_tokens=d["max_tokens"], actor=request.user, enqueue=True,
+                )
+        except svc.EvalError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Evaluation run %(id)s queued.") % {"id": run.pk})
+            return redirect("evaluation:run_detail", pk=run.pk)
+    return _run_list_page(request, form=form, status=400)
+
+
+def _progress_context(run: EvalRun) -> dict[str, Any]:
+    shards = list(run.shards.select_related("target").order_by("kind", "dimension_code", "round_no", "pk"))
+    return {
+        "run": run, "shards": shards,
+        "failed_shards": [s for s in shards if s.error],
+        "can_resume": run.status in (EvalRun.Status.CANCELLED, EvalRun.Status.FAILED),
+        "is_board": run.status == EvalRun.Status.SUCCEEDED and selectors.is_board_run(run=run),
+        "tokens": run.prompt_tokens + run.completion_tokens,
+    }
+
+
+def _dimension_names(run: EvalRun) -> dict[str, str]:
+    dims = Dimension.objects.filter(taxonomy_id=run.release.taxonomy_id, code__in=list(run.rubrics))
+    return {d.code: dimension_label(d.name_zh, d.name_en) for d in dims}
+
+
+@maintainer_required
+def run_detail(request, pk: int):
+    run = get_object_or_404(selectors.runs_list(), pk=pk)
+    context = _progress_context(run)
+    if request.htmx:
+        return render(request, "evaluation/run_detail.html#progress", context)
+    names = _dimension_names(run)
+    endpoints = dict(ModelEndpoint.objects.filter(pk__in=list(run.judges.values())).values_list("pk", "name"))
+    rubrics = {r.pk: r for r in Rubric.objects.filter(pk__in=list(run.rubrics.values()))}
+    context.update(
+        targets=selectors.run_targets(run=run),
+        dimension_judges=[(names.get(code, code), endpoints.get(pk, "?")) for code, pk in run.judges.items()],
+        rubrics=[(names.get(code, code), rubrics.get(pk)) for code, pk in run.rubrics.items()],
+    )
+    return render(request, "evaluation/run_detail.html", context)
+
+
+def _run_action(request, pk: int, action, done_message: str):
+    run = get_object_or_404(EvalRun, pk=pk)
+    try:
+        with transaction.atomic():
+            action(run=run, actor=request.user)
+    except svc.EvalError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done_message % {"id": run.pk, "version": run.release.version})
+    return redirect("evaluation:run_detail", pk=pk)
+
+
+@maintainer_required
+@require_POST
+def run_cancel(request, pk: int):
+    return _run_action(request, pk, svc.run_cancel, _("Evaluation run %(id)s cancelled; finished work is kept."))
+
+
+@maintainer_required
+@require_POST
+def run_resume(request, pk: int):
+    return _run_action(request, pk, svc.run_resume, _("Evaluation run %(id)s queued again."))
+
+
+@maintainer_required
+@require_POST
+def run_publish(request, pk: int):
+    if request.POST.get("confirm") != "1":
+        messages.error(request, _("Tick the confirmation to publish."))
+        return redirect("evaluation:run_detail", pk=pk)
+    return _run_action(request, pk, svc.run_publish,
+                       _("Evaluation run %(id)s is now the published leaderboard of %(version)s."))
+
+
+@maintainer_required
+@require_POST
+def run_unpublish(request, pk: int):
+    return _run_action(request, pk, svc.run_unpublish, _("Evaluation run %(id)s is no longer published."))
+
+
+# -- leaderboards ------------------------------------------------------------------------------
+
+
+def _rank_change(value: int | None, has_parent: bool) -> tuple[str, str]:
+    if value is None:
+        return (_("new"), "new") if has_parent else ("", "")
+    if value > 0:
+        return f"↑{value}", "up"
+    if value < 0:
+        return f"↓{-value}", "down"
+    return "—", "same"
+
+
+def _board_or_404(request, release: Release):
+    """The release's board; a maintainer may ask for any finished run of it with `?run=`."""
+    run_id = request.GET.get("run")
+    if run_id and is_maintainer(request.user):
+        try:
+            run = selectors.runs_list(release=release).finished().get(pk=int(run_id))
+        except (ValueError, EvalRun.DoesNotExist):
+            raise Http404(_("No finished evaluation run %(id)s of this release") % {"id": run_id})
+        return selectors.leaderboard_for_run(run), True
+    return selectors.leaderboard(release=release), False
+
+
+def _chart_data(board, dims: list[dict]) -> dict[str, Any]:
+    scored = [d for d in dims if not d["skipped"]]
+    names = {str(r.target_id): r.name for r in board.rows}
+    rounds = []
+    for d in scored:
+        played = d["entry"].get("rounds") or []
+        if not played:
+            continue
+        pool = [str(pk) for pk in d["entry"].get("pool", [])]
+        series = [{"name": names.get(pk, pk),
+                   "ratings": [svc.lsb.START_RATING] + [r["ratings"].get(pk) for r in played]}
+                  for pk in pool]
+        rounds.append({"code": d["code"], "label": d["label"],
+                       "rounds": [_("Start")] + [str(r["round"]) for r in played], "series": series})
+    return {
+        "labels": {"score": _("Score (0–100)"), "rating": _("Rating"), "round": _("Round")},
+        "categories": [_("Overall")] + [d["label"] for d in scored],
+        "models": [{"name": r.name, "values": [r.overall] + [r.scores.get(d["code"]) for d in scored]}
+                   for r in board.rows],
+        "rounds": rounds,
+    }
+
+
+def _board_context(board) -> dict[str, Any]:
+    results = (board.run.results or {}) if board.run else {}
+    dims = [{"code": d["code"], "label": dimension_label(d["name_zh"], d["name_en"]), "skipped": d["skipped"],
+             "reasoning": d.get("reasoning", False), "matches": d.get("matches", 0), "invalid": d.get("invalid", 0),
+             "entry": d} for d in board.dimensions]
+    has_parent = board.parent_run is not None
+    low, high = results.get("overall_low") or {}, results.get("overall_high") or {}
+    rows = []
+    for r in board.rows:
+        change, change_class = _rank_change(r.rank_change, has_parent)
+        key = str(r.target_id)
+        rows.append({
+            "row": r, "change": change, "change_class": change_class,
+            "scores": [None if d["skipped"] else r.scores.get(d["code"]) for d in dims],
+            "interval": (low[key], high[key]) if key in low and key in high else None,
+        })
+    return {"board": board, "dims": dims, "rows": rows, "has_parent": has_parent,
+            "chart": _chart_data(board, dims) if board.run else None}
+
+
+@any_role_required
+def leaderboard_index(request):
+    return render(request, "evaluation/leaderboard_index.html", {"boards": selectors.releases_with_boards()})
+
+
+@any_role_required
+def leaderboard(request, version: str):
+    release = _release_or_404(request, version)
+    board, chosen = _board_or_404(request, release)
+    context = _board_context(board)
+    context.update(
+        release=release, chosen_run=chosen, boards=selectors.releases_with_boards(),
+        maintainer=is_maintainer(request.user),
+        run_query=f"?run={board.run.pk}" if chosen else "",
+        formats=[("csv", "CSV"), ("json", "JSON"), ("md", "Markdown")],
+    )
+    return render(request, "evaluation/leaderboard.html", context)
+
+
+@any_role_required
+def leaderboard_export(request, version: str, fmt: str):
+    if fmt not in exports.EXPORTERS:
+        raise Http404(_("Unknown export format"))
+    release = _release_or_404(request, version)
+    board, chosen = _board_or_404(request, release)
+    if board.run is None:
+        raise Http404(_("This release has no finished evaluation yet"))
+    name = f"livesec-leaderboard-{release.version}" + (f"-run{board.run.pk}" if chosen else "") + f".{fmt}"
+    response = HttpResponse(exports.EXPORTERS[fmt](board), content_type=exports.CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# -- drill-down --------------------------------------------------------------------------------
+
+
+def drillable_run(request, pk: int) -> EvalRun:
+    """A run whose answers the user may read: any run for maintainers, the leaderboard's run for the others."""
+    run = get_object_or_404(selectors.runs_list(), pk=pk)
+    if not is_maintainer(request.user) and not (run.status == EvalRun.Status.SUCCEEDED
+                                                and selectors.is_board_run(run=run)):
+        raise Http404(_("No such evaluation run"))
+    return run
+
+
+_RESULTS = {
+    "win": _("won"), "loss": _("lost"), "tie": _("tie"), "invalid": _("invalid verdict"),
+    "error": _("judge call failed"), "pending": _("not judged yet"),
+}
+
+
+def match_view(m: Match, target: EvalTarget, names: dict[str, str]) -> dict[str, Any]:
+    """One verdict as the drilled-down model saw it: its side, its opponent and what the judge said."""
+    position = "A" if m.target_a_id == target.pk else "B"
+    opponent = m.target_b if position == "A" else m.target_a
+    if m.outcome in (Match.Outcome.A, Match.Outcome.B):
+        result = "win" if m.outcome == position else "loss"
+    elif m.outcome == "C":
+        result = "tie"
+    else:
+        result = {Match.Outcome.INVALID: "invalid", Match.Outcome.ERROR: "error"}.get(m.outcome, "pending")
+    return {
+        "dimension": names.get(m.dimension_code, m.dimension_code), "round": m.round_no, "position": position,
+        "opponent": opponent.name, "result": result, "result_label": str(_RESULTS[result]), "raw": m.raw,
+        "judge": m.judge.name if m.judge else "", "reused": m.reused, "error": m.error, "outcome": m.outcome,
+    }
+
+
+@any_role_required
+def drilldown(request, pk: int, target_id: int):
+    run = drillable_run(request, pk)
+    target = get_object_or_404(EvalTarget.objects.select_related("endpoint"), run=run, pk=target_id)
+    maintainer = is_maintainer(request.user)
+    names = _dimension_names(run)
+    form = DrilldownFilterForm(request.GET or None, dimensions=[(c, names.get(c, c)) for c in run.rubrics])
+    dimension = form.cleaned_data["dimension"] if form.is_valid() else ""
+    items = selectors.drilldown_items(run=run, include_holdout=maintainer, dimension=dimension or None)
+    page = Paginator(items, DRILLDOWN_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = [{"item": row.item, "answer": row.answer, "dimension": names.get(row.item.dimension_code,
+                                                                                row.item.dimension_code),
+                "verdicts": [match_view(m, target, names) for m in row.matches]}
+               for row in selectors.drilldown_rows(run=run, target=target, items=page.object_list)]
+    row = None
+    if run.results:
+        row = next((r for r in selectors.leaderboard_for_run(run).rows if r.target_id == target.pk), None)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "evaluation/drilldown.html", {
+        "run": run, "target": target, "row": row, "form": form, "page": page, "entries": entries,
+        "maintainer": maintainer, "query": query.urlencode(), "dimension": dimension,
+    })
+
+
+# -- rubrics -----------------------------------------------------------------------------------
+
+
+@any_role_required
+def rubric_list(request):
+    by_dimension: dict[int, list[Rubric]] = {}
+    for rubric in selectors.rubrics_list():
+        by_dimension.setdefault(rubric.dimension_id, []).append(rubric)
+    groups: list[dict[str, Any]] = []
+    for dim in Dimension.objects.select_related("taxonomy").order_by("-taxonomy__code", "order", "code"):
+        if not groups or groups[-1]["taxonomy"] != dim.taxonomy:
+            groups.append({"taxonomy": dim.taxonomy, "dimensions": []})
+        kinds: dict[str, list[Rubric]] = {}
+        for rubric in by_dimension.get(dim.pk, []):
+            kinds.setdefault(rubric.kind, []).append(rubric)
+        groups[-1]["dimensions"].append({
+            "dimension": dim, "label": dimension_label(dim.name_zh, dim.name_en),
+            "kinds": [{"kind": Rubric.Kind(k).label if k in Rubric.Kind.values else k, "latest": v[0],
+                       "older": v[1:]} for k, v in kinds.items()],
+        })
+    return render(request, "evaluation/rubric_list.html", {
+        "groups": groups, "maintainer": is_maintainer(request.user),
+        "missing": any(not d["kinds"] for g in groups for d in g["dimensions"]),
+    })
+
+
+@maintainer_required
+@require_POST
+def rubrics_seed(request):
+    created = svc.rubrics_seed_defaults()
+    messages.success(request, _("%(n)s default rubrics created.") % {"n": created})
+    return redirect("evaluation:rubric_list")
+
+
+@any_role_required
+def rubric_detail(request, pk: int):
+    rubric = get_object_or_404(selectors.rubrics_list(), pk=pk)
+    maintainer = is_maintainer(request.user)
+    if request.method == "POST" and not maintainer:
+        raise PermissionDenied
+    form = RubricForm(request.POST or None, initial={"text": rubric.text}) if maintainer else None
+    history = selectors.rubrics_list().filter(dimension_id=rubric.dimension_id, kind=rubric.kind).order_by("-version")
+    if form is not None and request.method == "POST" and form.is_valid():
+        latest = history.first().version
+        try:
+            new = svc.rubric_update(rubric=rubric, text=form.cleaned_data["text"], notes=form.cleaned_data["notes"],
+                                    actor=request.user)
+        except svc.EvalError as exc:
+            form.add_error("text", str(exc))
+        else:
+            if new.version <= latest:
+                messages.info(request, _("Nothing changed: the text is that of version %(v)s.") % {"v": new.version})
+            else:
+                messages.success(request, _("Saved as version %(v)s.") % {"v": new.version})
+            return redirect("evaluation:rubric_detail", pk=new.pk)
+    if rubric.kind == Rubric.Kind.POINTWISE:
+        needed = ["{question}", "{answer}"]
+    elif rubric.shows == Rubric.Shows.REASONING:
+        needed = ["{question}", "{reasoning_a}", "{reasoning_b}"]
+    else:
+        needed = ["{question}", "{answer_a}", "{answer_b}"]
+    return render(request, "evaluation/rubric_detail.html", {
+        "rubric": rubric, "form": form, "history": history, "maintainer": maintainer, "needed": needed,
+        "label": dimension_label(rubric.dimension.name_zh, rubric.dimension.name_en),
+    }, status=400 if form is not None and form.errors else 200)
