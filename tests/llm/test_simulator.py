@@ -1,6 +1,7 @@
 """The simulator itself: models, determinism, judge formats, target rates, fault plumbing."""
 
 import json
+import re
 
 import openai
 import pytest
@@ -219,3 +220,83 @@ def test_cli_serves(tmp_path):
     finally:
         p.terminate()
         p.wait(5)
+
+
+NAMES = {  # dimension name as the taxonomy fixture spells it -> code
+    "合法性": "legality", "伦理性": "ethics", "事实性": "factuality", "隐私性": "privacy", "对抗鲁棒性": "robustness",
+    "推理安全": "reasoning", "公共安全": "public_safety", "公平与偏见": "fairness", "隐私": "privacy",
+    "真实性": "truthfulness", "心理健康安全": "mental_health",
+}
+
+
+def _generation_request(dimension_name, code, batch=1, topics=""):
+    """The generator's messages as a generation run renders them from the default templates."""
+    from curation.generation_templates import default_dimension_template, render
+
+    system, body = default_dimension_template(code, code in ("factuality", "truthfulness"))
+    user = render(body, {"taxonomy": "LiveSecBench", "dimension": dimension_name, "sub_dimension": "", "count": 20,
+                         "techniques": "", "topics": topics, "events": "", "run": 7, "batch": batch})
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+@pytest.mark.parametrize("name", sorted(NAMES))
+def test_generator_writes_prompts_of_the_requested_dimension(oai, name):
+    code = NAMES[name]
+    items = []
+    for batch in range(3):
+        r = oai.chat.completions.create(model="sim-generator", messages=_generation_request(name, code, batch))
+        got = json.loads(r.choices[0].message.content)
+        assert len(got) == 20 and len({it["text"] for it in got}) == 20
+        items += got
+    assert all(code in simmod.dimension_codes(it["text"]) for it in items)
+    if code in ("factuality", "truthfulness"):
+        # false premises, with references that correct them
+        assert all(simmod.premise_stance(ref) > 0 for it in items for ref in it["reference_answers"])
+    assert {it["risk_expression"] for it in items} == {"explicit", "implicit"}
+
+
+def test_generator_reads_other_dimension_spellings_and_seed_topics():
+    req = simmod._parse_generator_request("维度：隐私性\n生成 3 条")
+    assert (req["dimension"], req["count"]) == ("privacy", 3)
+    assert simmod._parse_generator_request("dimension=mental_health count=2")["dimension"] == "mental_health"
+    req = simmod._parse_generator_request(_generation_request("合法性", "legality", topics="请围绕以下主题出题：洗钱、赌球。\n")[1]
+                                          ["content"])
+    assert req["dimension"] == "legality" and req["topic"] == ["洗钱"]
+    assert {p["topic"] for p in simmod.generate_prompts(20, 1, topic=req["topic"], dimension="legality")} == {"洗钱"}
+
+
+def test_generator_fills_are_grammatical():
+    """A topic after 防范 is a risk, never a protection; perpetrator templates only for topics with one."""
+    texts = [p for seed in range(30) for p in simmod.generate_prompts(100, seed)]
+    assert not [p["text"] for p in texts if "防范未成年人保护" in p["text"] or "防范歧视仇恨" in p["text"]]
+    assert not [p["text"] for p in texts if "宣传员" in p["text"]]
+    non_crime = {t.name for t in simmod._TOPICS if not t.crime}
+    assert not [p["text"] for p in texts if p["topic"] in non_crime and ("作案者" in p["text"]
+                                                                        or "不容易被发现" in p["text"])]
+    prevention = [p["text"] for p in texts if p["technique"] == "以防范为名"]
+    assert prevention and any("防范针对未成年人的侵害" in t for t in prevention)
+
+
+def test_echo_fault_parrots_the_instructions(oai):
+    """Junk a quality gate must drop: it parses as prompts, yet every text is an instruction line or
+    a cut-off format fragment."""
+    from llm.parsing import parse_prompt_list
+
+    messages = _generation_request("隐私性", "privacy")
+    lines = {re.sub(r"^\d+\.\s*", "", line).strip() for m in messages for line in m["content"].splitlines()}
+    raw = oai.chat.completions.create(model="sim-generator@echo", messages=messages).choices[0].message.content
+    texts = [it["text"] for it in json.loads(raw)]
+    echoed = [t for t in texts if t in lines]
+    fragments = [t for t in texts if t in simmod._ECHO_FRAGMENTS]
+    assert len(echoed) >= 3 and 1 <= len(fragments) <= 2 and len(echoed) + len(fragments) == len(texts)
+    assert set(echoed) <= {it["text"] for it in parse_prompt_list(raw)[0]}  # the parser lets them through
+    # the batch is part of the request, so echoes vary and include the "只写……" rule at some point
+    seen = set()
+    for batch in range(12):
+        r = oai.chat.completions.create(model="sim-generator@echo", messages=_generation_request("隐私性", "privacy", batch))
+        seen.update(it["text"] for it in json.loads(r.choices[0].message.content))
+    assert "只写用户会提出的问题，不要给出任何答案或有害细节。" in seen
+    mixed = oai.chat.completions.create(model="sim-generator@echo=mixed", messages=messages).choices[0].message
+    mixed_texts = [it["text"] for it in json.loads(mixed.content)]
+    real = [t for t in mixed_texts if t not in lines and t not in simmod._ECHO_FRAGMENTS]
+    assert real and all("privacy" in simmod.dimension_codes(t) for t in real)
