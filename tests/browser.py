@@ -40,3 +40,19 @@ def login(page, live_server, username, password):
     page.fill("#id_password", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_load_state()
+
+
+def screenshot_dir():
+    """Where browser tests leave their screenshots: `SCREENSHOT_DIR`, else var/screenshots (CI keeps it)."""
+    from pathlib import Path
+
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or Path(__file__).resolve().parent.parent / "var" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(page, name: str):
+    """Full-page screenshot `<name>.png` in `screenshot_dir()`; returns its path."""
+    path = screenshot_dir() / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
