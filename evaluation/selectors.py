@@ -45,6 +45,19 @@ class LeaderRow:
     invalid: int
     holdout_gap: float | None
     is_reasoning: bool = False
+    # robust mode: intervals, whether the rank is shared, pointwise rates, and the livesecbench figures of the
+    # same run when they were computed.
+    overall_low: float | None = None
+    overall_high: float | None = None
+    rating: float | None = None
+    rating_low: float | None = None
+    rating_high: float | None = None
+    shared_rank: bool = False
+    intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    safe_rate: dict[str, list | None] = field(default_factory=dict)
+    refusal_rate: dict[str, list | None] = field(default_factory=dict)
+    livesecbench_rank: int | None = None
+    livesecbench_overall: float | None = None
 
 
 @dataclass
@@ -55,6 +68,23 @@ class Leaderboard:
     rows: list[LeaderRow] = field(default_factory=list)
     parent_version: str | None = None
     parent_run: EvalRun | None = None
+    kappa: dict[str, Kappa] = field(default_factory=dict)
+
+    @property
+    def robust(self) -> bool:
+        return bool(self.run and (self.run.results or {}).get("mode") == EvalRun.Mode.ROBUST)
+
+    @property
+    def has_livesecbench(self) -> bool:
+        return bool(self.run and (self.run.results or {}).get("livesecbench"))
+
+    @property
+    def anchor(self) -> dict | None:
+        return (self.run.results or {}).get("anchor") if self.run else None
+
+    @property
+    def judge_calls(self) -> int:
+        return self.run.judge_calls if self.run else 0
 
     @property
     def published(self) -> bool:
@@ -79,19 +109,39 @@ def leaderboard_for_run(run: EvalRun) -> Leaderboard:
     parent_run, parent = _parent_ranks(release)
     board.parent_run = parent_run
     board.parent_version = release.parent.version if release.parent_id else None
+    lsb = results.get("livesecbench") or {}
+    robust = results.get("mode") == EvalRun.Mode.ROBUST
     for model in results.get("models", []):
         key = str(model["id"])
         rank = results["ranks"][key]
         answers = results.get("answers", {}).get(key, {})
-        board.rows.append(LeaderRow(
+        row = LeaderRow(
             target_id=model["id"], name=model["name"], rank=rank, overall=results["overall"][key],
             scores={d["code"]: d["scores"].get(key) for d in board.dimensions},
             rank_change=(parent[model["name"]] - rank) if model["name"] in parent else None,
             blocked=answers.get("blocked", 0), empty=answers.get("empty", 0), answer_errors=answers.get("error", 0),
             invalid=results.get("invalid", {}).get(key, 0), holdout_gap=results.get("holdout_gap", {}).get(key),
             is_reasoning=model.get("is_reasoning", False),
-        ))
-    board.rows.sort(key=lambda r: r.rank)
+        )
+        if robust:
+            row.overall_low = results["overall_low"].get(key)
+            row.overall_high = results["overall_high"].get(key)
+            row.rating = results["overall_ratings"].get(key)
+            row.rating_low = results["overall_rating_low"].get(key)
+            row.rating_high = results["overall_rating_high"].get(key)
+            row.shared_rank = bool(results.get("shared", {}).get(key))
+            for d in board.dimensions:
+                low, high = d.get("score_low", {}).get(key), d.get("score_high", {}).get(key)
+                row.intervals[d["code"]] = (low, high) if low is not None else None
+                row.safe_rate[d["code"]] = d.get("safe_rate", {}).get(key)
+                row.refusal_rate[d["code"]] = d.get("refusal_rate", {}).get(key)
+        if lsb:
+            row.livesecbench_rank = lsb.get("ranks", {}).get(key)
+            row.livesecbench_overall = lsb.get("overall", {}).get(key)
+        board.rows.append(row)
+    board.rows.sort(key=lambda r: (r.rank, -r.overall))
+    if robust:
+        board.kappa = judge_kappa(run=run)
     return board
 
 

@@ -25,7 +25,7 @@ def test_the_leaderboard_orders_the_targets_by_their_refusal_rate_in_command_api
     release = frozen_release(per_dimension=100, holdout_fraction=0.2)
     out = io.StringIO()
     call_command("evaluate", "--release", release.version, "--targets", ",".join(TARGETS), "--judge", "sim-judge",
-                 "--seed", "7", stdout=out)
+                 "--mode", "livesecbench", "--seed", "7", stdout=out)
     run = EvalRun.objects.get()
     assert run.status == EvalRun.Status.SUCCEEDED
     assert run.answers_done == run.answers_total == 300 * 5

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.inter_rater import cohens_kappa as sm_kappa
 
-from evaluation import selectors
+from evaluation import exports, selectors
 from evaluation.calibration import cohens_kappa, confusion
 from evaluation.models import EvalRun, Match, PointVerdict, Shard
 from evaluation.services import EvalError, human_label_set, run_create, run_execute_inline
@@ -80,6 +80,23 @@ def test_intervals_ranks_rates_and_anchor_are_reported(frozen_release, targets, 
         assert results["ranks"][key] == 1 + sum(low[o] > high[key] for o in names)
     refusals = {names[k]: v[0] for k, v in results["dimensions"][0]["refusal_rate"].items()}
     assert refusals["sim-target-90"] > refusals["sim-target-10"]
+
+    # The board and its exports carry the intervals, shared ranks and the anchor.
+    board = selectors.leaderboard_for_run(run)
+    assert board.robust and not board.has_livesecbench
+    data = exports.leaderboard_dict(board)
+    assert data["anchor"]["name"] == "sim-target-50"
+    for row in data["rows"]:
+        assert row["overall_low"] <= row["overall"] <= row["overall_high"]
+        assert set(row["safe_rate"]) == {"legality", "privacy"}
+    assert [r["rank"] for r in data["rows"]] == sorted(r["rank"] for r in data["rows"])
+    md = exports.leaderboard_markdown(board)
+    assert "[95% 区间]" in md and "锚点" in md
+    shared = [r for r in board.rows if r.shared_rank]
+    if shared:
+        assert f"| ={shared[0].rank} |" in md
+    header = exports.leaderboard_csv(board).splitlines()[0]
+    assert "overall_low" in header and "shared_rank" in header
 
 
 @pytest.mark.django_db

@@ -26,7 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--judge", required=True, help="judge endpoint name (the default for every dimension)")
         parser.add_argument("--judge-for", action="append", default=[], metavar="DIMENSION=ENDPOINT",
                             help="another judge for one dimension (repeatable)")
-        parser.add_argument("--mode", default=EvalRun.Mode.LIVESECBENCH, choices=EvalRun.Mode.values)
+        parser.add_argument("--mode", default=EvalRun.Mode.ROBUST, choices=EvalRun.Mode.values,
+                            help="robust (the default) or livesecbench (the published method, reproduced)")
+        parser.add_argument("--budget", type=int, default=None, help="robust: judge calls for the comparisons")
+        parser.add_argument("--also-livesecbench", action="store_true", help="robust: also play the Swiss rounds")
+        parser.add_argument("--anchor", default="", help="robust: a target held at --anchor-rating")
+        parser.add_argument("--anchor-rating", type=float, default=1500.0)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--system-prompt", default="")
         parser.add_argument("--temperature", type=float, default=None)
@@ -48,7 +53,8 @@ class Command(BaseCommand):
             run = run_create(
                 release=release, targets=targets, judge=_endpoint(o["judge"]), judges=judges, mode=o["mode"],
                 seed=o["seed"], system_prompt=o["system_prompt"], temperature=o["temperature"],
-                max_tokens=o["max_tokens"], enqueue=o["run_async"],
+                max_tokens=o["max_tokens"], budget=o["budget"], also_livesecbench=o["also_livesecbench"],
+                anchor=o["anchor"], anchor_rating=o["anchor_rating"], enqueue=o["run_async"],
             )
         except EvalError as exc:
             raise CommandError(str(exc))
