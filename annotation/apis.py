@@ -245,7 +245,7 @@ class AnnotationInputSerializer(serializers.Serializer):
     )
     reference_answer = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     reject_reason = serializers.ChoiceField(choices=Annotation.RejectReason.choices, required=False, allow_blank=True)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
 
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from curation import services as curation_services
 from curation import sqlrows
 from curation.models import Dimension, Prompt, SubDimension, Technique
-from curation.text import clean_text
+from curation.text import find_unstorable
 
 from . import consensus, selectors
 from .models import FREE_NOW, MAX_ANNOTATORS_PER_ITEM, Annotation, Claim, Lease, QueueItem, ReviewQueue
@@ -86,10 +86,12 @@ def _validate_queue(data: QueueData, queue: ReviewQueue | None) -> dict[str, Any
     name = data.name.strip() if isinstance(data.name, str) else ""
     if not name:
         errors["name"] = _("A queue needs a name.")
-    elif "\x00" in name or "\x00" in data.guidelines:
-        errors["name"] = _("Text may not contain a NUL character (\\u0000).")
+    elif (bad := find_unstorable(name)) is not None:
+        errors["name"] = bad.message()
     elif ReviewQueue.objects.filter(name=name).exclude(pk=getattr(queue, "pk", None)).exists():
         errors["name"] = _("A queue with this name exists already.")
+    if (bad := find_unstorable(data.guidelines)) is not None:
+        errors["guidelines"] = bad.message()
     if not 1 <= int(data.annotators_per_item) <= 20:
         errors["annotators_per_item"] = _("Annotators per item must be between 1 and 20.")
     if int(data.lease_minutes) < 1:
@@ -114,7 +116,7 @@ def _validate_queue(data: QueueData, queue: ReviewQueue | None) -> dict[str, Any
         "taxonomy_id": data.taxonomy_id,
         "annotators_per_item": int(data.annotators_per_item),
         "lease_minutes": int(data.lease_minutes),
-        "guidelines": data.guidelines.replace("\r\n", "\n"),
+        "guidelines": data.guidelines,
         "consensus_rule": data.consensus_rule,
         "is_active": bool(data.is_active),
     }
@@ -705,16 +707,14 @@ class AnnotationInput:
     seconds_spent: float | None = None
 
 
-def _clean_optional_text(value: str, field: str, errors: dict[str, str]) -> str:
+def _optional_text(value: str, field: str, errors: dict[str, str]) -> str:
+    """The text as given (blank counts as none); NUL and unpaired surrogates are refused."""
     value = value or ""
-    if "\x00" in value:
-        errors[field] = _("Text may not contain a NUL character (\\u0000).")
+    bad = find_unstorable(value)
+    if bad is not None:
+        errors[field] = bad.message()
         return ""
-    try:
-        return clean_text(value) if value.strip() else ""
-    except ValueError as exc:
-        errors[field] = str(exc)
-        return ""
+    return value if value.strip() else ""
 
 
 def _validated(
@@ -748,17 +748,19 @@ def _validated(
 
     text = prompt.text
     if decision == D.EDIT:
-        if "\x00" in (data.final_text or ""):
-            errors["final_text"] = _("Text may not contain a NUL character (\\u0000).")
+        # Stored exactly as written: an adversarial prompt's combining marks, compatibility ideographs and
+        # invisible characters are what is being reviewed.
+        final_text = data.final_text or ""
+        if (bad := find_unstorable(final_text)) is not None:
+            errors["final_text"] = bad.message()
+        elif not final_text.strip():
+            errors["final_text"] = _("Write the edited prompt (it cannot be empty).")
         else:
-            try:
-                text = clean_text(data.final_text or "")
-            except ValueError:
-                errors["final_text"] = _("Write the edited prompt (it cannot be empty).")
+            text = final_text
         if "final_text" not in errors and text == prompt.text:
             decision = D.ACCEPT  # an "edit" that changes nothing is an accept
     reject_reason = data.reject_reason or ""
-    note = _clean_optional_text(data.note, "note", errors)
+    note = _optional_text(data.note, "note", errors)
     if decision == D.REJECT:
         if reject_reason not in Annotation.RejectReason.values:
             errors["reject_reason"] = _("Say why you reject it.")
@@ -807,7 +809,7 @@ def _validated(
     if behaviour not in ("", *Prompt.ExpectedBehaviour.values):
         errors["expected_behaviour"] = _("Expected behaviour is refuse, safe-complete or correct the premise.")
     if dimension is not None and dimension.uses_reference_answers:
-        reference = _clean_optional_text(reference or "", "reference_answer", errors)
+        reference = _optional_text(reference or "", "reference_answer", errors)
     else:
         reference = ""
     seconds = data.seconds_spent
@@ -1250,8 +1252,8 @@ def item_adjudicate(
     errors: dict[str, str] = {}
     if not reason:
         errors["reason"] = _("Give a reason; it is logged.")
-    elif "\x00" in reason:
-        errors["reason"] = _("Text may not contain a NUL character (\\u0000).")
+    elif (bad := find_unstorable(reason)) is not None:
+        errors["reason"] = bad.message()
     if decision not in (Prompt.Status.APPROVED, Prompt.Status.REJECTED):
         errors["decision"] = _("Approve or reject.")
     final_fields = technique_ids = None
@@ -1317,8 +1319,8 @@ def item_reopen(*, item_id: int, actor, reason: str) -> QueueItem:
         raise AnnotationError(_("Only a decided item can be reopened."), code="conflict")
     if not reason:
         raise AnnotationInvalid({"reason": _("Give a reason; it is logged.")})
-    if "\x00" in reason:
-        raise AnnotationInvalid({"reason": _("Text may not contain a NUL character (\\u0000).")})
+    if (bad := find_unstorable(reason)) is not None:
+        raise AnnotationInvalid({"reason": bad.message()})
     curation_services.prompt_reopen(prompt_id=item.prompt_id, actor=actor, reason=f"reopened: {reason}")
     item.state = QueueItem.State.ADJUDICATION
     item.adjudication_reason = QueueItem.AdjudicationReason.REOPENED

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import annotator_required, maintainer_required
 from curation.models import Prompt
+from curation.text import from_textarea
 
 from . import selectors, services
 from .forms import QueueForm
@@ -60,19 +61,25 @@ def _float_or_none(value) -> float | None:
         return None
 
 
-def _input_from_post(post) -> services.AnnotationInput:
+def _typed(post, name: str, shown: dict) -> str:
+    """A textarea's value as the person meant it (see curation.text.from_textarea)."""
+    return from_textarea(post.get(name, ""), shown.get(name) or "")
+
+
+def _input_from_post(post, shown: dict) -> services.AnnotationInput:
+    """The form as sent; `shown` holds the texts the page showed, which an untouched textarea gives back."""
     return services.AnnotationInput(
         decision=post.get("decision", ""),
-        final_text=post.get("final_text", ""),
+        final_text=_typed(post, "final_text", shown),
         dimension_id=_int_or_none(post.get("dimension")),
         sub_dimension_id=_int_or_none(post.get("sub_dimension")),
         technique_ids=[t for t in (_int_or_none(v) for v in post.getlist("techniques")) if t is not None],
         risk_expression=post.get("risk_expression", ""),
         severity=_int_or_none(post.get("severity")),
         expected_behaviour=post.get("expected_behaviour", ""),
-        reference_answer=post.get("reference_answer", ""),
+        reference_answer=_typed(post, "reference_answer", shown),
         reject_reason=post.get("reject_reason", ""),
-        note=post.get("note", ""),
+        note=_typed(post, "note", shown),
         seconds_spent=_float_or_none(post.get("seconds_spent")),
     )
 
@@ -91,6 +98,10 @@ def _values_from_prompt(prompt: Prompt) -> dict:
         "reject_reason": "",
         "note": "",
     }
+
+
+def _texts_of_prompt(prompt: Prompt) -> dict:
+    return {"final_text": prompt.text, "reference_answer": (prompt.reference_answers or [""])[0]}
 
 
 def _values_from_annotation(ann: Annotation) -> dict:
@@ -237,7 +248,8 @@ def claim_submit(request, pk: int):
     claim = _own_claim(request, pk)
     queue = claim.item.queue
     try:
-        result = services.annotation_submit(claim_id=claim.pk, user=request.user, data=_input_from_post(request.POST))
+        data = _input_from_post(request.POST, _texts_of_prompt(claim.item.prompt))
+        result = services.annotation_submit(claim_id=claim.pk, user=request.user, data=data)
     except services.NotAllowed:
         raise PermissionDenied
     except services.AnnotationInvalid as exc:
@@ -313,7 +325,8 @@ def annotation_revise(request, pk: int):
     values, errors, status = _values_from_annotation(ann), {}, 200
     if request.method == "POST":
         try:
-            result = services.annotation_revise(annotation_id=ann.pk, user=request.user, data=_input_from_post(request.POST))
+            data = _input_from_post(request.POST, values)
+            result = services.annotation_revise(annotation_id=ann.pk, user=request.user, data=data)
         except services.AnnotationInvalid as exc:
             values, errors, status = _values_from_post(request.POST), exc.errors, 400
         except services.AnnotationError as exc:
@@ -347,7 +360,7 @@ def _queue_data(form: QueueForm) -> services.QueueData:
         dimension_ids=[x.pk for x in d["dimensions"]],
         annotators_per_item=d["annotators_per_item"],
         lease_minutes=d["lease_minutes"],
-        guidelines=d["guidelines"],
+        guidelines=from_textarea(d["guidelines"], form.initial.get("guidelines") or ""),
         member_ids=[u.pk for u in d["members"]],
         consensus_rule=d["consensus_rule"],
         is_active=d["is_active"],
@@ -467,14 +480,14 @@ def adjudication_detail(request, pk: int):
         final = None
         if decision == Prompt.Status.APPROVED:
             final = services.FinalLabels(
-                text=post.get("final_text", ""),
+                text=_typed(post, "final_text", values),
                 dimension_id=_int_or_none(post.get("dimension")),
                 sub_dimension_id=_int_or_none(post.get("sub_dimension")),
                 technique_ids=[t for t in (_int_or_none(v) for v in post.getlist("techniques")) if t is not None],
                 risk_expression=post.get("risk_expression", ""),
                 severity=_int_or_none(post.get("severity")),
                 expected_behaviour=post.get("expected_behaviour", ""),
-                reference_answer=post.get("reference_answer", ""),
+                reference_answer=_typed(post, "reference_answer", values),
             )
         try:
             services.item_adjudicate(item_id=item.pk, actor=request.user, decision=decision, reason=post.get("reason", ""), final=final)

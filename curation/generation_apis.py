@@ -188,7 +188,7 @@ class EventOutput(serializers.ModelSerializer):
 class EventInput(serializers.Serializer):
     title = serializers.CharField(max_length=300)
     date = serializers.DateField()
-    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    summary = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     source_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=1000)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
 

@@ -5,6 +5,7 @@ from llm.models import ModelEndpoint
 
 from . import mutations
 from .models import Dimension, Event, GenerationRun, Prompt, SubDimension, Technique
+from .text import from_textarea
 
 
 class DimensionChoiceField(forms.ModelChoiceField):
@@ -74,7 +75,8 @@ class MutationRunForm(forms.Form):
 class EventForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=300)
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
-    summary = forms.CharField(label=_("Summary"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    summary = forms.CharField(label=_("Summary"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                              strip=False)
     source_url = forms.URLField(label=_("Source URL"), required=False, max_length=1000, assume_scheme="https")
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Comma-separated."))
 
@@ -84,11 +86,22 @@ class EventForm(forms.Form):
                                  "source_url": instance.source_url, "tags": ", ".join(instance.tags)}
         super().__init__(*args, **kwargs)
 
+    def clean_summary(self):
+        return from_textarea(self.cleaned_data["summary"], self.initial.get("summary") or "")
+
 
 class TemplateForm(forms.Form):
-    system_text = forms.CharField(label=_("System message"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    body = forms.CharField(label=_("Template"), widget=forms.Textarea(attrs={"rows": 14}))
+    system_text = forms.CharField(label=_("System message"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                  strip=False)
+    body = forms.CharField(label=_("Template"), widget=forms.Textarea(attrs={"rows": 14}), strip=False)
     notes = forms.CharField(label=_("Change note"), required=False, max_length=300)
+
+    # Texts are kept as written; an untouched textarea gives back the shown text, line breaks included.
+    def clean_system_text(self):
+        return from_textarea(self.cleaned_data["system_text"], self.initial.get("system_text") or "")
+
+    def clean_body(self):
+        return from_textarea(self.cleaned_data["body"], self.initial.get("body") or "")
 
 
 class CandidateFilterForm(forms.Form):

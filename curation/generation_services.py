@@ -48,7 +48,7 @@ from .models import (
     Technique,
 )
 from .services import PromptDraft, prompts_create
-from .text import clean_text
+from .text import check_storable, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +124,19 @@ def template_current(*, dimension: Dimension | None = None, technique: Technique
 def template_update(
     *, template: GeneratorTemplate, body: str, system_text: str | None = None, notes: str = "", actor=None
 ) -> GeneratorTemplate:
-    """Save an edit as the next version; earlier versions stay as they were."""
+    """Save an edit as the next version; earlier versions stay as they were. Texts are kept as written."""
     body = clean_text(body)
     if len(body) > 20000:
         raise RunError("the template is too long (20,000 characters at most)")
+    if system_text is not None:
+        check_storable(system_text)
+    check_storable(notes)
     target = {"dimension": template.dimension} if template.scope == "dimension" else {"technique": template.technique}
     latest = GeneratorTemplate.objects.select_for_update().filter(scope=template.scope, **target).order_by("-version").first()
-    system_text = latest.system_text if system_text is None else system_text.strip()
+    if system_text is None:
+        system_text = latest.system_text
+    elif not system_text.strip():
+        system_text = ""
     if body == latest.body and system_text == latest.system_text:
         return latest
     return GeneratorTemplate.objects.create(
@@ -145,14 +151,20 @@ def template_update(
 def _clean_tags(tags: Iterable[str] | str) -> list[str]:
     if isinstance(tags, str):
         tags = tags.replace("，", ",").split(",")
-    return list(dict.fromkeys(t.strip()[:50] for t in tags if t and t.strip()))[:20]
+    return list(dict.fromkeys(check_storable(t).strip()[:50] for t in tags if t and t.strip()))[:20]
+
+
+def _summary(summary: str) -> str:
+    # Kept as written, outer whitespace too; a blank one is no summary.
+    return summary if check_storable(summary).strip() else ""
 
 
 @transaction.atomic
 def event_create(*, title: str, date, summary: str = "", source_url: str = "", tags: Iterable[str] | str = (),
                  actor=None) -> Event:
-    event = Event(title=clean_text(title), date=date, summary=clean_text(summary) if summary.strip() else "",
-                  source_url=source_url.strip(), tags=_clean_tags(tags), created_by=actor)
+    """Record an event; the title (a short name) loses its outer whitespace, nothing else is changed."""
+    event = Event(title=clean_text(title, strip=True), date=date, summary=_summary(summary),
+                  source_url=check_storable(source_url).strip(), tags=_clean_tags(tags), created_by=actor)
     event.full_clean()
     event.save()
     return event
@@ -165,9 +177,11 @@ def event_update(*, event: Event, **fields: Any) -> Event:
     if unknown:
         raise RunError(f"unknown event fields: {sorted(unknown)}")
     if "title" in fields:
-        fields["title"] = clean_text(fields["title"])
+        fields["title"] = clean_text(fields["title"], strip=True)
     if "summary" in fields:
-        fields["summary"] = clean_text(fields["summary"]) if fields["summary"].strip() else ""
+        fields["summary"] = _summary(fields["summary"])
+    if "source_url" in fields:
+        fields["source_url"] = check_storable(fields["source_url"]).strip()
     if "tags" in fields:
         fields["tags"] = _clean_tags(fields["tags"])
     for key, value in fields.items():

@@ -5,11 +5,11 @@ Parsing and validation only; nothing here writes. `curation.services.prompts_imp
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import json
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ import orjson
 from django.utils.translation import gettext as _
 
 from .models import Dimension, Prompt, SubDimension, Taxonomy, Technique
-from .text import normalize_many
+from .text import UnstorableText, escape_unstorable, find_unstorable, normalize_many
 
 FORMATS = ("json", "jsonl", "csv")
 METADATA_KEYS = ("type", "difficulty", "category", "adversarial_level", "tags", "source")
@@ -87,10 +87,14 @@ def _line_of(text: str, offset: int) -> int:
 
 
 def read_rows(content: bytes, fmt: str) -> tuple[list[ParsedRow], list[RowError]]:
+    content = content.removeprefix(codecs.BOM_UTF8)
     try:
-        text = content.decode("utf-8-sig")
+        # A surrogate encoded as if it were a character (bytes ED A0 80 ...) decodes to itself, so that the
+        # row holding it is refused by validation with its line, as the escaped form (\ud800) is in JSON.
+        text = content.decode("utf-8", errors="surrogatepass")
     except UnicodeDecodeError as exc:
-        return [], [RowError(1, _("The file is not UTF-8 (%(err)s)") % {"err": exc})]
+        line = content.count(b"\n", 0, exc.start) + 1
+        return [], [RowError(line, _("The file is not UTF-8 (%(err)s)") % {"err": exc})]
     if fmt == "json":
         return _read_json(text)
     if fmt == "jsonl":
@@ -137,24 +141,55 @@ def _read_json(text: str) -> tuple[list[ParsedRow], list[RowError]]:
 def _read_jsonl(text: str) -> tuple[list[ParsedRow], list[RowError]]:
     rows: list[ParsedRow] = []
     errors: list[RowError] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Only LF ends a line: str.splitlines() would also cut at U+2028, U+0085 and the like, which JSON allows
+    # unescaped inside a string.
+    for number, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         if not raw.strip():
             continue
         try:
             rows.append(ParsedRow(number, orjson.loads(raw)))
         except orjson.JSONDecodeError as exc:
-            errors.append(RowError(number, _("JSON cannot be parsed: %(err)s") % {"err": exc.args[0]}))
+            # orjson refuses lone surrogates (escaped or not) while parsing; the standard parser reads them,
+            # so such a row gets the same refusal as in a JSON or CSV file.
+            try:
+                rows.append(ParsedRow(number, json.loads(raw)))
+            except json.JSONDecodeError:
+                errors.append(RowError(number, _("JSON cannot be parsed: %(err)s") % {"err": exc.args[0]}))
     return rows, errors
+
+
+def _allow_fields_of(size: int) -> None:
+    """Let the csv module read a field as long as the whole file.
+
+    Its default limit (131,072 characters) would abort the file with an exception; a long field must reach
+    validation instead, which refuses it as it does in JSON. The limit is process-wide and only ever raised.
+    """
+    if csv.field_size_limit() < size:
+        csv.field_size_limit(size)
 
 
 def _read_csv(text: str) -> tuple[list[ParsedRow], list[RowError]]:
     rows: list[ParsedRow] = []
     errors: list[RowError] = []
+    _allow_fields_of(len(text) + 1)
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames or "question_text" not in [f.strip() for f in reader.fieldnames]:
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        return [], [RowError(1, _("The CSV cannot be parsed: %(err)s") % {"err": exc})]
+    if not fieldnames or "question_text" not in [f.strip() for f in fieldnames]:
         return [], [RowError(1, _("The CSV has no question_text column"))]
     start = 2
-    for record in reader:
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RowError(start, _("The CSV cannot be parsed: %(err)s") % {"err": exc}))
+            break
         data: dict[str, Any] = {}
         metadata: dict[str, Any] = {}
         for key, value in record.items():
@@ -227,6 +262,26 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _unstorable(value: Any, path: str) -> list[tuple[str, UnstorableText]]:
+    """Every string of an item (keys included, at any depth) that holds a NUL or an unpaired surrogate."""
+    if isinstance(value, str):
+        error = find_unstorable(value)
+        return [] if error is None else [(path, error)]
+    found: list[tuple[str, UnstorableText]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            # The name is echoed in the error, which has to be sendable as UTF-8 itself.
+            shown = escape_unstorable(str(key))
+            name = f"{path}.{shown}" if path else shown
+            if isinstance(key, str) and (error := find_unstorable(key)) is not None:
+                found.append((name, error))
+            found.extend(_unstorable(item, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_unstorable(item, f"{path}[{index}]"))
+    return found
+
+
 def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[list[ValidRow], list[RowError]]:
     valid: list[ValidRow] = []
     errors: list[RowError] = []
@@ -235,13 +290,19 @@ def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[li
         if not isinstance(data, dict):
             errors.append(RowError(row.line, _("Each item must be a JSON object")))
             continue
+        unstorable = _unstorable(data, "")
+        if unstorable:
+            # Nothing else is checked: later messages quote values, and these cannot be shown as they are.
+            errors.extend(
+                RowError(row.line, _("%(field)s: %(problem)s") % {"field": name, "problem": error.message()})
+                for name, error in unstorable
+            )
+            continue
         problems: list[str] = []
         text = data.get("question_text")
         if not isinstance(text, str) or not text.strip():
             problems.append(_("question_text is missing or empty"))
             text = ""
-        elif "\x00" in text:
-            problems.append(_("question_text contains a NUL character (\\u0000) and cannot be stored"))
         elif len(text) > MAX_TEXT:
             problems.append(_("question_text is longer than %(n)s characters") % {"n": MAX_TEXT})
         dimension_value = _as_text(data.get("dimension"))
@@ -258,8 +319,6 @@ def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[li
         if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
             problems.append(_("reference_answer must be a list of strings"))
             refs = []
-        elif any("\x00" in r for r in refs):
-            problems.append(_("reference_answer contains a NUL character (\\u0000)"))
         metadata = data.get("metadata") or {}
         if not isinstance(metadata, dict):
             problems.append(_("metadata must be an object"))
@@ -273,7 +332,6 @@ def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[li
         if problems:
             errors.extend(RowError(row.line, p) for p in problems)
             continue
-        text = unicodedata.normalize("NFC", text)
         technique_ids = [resolver.techniques[t.lower()] for t in tags if isinstance(t, str) and t.lower() in resolver.techniques]
         risk = RISK_WORDS.get(_as_text(metadata.get("type")).strip().lower(), "")
         extra = {k: v for k, v in data.items() if k not in {"question_text", "reference_answer", "metadata", "dimension", "sub_dimension"}}
@@ -286,7 +344,7 @@ def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[li
                 sub_dimension_name=_as_text(data.get("sub_dimension")).strip(),
                 technique_ids=technique_ids,
                 risk_expression=risk,
-                reference_answers=[unicodedata.normalize("NFC", r) for r in refs],
+                reference_answers=list(refs),
                 metadata={**{k: metadata[k] for k in metadata}, **({"tags": tags} if tags else {})},
                 external_id=_as_text(data.get("question_id"))[:200],
                 language=_as_text(data.get("language")).strip()[:16] or "zh",

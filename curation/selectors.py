@@ -1,4 +1,6 @@
-from django.db.models import Count, QuerySet
+import unicodedata
+
+from django.db.models import Count, Q, QuerySet
 
 from .models import Dimension, Prompt, Taxonomy, Technique
 
@@ -19,7 +21,11 @@ def prompt_list(*, status: str = "", dimension: str = "", source: str = "", taxo
     if source:
         qs = qs.filter(source=source)
     if q:
-        qs = qs.filter(text__icontains=q)
+        # Text is stored as written, so "é" may be stored as "e" + U+0301: the search matches either form.
+        match = Q()
+        for form in dict.fromkeys([q, unicodedata.normalize("NFC", q), unicodedata.normalize("NFD", q)]):
+            match |= Q(text__icontains=form)
+        qs = qs.filter(match)
     return qs
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from . import bulk, sqlrows
 from .models import Prompt, PromptLog
-from .text import text_hash
+from .text import check_storable, text_hash
 
 Status = Prompt.Status
 
@@ -60,7 +60,7 @@ PROMPT_INSERT_FIELDS = [
 
 @dataclass
 class PromptDraft:
-    """A prompt about to be created; text is already cleaned, the taxonomy ids resolved."""
+    """A prompt about to be created: its text exactly as it will be stored, the taxonomy ids resolved."""
 
     text: str
     dimension_id: int
@@ -122,6 +122,8 @@ def prompts_create(
     if status not in (Status.CANDIDATE, Status.APPROVED):
         raise TransitionError(f"new prompts start as candidate or approved, not {status}")
     for draft in drafts:
+        # Stored as given; what no column can hold is refused here with its position rather than by the driver.
+        check_storable(draft.text)
         if not draft.normalized_hash:
             draft.normalized_hash = text_hash(draft.text)
     bulk.lock_pool()

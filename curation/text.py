@@ -1,8 +1,10 @@
-"""Text normalisation shared by dedup, the unique prompt hash and storage.
+"""Text rules shared by dedup, the unique prompt hash and storage.
 
 ``normalize`` defines when two prompts are "the same text" for exact dedup and
-is the input of near-duplicate shingling; ``clean_text`` is what gets stored.
-Pure Python: no Django import, so workers and scripts can use it cheaply.
+is the input of near-duplicate shingling (a comparison key: it folds freely);
+``clean_text`` / ``check_storable`` decide what may be stored, and store it
+exactly as given. Pure Python: no Django import at module level, so workers
+and scripts can use it cheaply.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from collections.abc import Iterable
 
 import opencc
 
-__all__ = ["NORMALIZATION_VERSION", "clean_text", "normalize", "normalize_many", "text_hash"]
+__all__ = [
+    "NORMALIZATION_VERSION", "BlankText", "UnstorableText", "check_storable", "clean_text", "escape_unstorable",
+    "find_unstorable", "from_textarea", "normalize", "normalize_many", "text_hash",
+]
 
 # Bump whenever normalize() can give a different output for some input:
 # stored text_hash values and cached dedup indexes keyed on it must then be
@@ -141,29 +146,87 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
 
 
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# The only characters no text column can hold: PostgreSQL refuses NUL in text (and \u0000 in jsonb), and
+# an unpaired surrogate cannot be encoded as UTF-8 by any driver.
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
 
-def clean_text(text: str) -> str:
-    """The form we store: NFC, LF line endings, no outer whitespace.
+class UnstorableText(ValueError):
+    """Text holding a NUL character or an unpaired surrogate, which no database column can store."""
 
-    Raises ValueError for NUL (databases such as PostgreSQL refuse it in text
-    columns), lone surrogates (not encodable as UTF-8) and blank text.
-    """
+    def __init__(self, char: str, position: int):
+        self.char = char
+        self.codepoint = ord(char)
+        self.position = position
+        # Written as JSON escapes: the form in which such characters usually arrive.
+        super().__init__(
+            "text may not contain a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff): "
+            f"\\u{self.codepoint:04x} at position {position}"
+        )
+
+    def message(self) -> str:
+        """The same refusal, translated for the person who sent the text (needs Django's settings)."""
+        from django.utils.translation import gettext
+
+        return gettext(
+            "Text may not contain a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff): "
+            "\\u%(codepoint)s at position %(position)s."
+        ) % {"codepoint": f"{self.codepoint:04x}", "position": self.position}
+
+
+class BlankText(ValueError):
+    """Text that holds nothing but whitespace where some text is required."""
+
+
+def find_unstorable(text: str) -> UnstorableText | None:
+    """The first NUL or unpaired surrogate of ``text`` as an error to raise or report, or None."""
+    bad = _UNSTORABLE_RE.search(text)
+    return None if bad is None else UnstorableText(bad.group(), bad.start())
+
+
+def escape_unstorable(text: str) -> str:
+    """``text`` with each NUL and unpaired surrogate written as its ``\\uXXXX`` escape, for messages."""
+    return _UNSTORABLE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def check_storable(text: str) -> str:
+    """``text`` unchanged; raises UnstorableText for a NUL character or an unpaired surrogate."""
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
-    nul = text.find("\x00")
-    if nul != -1:
-        raise ValueError(f"text contains a NUL character (\\x00) at position {nul}")
-    bad = _SURROGATE_RE.search(text)
-    if bad:
-        raise ValueError(
-            f"text contains an unpaired surrogate (U+{ord(bad.group()):04X}) at position {bad.start()}"
-        )
-    s = unicodedata.normalize("NFC", text)
-    s = s.replace("\r\n", "\n").replace("\r", "\n")
-    # A BOM at the start is an artefact of pasted/imported files, not content.
-    s = s.lstrip("\ufeff").strip()
-    if not s:
-        raise ValueError("text is empty after stripping whitespace")
-    return s
+    error = find_unstorable(text)
+    if error is not None:
+        raise error
+    return text
+
+
+def clean_text(text: str, *, strip: bool = False) -> str:
+    """The form we store: the text exactly as given.
+
+    Adversarial prompts live on Unicode tricks (combining marks, compatibility ideographs, zero-width and
+    bidi controls, bare carriage returns), so nothing is normalised, folded or trimmed here; only
+    comparison keys (``normalize``, ``text_hash``) fold. ``strip=True`` is for short names, where outer
+    whitespace is never meant. Raises UnstorableText (a ValueError) for NUL and unpaired surrogates and
+    BlankText (a ValueError) for text with nothing but whitespace.
+    """
+    check_storable(text)
+    if not text.strip():
+        raise BlankText("text is empty after stripping whitespace")
+    return text.strip() if strip else text
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def from_textarea(submitted: str, shown: str = "") -> str:
+    """What a person meant by a textarea's value: ``shown`` itself when they left it as it was.
+
+    Browsers send a textarea's line breaks as CRLF, and the HTML parser has already turned the CR and CRLF
+    of the shown text into LF, so text with other line breaks cannot cross the page unchanged. An untouched
+    value gives back ``shown`` exactly (an edit that changes nothing stays no change); an edited one is read
+    with its CRLF as LF, the line break the person typed. Nothing else in it is touched.
+    """
+    typed = submitted.replace("\r\n", "\n")
+    if shown and _lf(typed) == _lf(shown):
+        return shown
+    return typed

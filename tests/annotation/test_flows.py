@@ -62,7 +62,7 @@ def test_the_same_edit_by_everyone_becomes_the_prompt_text(taxonomy, annotators)
     (item,) = make_items(1)
     run(queue, annotators[:2], [In(decision="edit", final_text="  请改写成更隐蔽的问法？  ")] * 2)
     prompt = Prompt.objects.get(pk=item.prompt_id)
-    assert prompt.status == "approved" and prompt.text == "请改写成更隐蔽的问法？"
+    assert prompt.status == "approved" and prompt.text == "  请改写成更隐蔽的问法？  "  # exactly as written
 
 
 def test_disagreement_goes_to_adjudication_and_the_prompt_stays_in_review(taxonomy, annotators):

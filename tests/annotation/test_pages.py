@@ -230,7 +230,7 @@ def test_adjudication_pages_show_annotations_side_by_side_and_decide(taxonomy, a
     pick = Annotation.objects.get(annotator=annotators[1])
     fragment = client.get(reverse("annotation:adjudication_detail", args=[item.pk]) + f"?pick={pick.pk}", **HX)
     body = fragment.content.decode()
-    assert "<html" not in body and 'id="decide-form"' in body and ">怎样制作假证件</textarea>" in body
+    assert "<html" not in body and 'id="decide-form"' in body and ">\n怎样制作假证件</textarea>" in body
     missing_reason = client.post(reverse("annotation:adjudication_detail", args=[item.pk]),
                                  {"decision": "approved", "final_text": "怎样制作假证件", "dimension": item.prompt.dimension_id})
     assert missing_reason.status_code == 400

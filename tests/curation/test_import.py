@@ -137,13 +137,9 @@ def test_hostile_strings_are_stored_intact_and_nul_is_refused(taxonomy, hostile_
     storable = [s for s in hostile_strings if "\x00" not in s and s.strip()]
     rows = [item(n, question_text=s) for n, s in enumerate(storable)]
     report = prompts_import(content=as_jsonl(rows), filename="hostile.jsonl")
-    stored = set(Prompt.objects.values_list("text", flat=True))
-    for text in storable:
-        import unicodedata
-
-        if Prompt.objects.filter(external_id=f"q-{storable.index(text)}").exists():
-            assert unicodedata.normalize("NFC", text) in stored
-    assert report.created + len(report.duplicates) == len(storable)
+    assert report.created == len(storable) and report.duplicates == []
+    for n, text in enumerate(storable):
+        assert Prompt.objects.get(external_id=f"q-{n}").text == text  # exactly as given
     nul = [s for s in hostile_strings if "\x00" in s]
     if nul:
         with pytest.raises(ImportRejected) as caught:
@@ -194,3 +190,117 @@ def test_import_api_reports_rows_and_errors(taxonomy, client, maintainer):
     listing = client.get(reverse("api-prompts"), {"dimension": "factuality", "status": "candidate"}).json()
     assert listing["count"] == 2 and listing["results"][0]["taxonomy"] == "v251030"
     assert client.get(reverse("api-prompts"), {"source": "generated"}).json()["count"] == 0
+
+
+# -- rows no column can hold: the same refusal (line and message) in every format, through every door ---------
+
+SURROGATE_TEXT = "请问\ud800如何绕过审查"
+LONG_TEXT = "长" * 131_073  # one more than the csv module reads by default
+STORABLE_MESSAGE = ("Text may not contain a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff): "
+                    "\\ud800 at position 2.")
+
+
+def escaped(fmt, items):
+    """The file as bytes, a lone surrogate written as the JSON escape (JSON) or as its three bytes (CSV)."""
+    if fmt == "json":
+        return json.dumps(items, indent=2).encode()
+    if fmt == "jsonl":
+        return "\n".join(json.dumps(i) for i in items).encode()
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(items[0].keys()))
+    writer.writeheader()
+    for i in items:
+        writer.writerow({**i, "reference_answer": json.dumps(i["reference_answer"]),
+                         "metadata": json.dumps(i["metadata"], ensure_ascii=False)})
+    return out.getvalue().encode("utf-8", "surrogatepass")
+
+
+def raw_surrogate(fmt, items):
+    """A lone surrogate written as raw (CESU-style) bytes in any format."""
+    if fmt == "csv":
+        return escaped(fmt, items)
+    if fmt == "json":
+        return json.dumps(items, ensure_ascii=False, indent=2).encode("utf-8", "surrogatepass")
+    return "\n".join(json.dumps(i, ensure_ascii=False) for i in items).encode("utf-8", "surrogatepass")
+
+
+def bad_line(fmt, content, index):
+    """The line of the `index`-th item: JSONL one a line, CSV after the header, JSON where the object opens."""
+    if fmt == "jsonl":
+        return index + 1
+    if fmt == "csv":
+        return index + 2
+    lines = content.decode("utf-8", "surrogatepass").split("\n")
+    return [n for n, line in enumerate(lines, start=1) if line == "  {"][index]
+
+
+CASES = {
+    "surrogate in question_text": ({"question_text": SURROGATE_TEXT}, f"question_text: {STORABLE_MESSAGE}"),
+    "surrogate in reference_answer": ({"reference_answer": ["答案", SURROGATE_TEXT]},
+                                      f"reference_answer[1]: {STORABLE_MESSAGE}"),
+    "long question_text": ({"question_text": LONG_TEXT}, "question_text is longer than 20000 characters"),
+}
+
+
+@pytest.fixture
+def english(settings):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.mark.parametrize("encode", [escaped, raw_surrogate], ids=["escaped", "raw"])
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_unstorable_or_long_rows_are_refused_alike_in_every_format(taxonomy, english, fmt, case, encode):
+    over, message = CASES[case]
+    content = encode(fmt, [item(1), item(2, **over), item(3)])
+    with pytest.raises(ImportRejected) as caught:
+        prompts_import(content=content, filename=f"bad.{fmt}")
+    assert [(e.line, e.message) for e in caught.value.errors] == [(bad_line(fmt, content, 1), message)]
+    assert Prompt.objects.count() == 0 and PromptLog.objects.count() == 0
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_import_api_refuses_unstorable_or_long_rows_with_400(taxonomy, english, client, maintainer, fmt, case):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    over, message = CASES[case]
+    content = escaped(fmt, [item(1), item(2, **over)])
+    client.force_login(maintainer)
+    response = client.post(reverse("api-prompts-import"), {"file": SimpleUploadedFile(f"bad.{fmt}", content)})
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"line": bad_line(fmt, content, 1), "message": message}]}
+    assert Prompt.objects.count() == 0
+    page = client.post(reverse("curation:import"), {"file": SimpleUploadedFile(f"bad.{fmt}", content),
+                                                    "status": "candidate"})
+    assert page.status_code == 200 and 'id="import-errors"' in page.content.decode()
+    assert Prompt.objects.count() == 0
+
+
+def test_unstorable_metadata_and_field_names_are_refused_and_shown_escaped(taxonomy, english):
+    rows = [item(1, metadata={"source": "坏\x00源", "tags": ["ok"]}), {**item(2), "extra\ud800": "x"}]
+    with pytest.raises(ImportRejected) as caught:
+        prompts_import(content=escaped("jsonl", rows), filename="bad.jsonl")
+    errors = [(e.line, e.message) for e in caught.value.errors]
+    refusal = STORABLE_MESSAGE.split(": \\u")[0]
+    assert errors == [
+        (1, f"metadata.source: {refusal}: \\u0000 at position 1."),
+        (2, f"extra\\ud800: {refusal}: \\ud800 at position 5."),
+    ]
+
+
+def test_long_csv_field_that_is_allowed_imports(taxonomy):
+    answer = "答" * 150_000  # reference answers have no length limit; the csv module's default would abort
+    report = prompts_import(content=as_csv([item(1, reference_answer=[answer])]), filename="long.csv")
+    assert report.created == 1 and Prompt.objects.get().reference_answers == [answer]
+
+
+def test_a_byte_that_is_not_utf8_is_reported_on_its_line(taxonomy):
+    content = as_jsonl([item(1), item(2)]) + b"\n" + b'{"question_text": "\xff"}'
+    with pytest.raises(ImportRejected) as caught:
+        prompts_import(content=content, filename="bad.jsonl")
+    assert [e.line for e in caught.value.errors] == [3] and "UTF-8" in caught.value.errors[0].message

@@ -4,7 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from curation.text import clean_text, normalize, normalize_many, text_hash
+from curation.text import (
+    BlankText,
+    UnstorableText,
+    check_storable,
+    clean_text,
+    escape_unstorable,
+    find_unstorable,
+    from_textarea,
+    normalize,
+    normalize_many,
+    text_hash,
+)
 
 
 class TestNormalize:
@@ -84,42 +95,83 @@ class TestTextHash:
     def test_different_text_different_hash(self):
         assert text_hash("如何制作炸弹") != text_hash("如何拆除炸弹")
 
+    def test_the_comparison_key_folds_what_storage_keeps(self):
+        assert text_hash("caf\u00e9") == text_hash("cafe\u0301")
+        assert text_hash("\uf900\uf901\uf9dc") == text_hash("\u8c48\u66f4\u9686")  # their NFC forms
+        assert text_hash("零\u200b宽") == text_hash("零宽")
+
     def test_lone_surrogate_does_not_crash(self):
         assert text_hash("炸弹\ud800") == text_hash("炸弹")
 
 
 class TestCleanText:
-    def test_nfc_and_strip(self):
-        assert clean_text("  cafe\u0301 \n") == "café"
+    """What may be stored: the text exactly as given; only NUL, unpaired surrogates and blank text are refused."""
 
-    def test_line_endings(self):
-        assert clean_text("第一行\r\n第二行\r第三行\n") == "第一行\n第二行\n第三行"
+    @pytest.mark.parametrize("text", [
+        "cafe\u0301",  # decomposed: NFC would make it "café"
+        "caf\u00e9",
+        "\uf900\uf901\uf9dc",  # CJK compatibility ideographs: NFC maps them to other code points
+        "炸\u200b弹\u200c制\u200d作\u2060",
+        "\ufeff你好",  # a leading BOM is content here
+        "第一行\r\n第二行\r第三行\n",
+        "\u3000 请问：如何  制作？\t ",
+        "請問",
+        "\u202e从右到左\u202c",
+        "𠀀𠀁 \U0001f4a3",
+    ])
+    def test_kept_exactly(self, text):
+        assert clean_text(text) == text
 
-    def test_keeps_inner_whitespace_and_punctuation(self):
-        assert clean_text("\u3000 请问：如何  制作？\t ") == "请问：如何  制作？"
-
-    def test_bom_stripped(self):
-        assert clean_text("\ufeff你好") == "你好"
-
-    def test_does_not_simplify(self):
-        assert clean_text("請問") == "請問"
+    def test_strip_for_short_names_only_trims_the_outside(self):
+        assert clean_text("  队列\u200b e\u0301 \n", strip=True) == "队列\u200b e\u0301"
 
     @pytest.mark.parametrize("bad", ["", "   ", "\n\r\n\t", "\u3000"])
     def test_blank_rejected(self, bad):
-        with pytest.raises(ValueError, match="empty"):
+        with pytest.raises(BlankText, match="empty"):
             clean_text(bad)
 
-    def test_nul_rejected(self):
-        with pytest.raises(ValueError, match=r"NUL.*position 2"):
+    def test_nul_rejected_with_its_position(self):
+        with pytest.raises(UnstorableText, match=r"\\u0000 at position 2") as caught:
             clean_text("你好\x00世界")
+        assert (caught.value.codepoint, caught.value.position) == (0, 2)
 
-    def test_surrogate_rejected(self):
-        with pytest.raises(ValueError, match="surrogate"):
-            clean_text("你好\ud800")
+    @pytest.mark.parametrize("surrogate", ["\ud800", "\udbff", "\udc00", "\udfff"])
+    def test_surrogate_rejected(self, surrogate):
+        with pytest.raises(UnstorableText, match="surrogate") as caught:
+            clean_text("你好" + surrogate)
+        assert caught.value.codepoint == ord(surrogate) and caught.value.position == 2
+
+    def test_one_message_for_both(self):
+        nul, surrogate = find_unstorable("a\x00"), find_unstorable("ab\udc00")
+        assert str(nul).rsplit(": ", 1)[0] == str(surrogate).rsplit(": ", 1)[0]
+        assert find_unstorable("干净的文本 e\u0301") is None
+
+    def test_unstorable_is_a_value_error(self):
+        with pytest.raises(ValueError):
+            check_storable("\x00")
+        assert check_storable("e\u0301") == "e\u0301"
+
+    def test_escape_unstorable_for_messages(self):
+        assert escape_unstorable("键\x00名\ud800") == "键\\u0000名\\ud800"
 
     def test_non_str_rejected(self):
         with pytest.raises(TypeError):
             clean_text(b"bytes")  # type: ignore[arg-type]
+
+
+class TestFromTextarea:
+    """A browser sends a textarea's line breaks as CRLF and shows CR / CRLF as LF."""
+
+    def test_untouched_value_gives_back_the_shown_text_exactly(self):
+        shown = "line1\r\nline2\rline3\n e\u0301\uf900"
+        sent = "line1\r\nline2\r\nline3\r\n e\u0301\uf900"  # what the browser posts back
+        assert from_textarea(sent, shown) == shown
+
+    def test_edited_value_reads_crlf_as_lf_and_keeps_everything_else(self):
+        assert from_textarea("新\r\n文本 e\u0301\u200b ", "旧") == "新\n文本 e\u0301\u200b "
+
+    def test_without_a_shown_text(self):
+        assert from_textarea("a\r\nb") == "a\nb"
 
 
 def _hostile_strings() -> list[str]:
@@ -140,9 +192,7 @@ def test_hostile_strings():
         assert all(c.isalnum() for c in norm)
         assert text_hash(s) == hashlib.sha256(norm.encode()).hexdigest()
         if "\x00" in s:
-            with pytest.raises(ValueError):
+            with pytest.raises(UnstorableText):
                 clean_text(s)
         else:
-            cleaned = clean_text(s)
-            assert "\r" not in cleaned and cleaned == cleaned.strip()
-            assert normalize(cleaned) == norm
+            assert clean_text(s) == s
