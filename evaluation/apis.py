@@ -93,6 +93,16 @@ class EvalRunInput(serializers.Serializer):
     system_prompt = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     temperature = serializers.FloatField(required=False, allow_null=True, default=None)
     max_tokens = serializers.IntegerField(required=False, allow_null=True, default=None)
+    budget = serializers.IntegerField(required=False, allow_null=True,
+                                      help_text="robust mode: judge calls the comparisons may spend")
+    anchor = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                   help_text="robust mode: a target held at anchor_rating")
+    anchor_rating = serializers.FloatField(required=False)
+    resamples = serializers.IntegerField(required=False, help_text="robust mode: bootstrap resamples")
+    also_livesecbench = serializers.BooleanField(required=False,
+                                                 help_text="robust mode: play the Swiss rounds on the same answers too")
+
+    OPTIONAL = ("mode", "budget", "anchor", "anchor_rating", "resamples", "also_livesecbench")
 
 
 def _endpoints(names: list[str]) -> dict[str, ModelEndpoint]:
@@ -129,7 +139,8 @@ class EvalRunListApi(APIView):
             return Response({"detail": f"no release {v['release']!r}"}, status=status.HTTP_400_BAD_REQUEST)
         try:
             endpoints = _endpoints([*v["targets"], v["judge"], *v["judges"].values()])
-            options = {"mode": v["mode"]} if v.get("mode") else {}
+            # Left out, an option takes the service's default.
+            options = {k: v[k] for k in EvalRunInput.OPTIONAL if k in v and v[k] not in (None, "")}
             with transaction.atomic():
                 run = svc.run_create(
                     release=release, targets=[endpoints[n] for n in v["targets"]], judge=endpoints[v["judge"]],

@@ -58,6 +58,19 @@ class EvalRunForm(forms.Form):
                                    help_text=_("Empty: the model's default."))
     max_tokens = forms.IntegerField(label=_("Max tokens"), required=False, min_value=1, max_value=200_000,
                                     help_text=_("Empty: the model's default."))
+    # Robust mode only; the service ignores them in livesecbench mode.
+    budget = forms.IntegerField(label=_("Judge-call budget"), required=False, min_value=2,
+                                help_text=_("Robust mode: judge calls the comparisons may spend. Empty: twice what "
+                                            "LiveSecBench mode would spend."))
+    anchor = forms.CharField(label=_("Anchor model"), required=False, max_length=100,
+                             help_text=_("Robust mode: a target held at the anchor rating, so ratings compare "
+                                         "across releases (optional)."))
+    anchor_rating = forms.FloatField(label=_("Anchor rating"), initial=1500.0)
+    resamples = forms.IntegerField(label=_("Bootstrap resamples"), min_value=1, max_value=10_000, initial=1000)
+    also_livesecbench = forms.BooleanField(label=_("Also compute the LiveSecBench figures"), required=False,
+                                           help_text=_("Robust mode: play the Swiss rounds on the same answers too."))
+
+    ROBUST_FIELDS = ("budget", "anchor", "anchor_rating", "resamples", "also_livesecbench")
 
     def __init__(self, *args, release: Release | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -80,7 +93,15 @@ class EvalRunForm(forms.Form):
         return [self[self.judge_field(d.code)] for d in self.dimensions]
 
     def main_fields(self):
-        return [f for f in self if not f.name.startswith("judge__")]
+        return [f for f in self if not f.name.startswith("judge__") and f.name not in self.ROBUST_FIELDS]
+
+    def robust_fields(self):
+        return [self[name] for name in self.ROBUST_FIELDS]
+
+    def robust_options(self) -> dict:
+        d = self.cleaned_data
+        return {"budget": d["budget"], "anchor": d["anchor"].strip(), "anchor_rating": d["anchor_rating"],
+                "resamples": d["resamples"], "also_livesecbench": d["also_livesecbench"]}
 
     def clean_targets(self) -> list[ModelEndpoint]:
         names = [n for n in _NAME_SPLIT.split(self.cleaned_data["targets"]) if n]

@@ -54,7 +54,7 @@ def _run_list_page(request, form: EvalRunForm | None = None, status: int = 200):
         release = _selected_release(request.GET.get("release"))
         judge = ModelEndpoint.objects.filter(name__icontains="judge").order_by("name").first()
         form = EvalRunForm(release=release, initial={
-            "release": release, "judge": judge, "seed": 0, "mode": EvalRun.Mode.LIVESECBENCH,
+            "release": release, "judge": judge, "seed": 0, "mode": EvalRun._meta.get_field("mode").default,
         })
     runs = list(selectors.runs_list()[:RECENT_RUNS])
     return render(request, "evaluation/run_list.html", {
@@ -89,6 +89,7 @@ def run_start(request):
                     release=d["release"], targets=d["targets"], judge=d["judge"], judges=form.judges(),
                     mode=d["mode"], seed=d["seed"], system_prompt=d["system_prompt"],
                     temperature=d["temperature"], max_tokens=d["max_tokens"], actor=request.user, enqueue=True,
+                    **form.robust_options(),
                 )
         except svc.EvalError as exc:
             form.add_error(None, str(exc))
