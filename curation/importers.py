@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class RowError:
 class ParsedRow:
     line: int
     data: dict[str, Any]
+    # False when the file can hold no NUL or unpaired surrogate at all, so validation need not look for one.
+    screen: bool = True
 
 
 @dataclass
@@ -96,12 +99,23 @@ def read_rows(content: bytes, fmt: str) -> tuple[list[ParsedRow], list[RowError]
         line = content.count(b"\n", 0, exc.start) + 1
         return [], [RowError(line, _("The file is not UTF-8 (%(err)s)") % {"err": exc})]
     if fmt == "json":
-        return _read_json(text)
-    if fmt == "jsonl":
-        return _read_jsonl(text)
-    if fmt == "csv":
-        return _read_csv(text)
-    return [], [RowError(1, _("Unsupported format: %(fmt)s") % {"fmt": fmt})]
+        rows, errors = _read_json(text)
+    elif fmt == "jsonl":
+        rows, errors = _read_jsonl(text)
+    elif fmt == "csv":
+        rows, errors = _read_csv(text)
+    else:
+        return [], [RowError(1, _("Unsupported format: %(fmt)s") % {"fmt": fmt})]
+    if _MAYBE_UNSTORABLE.search(text) is None:
+        for row in rows:
+            row.screen = False
+    return rows, errors
+
+
+# Where a NUL or an unpaired surrogate can come from: the character itself, or a JSON escape of one (JSON
+# files, and the JSON columns of a CSV). A file without either needs no row-by-row search (the common case,
+# and a whole-file search is far cheaper than visiting every string of every row).
+_MAYBE_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]|\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _read_json(text: str) -> tuple[list[ParsedRow], list[RowError]]:
@@ -290,7 +304,7 @@ def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[li
         if not isinstance(data, dict):
             errors.append(RowError(row.line, _("Each item must be a JSON object")))
             continue
-        unstorable = _unstorable(data, "")
+        unstorable = _unstorable(data, "") if row.screen else []
         if unstorable:
             # Nothing else is checked: later messages quote values, and these cannot be shown as they are.
             errors.extend(
