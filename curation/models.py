@@ -593,6 +593,9 @@ class GenerationRun(models.Model):
     candidates_created = models.PositiveIntegerField(default=0)
     exact_duplicates = models.PositiveIntegerField(default=0)
     near_duplicates = models.PositiveIntegerField(default=0)
+    # Generated texts the quality gate kept from review (curation.quality_gate), in all and per reason code.
+    gated = models.PositiveIntegerField(default=0)
+    gate_reasons = models.JSONField(default=dict, blank=True)
     topup_rounds = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(_("Error"), blank=True)
     lease_owner = models.CharField(max_length=200, blank=True)
@@ -648,6 +651,11 @@ class GenerationBatch(models.Model):
     created_count = models.PositiveIntegerField(default=0)
     exact_duplicates = models.PositiveIntegerField(default=0)
     near_duplicates = models.PositiveIntegerField(default=0)
+    # What the quality gate dropped: how many, per reason code, and the texts ([{"text", "reason", "detail"}])
+    # so a maintainer can check the gate's judgement.
+    gated_count = models.PositiveIntegerField(default=0)
+    gate_reasons = models.JSONField(default=dict, blank=True)
+    gated_items = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
