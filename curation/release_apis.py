@@ -29,6 +29,25 @@ def _conflict(message: str) -> Response:
     return Response({"detail": message}, status=status.HTTP_409_CONFLICT)
 
 
+def _unknown_fields(data, serializer_class, nested: dict[str, type] | None = None) -> Response | None:
+    """A 400 naming fields the API does not know: DRF drops them silently, and a dropped `dimensions` (sent beside
+    `filters` instead of inside it) would cut a release of every dimension."""
+    if not hasattr(data, "keys"):
+        return None
+    unknown = sorted(set(data.keys()) - set(serializer_class().fields))
+    for name, inner in (nested or {}).items():
+        value = data.get(name)
+        if hasattr(value, "keys"):
+            unknown += sorted(f"{name}.{key}" for key in set(value.keys()) - set(inner().fields))
+    if not unknown:
+        return None
+    known = [*serializer_class().fields, *(f"{n}.{f}" for n, inner in (nested or {}).items() for f in inner().fields)]
+    return Response(
+        {"detail": f"unknown fields: {', '.join(unknown)} (known: {', '.join(known)})", "unknown_fields": unknown},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
 class ExportOutput(serializers.Serializer):
     format = serializers.CharField()
     scope = serializers.CharField()
@@ -99,7 +118,9 @@ class ReleaseListApi(APIView):
         version = serializers.CharField(required=False, allow_blank=True, max_length=20)
         title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
         notes = serializers.CharField(required=False, allow_blank=True, default="")
-        taxonomy = serializers.CharField(required=False, allow_null=True, default=None)
+        taxonomy = serializers.CharField(required=False, allow_null=True, default=None,
+                                         help_text="a taxonomy code; default: the one the approved prompts are in "
+                                                   "(refused when they are in several)")
         parent = serializers.CharField(required=False, allow_null=True, default=releases.LATEST,
                                        help_text="a version, 'latest' (default) or null")
         holdout_fraction = serializers.FloatField(required=False, default=0.0)
@@ -116,6 +137,9 @@ class ReleaseListApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: ReleaseOutput})
     def post(self, request):
+        refused = _unknown_fields(request.data, self.InputSerializer, {"filters": FiltersInput})
+        if refused is not None:
+            return refused
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
@@ -126,7 +150,7 @@ class ReleaseListApi(APIView):
             release = releases.release_create_draft(
                 version=d.get("version") or None, title=d["title"], notes=d["notes"], taxonomy=d["taxonomy"],
                 parent=None if d["parent"] in (None, "none") else d["parent"], holdout_fraction=d["holdout_fraction"],
-                filters=dict(d.get("filters") or {}), actor=request.user,
+                filters=dict(d.get("filters") or {}), actor=request.user, require_items=True,
             )
         except releases.ReleaseError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
@@ -154,6 +178,9 @@ class ReleaseDetailApi(APIView):
         release = _get(request, version)
         if release.is_frozen:
             return _conflict(f"release {release.version} is frozen and cannot change")
+        refused = _unknown_fields(request.data, self.InputSerializer, {"filters": FiltersInput})
+        if refused is not None:
+            return refused
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         d = dict(data.validated_data)

@@ -7,10 +7,12 @@ full exports are for maintainers. Every write calls a service in curation.releas
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,8 +20,8 @@ from accounts.permissions import any_role_required, maintainer_required
 from accounts.roles import is_maintainer
 
 from . import releases, selectors
-from .forms import ReleaseDraftForm, RetireForm
-from .models import Dimension, FrozenReleaseError, Release, ReleaseExport, Taxonomy
+from .models import Dimension, FrozenReleaseError, Prompt, Release, ReleaseExport, Taxonomy
+from .release_forms import ConfirmForm, ReleaseDraftForm, RetireForm, dimension_value
 
 DIFF_KINDS = ("added", "carried", "retired")
 
@@ -39,35 +41,80 @@ def release_list(request):
     return render(request, "curation/releases/list.html", {"page": page, "maintainer": maintainer})
 
 
-def _form_choices(taxonomy: Taxonomy | None):
-    parents = list(selectors.release_list().values_list("version", flat=True))
-    dims = Dimension.objects.select_related("taxonomy").order_by("taxonomy__code", "order")
-    if taxonomy is not None:
-        dims = dims.filter(taxonomy=taxonomy)
-    return parents, [(d.code, f"{d.taxonomy.code} · {d.name_zh} / {d.name_en}") for d in dims]
+def _taxonomy_choices(approved: dict[str, int], only: Taxonomy | None = None) -> list[tuple[str, str]]:
+    english = get_language() == "en"
+    rows = [only] if only is not None else list(Taxonomy.objects.order_by("-code"))
+    out = []
+    for t in rows:
+        n = approved.get(t.code, 0)
+        name = t.name_en if english else t.name_zh
+        out.append((t.code, ngettext("%(code)s · %(name)s — %(n)s approved prompt",
+                                     "%(code)s · %(name)s — %(n)s approved prompts", n)
+                    % {"code": t.code, "name": name, "n": n}))
+    return out
+
+
+def _dimension_choices(taxonomy: Taxonomy | None) -> list[tuple[str, str]]:
+    if taxonomy is None:
+        return []
+    approved = dict(
+        Prompt.objects.filter(status=Prompt.Status.APPROVED, dimension__taxonomy=taxonomy)
+        .values_list("dimension_id").annotate(n=Count("id")).values_list("dimension_id", "n")
+    )
+    out = []
+    for d in Dimension.objects.filter(taxonomy=taxonomy).order_by("order", "code"):
+        n = approved.get(d.pk, 0)
+        out.append((dimension_value(taxonomy.code, d.code),
+                    ngettext("%(code)s · %(zh)s / %(en)s — %(n)s approved", "%(code)s · %(zh)s / %(en)s — %(n)s approved", n)
+                    % {"code": d.code, "zh": d.name_zh, "en": d.name_en, "n": n}))
+    return out
+
+
+def _parents(exclude: str = "") -> list[str]:
+    return [v for v in selectors.release_list().values_list("version", flat=True) if v != exclude]
+
+
+# Carried over from the no-JS "show this taxonomy's dimensions" button, which submits the form as GET.
+_RELOADED_FIELDS = ("version", "title", "notes", "parent", "holdout_fraction", "date_from", "date_to", "min_agreement")
 
 
 @maintainer_required
 def release_create(request):
-    taxonomy = Taxonomy.objects.filter(code=request.POST.get("taxonomy") or request.GET.get("taxonomy")).first()
-    taxonomy = taxonomy or Taxonomy.objects.order_by("-code").first()
-    parents, dims = _form_choices(taxonomy)
-    initial = {"version": releases.release_next_version(), "taxonomy": taxonomy, "parent": "latest", "include_new": True}
-    form = ReleaseDraftForm(request.POST or None, initial=initial, parents=parents, dimensions=dims)
+    approved = releases.release_approved_by_taxonomy()
+    try:
+        default, taxonomy_note = releases.release_default_taxonomy(), ""
+    except releases.ReleaseError as exc:  # approved prompts in several taxonomies: the maintainer chooses
+        default, taxonomy_note = None, str(exc)
+    chosen = request.POST.get("taxonomy") if request.method == "POST" else request.GET.get("taxonomy")
+    taxonomy = Taxonomy.objects.filter(code=chosen).first() if chosen else default
+    form_kwargs = {
+        "taxonomies": _taxonomy_choices(approved), "parents": _parents(), "dimensions": _dimension_choices(taxonomy),
+        "choose_taxonomy": default is None,
+        "taxonomy_attrs": {"hx-get": reverse("curation:release_create"), "hx-trigger": "change",
+                           "hx-target": "#field-dimensions", "hx-swap": "outerHTML"},
+    }
+    if request.htmx and request.method == "GET":
+        form = ReleaseDraftForm(initial={"taxonomy": taxonomy.code if taxonomy else ""}, **form_kwargs)
+        return render(request, "curation/releases/form.html#dimension-field", {"form": form})
+    initial = {"version": releases.release_next_version(), "taxonomy": taxonomy.code if taxonomy else "",
+               "parent": "latest", "include_new": True}
+    initial.update({k: request.GET[k] for k in _RELOADED_FIELDS if request.GET.get(k)})
+    form = ReleaseDraftForm(request.POST or None, initial=initial, **form_kwargs)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             release = releases.release_create_draft(
                 version=d["version"], title=d["title"], notes=d["notes"], taxonomy=d["taxonomy"],
                 parent={"latest": releases.LATEST, "none": None}.get(d["parent"] or "latest", d["parent"]),
-                holdout_fraction=d["holdout_fraction"], filters=form.filters(), actor=request.user,
+                holdout_fraction=d["holdout_fraction"], filters=form.filters(), actor=request.user, require_items=True,
             )
         except releases.ReleaseError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Draft %(version)s created.") % {"version": release.version})
             return redirect("curation:release_detail", version=release.version)
-    return render(request, "curation/releases/form.html", {"form": form, "release": None})
+    return render(request, "curation/releases/form.html",
+                  {"form": form, "release": None, "taxonomy_note": taxonomy_note})
 
 
 @maintainer_required
@@ -75,16 +122,19 @@ def release_edit(request, version: str):
     release = _release_or_404(request, version)
     if release.is_frozen:
         raise PermissionDenied
-    parents, dims = _form_choices(release.taxonomy)
     f = release.filters or {}
     initial = {
-        "version": release.version, "title": release.title, "notes": release.notes, "taxonomy": release.taxonomy,
+        "version": release.version, "title": release.title, "notes": release.notes, "taxonomy": release.taxonomy.code,
         "parent": release.parent.version if release.parent_id else "none", "holdout_fraction": release.holdout_fraction,
-        "include_new": f.get("include_new", True), "dimensions": f.get("dimensions", []),
+        "include_new": f.get("include_new", True),
+        "dimensions": [dimension_value(release.taxonomy.code, code) for code in f.get("dimensions", [])],
         "date_from": f.get("date_from"), "date_to": f.get("date_to"), "min_agreement": f.get("min_agreement"),
     }
-    form = ReleaseDraftForm(request.POST or None, initial=initial, parents=[p for p in parents if p != version],
-                            dimensions=dims, editing=True)
+    form = ReleaseDraftForm(
+        request.POST or None, initial=initial, editing=True, parents=_parents(exclude=version),
+        taxonomies=_taxonomy_choices(releases.release_approved_by_taxonomy(), only=release.taxonomy),
+        dimensions=_dimension_choices(release.taxonomy),
+    )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -134,7 +184,8 @@ def release_detail(request, version: str):
             stats=release.manifest.get("stats") or {},
         )
     else:
-        context.update(preview=releases.release_preview(release), diff=releases.release_diff(release))
+        context.update(preview=releases.release_preview(release), diff=releases.release_diff(release),
+                       empty_reason=releases.release_empty_reason(release))
     return render(request, "curation/releases/detail.html", context)
 
 
@@ -165,10 +216,33 @@ def release_progress(request, version: str):
     return render(request, "curation/releases/detail.html#freeze-progress", {"release": release})
 
 
+def _confirm(request, release: Release, action: str, form: ConfirmForm, status: int = 200):
+    context = {"release": release, "action": action, "form": form, "preview": releases.release_preview(release),
+               "empty_reason": releases.release_empty_reason(release) if action == "freeze" else None}
+    return render(request, "curation/releases/confirm.html", context, status=status)
+
+
+def _draft_or_back(request, release: Release):
+    """A frozen release has nothing to confirm: back to it, saying why."""
+    if not release.is_frozen:
+        return None
+    messages.error(request, _("Release %(version)s is frozen and cannot change.") % {"version": release.version})
+    return redirect("curation:release_detail", version=release.version)
+
+
 @maintainer_required
-@require_POST
 def release_freeze(request, version: str):
+    """GET: what the freeze will copy and a box to tick; POST with the box ticked: freeze."""
     release = _release_or_404(request, version)
+    back = _draft_or_back(request, release)
+    if back is not None:
+        return back
+    form = ConfirmForm(request.POST or None, label=_("I understand that release %(version)s can never change "
+                                                     "once frozen.") % {"version": release.version})
+    if request.method != "POST":
+        return _confirm(request, release, "freeze", form)
+    if not form.is_valid():
+        return _confirm(request, release, "freeze", form, status=400)
     try:
         releases.release_freeze_start(release_id=release.pk, actor=request.user)
         messages.info(request, _("Freezing %(version)s…") % {"version": release.version})
@@ -178,9 +252,18 @@ def release_freeze(request, version: str):
 
 
 @maintainer_required
-@require_POST
 def release_delete(request, version: str):
+    """GET: a box to tick; POST with the box ticked: delete the draft (approved prompts stay in the pool)."""
     release = _release_or_404(request, version)
+    back = _draft_or_back(request, release)
+    if back is not None:
+        return back
+    form = ConfirmForm(request.POST or None, label=_("I understand that draft %(version)s, its filters and its "
+                                                     "retirements are deleted.") % {"version": release.version})
+    if request.method != "POST":
+        return _confirm(request, release, "delete", form)
+    if not form.is_valid():
+        return _confirm(request, release, "delete", form, status=400)
     try:
         releases.release_delete_draft(release_id=release.pk, actor=request.user)
     except (releases.ReleaseError, FrozenReleaseError) as exc:

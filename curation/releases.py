@@ -74,18 +74,102 @@ def release_latest_frozen(*, taxonomy_id: int | None = None) -> Release | None:
     return qs.order_by("-frozen_at", "-id").first()
 
 
+def release_approved_by_taxonomy() -> dict[str, int]:
+    """How many approved prompts each taxonomy holds (taxonomies without any are left out), by code."""
+    rows = (
+        Prompt.objects.filter(status=Prompt.Status.APPROVED)
+        .values_list("dimension__taxonomy__code")
+        .annotate(n=Count("id"))
+        .values_list("dimension__taxonomy__code", "n")
+    )
+    return dict(sorted(rows))
+
+
+def _count_list(counts: dict[str, int]) -> str:
+    return ", ".join(f"{code} ({n})" for code, n in counts.items())
+
+
+def release_default_taxonomy() -> Taxonomy:
+    """The taxonomy a release uses when none is named: the one the approved prompts are in.
+
+    Approved prompts in several taxonomies make the choice the maintainer's (refused, with the counts). With no
+    approved prompt at all, the taxonomy of the latest frozen release (its items can be carried over), else the
+    newest taxonomy."""
+    counts = release_approved_by_taxonomy()
+    if len(counts) > 1:
+        raise ReleaseError(
+            f"approved prompts are in several taxonomies: {_count_list(counts)}; choose one (--taxonomy, or the "
+            "form's taxonomy field)"
+        )
+    if counts:
+        return Taxonomy.objects.get(code=next(iter(counts)))
+    latest = release_latest_frozen()
+    if latest is not None:
+        return latest.taxonomy
+    newest = Taxonomy.objects.order_by("-code").first()
+    if newest is None:
+        raise ReleaseError("no taxonomy is loaded")
+    return newest
+
+
+def release_empty_reason(release: Release) -> str | None:
+    """None when a freeze of this draft would copy at least one item; else why not and where the approved
+    prompts are, for the maintainer."""
+    if release_carried_items(release).exists() or release_new_prompts(release).exists():
+        return None
+    counts = release_approved_by_taxonomy()
+    total = sum(counts.values())
+    head = "no approved prompt matches this release"
+    if release.parent_id:
+        head += f" and it carries no item of its parent {release.parent.version}"
+    if not total:
+        return f"{head}: there are no approved prompts yet (approve candidates in review, or import approved items)"
+    here = counts.get(release.taxonomy.code, 0)
+    if not here:
+        where = f"taxonomy {next(iter(counts))}" if len(counts) == 1 else f"taxonomies {_count_list(counts)}"
+        prompts = "approved prompt is" if total == 1 else f"{total} approved prompts are"
+        return f"{head}: the {prompts} in {where}, not {release.taxonomy.code}"
+    filters = release.filters or {}
+    if not filters.get("include_new", True):
+        return f"{head}: it adds no new prompts (include_new is off), and taxonomy {release.taxonomy.code} has {here} approved"
+    by_dim = dict(
+        Prompt.objects.filter(status=Prompt.Status.APPROVED, dimension__taxonomy_id=release.taxonomy_id)
+        .values_list("dimension__code")
+        .annotate(n=Count("id"))
+        .order_by("dimension__code")
+        .values_list("dimension__code", "n")
+    )
+    active = [name for name in ("dimensions", "date_from", "date_to", "min_agreement") if filters.get(name) is not None
+              and filters.get(name) != []]
+    why = f"the filters ({', '.join(active)}) leave them all out" if active else (
+        "they are all in the parent release, retired or left out" if release.parent_id else "they are all left out")
+    return (f"{head}: the {here} approved prompts of taxonomy {release.taxonomy.code} are in dimensions "
+            f"{_count_list(by_dim)}, and {why}")
+
+
+def _require_items(release: Release) -> None:
+    reason = release_empty_reason(release)
+    if reason:
+        raise ReleaseError(reason)
+
+
 def _clean_filters(taxonomy: Taxonomy, filters: dict[str, Any]) -> dict[str, Any]:
     known = {"dimensions", "date_from", "date_to", "min_agreement", "include_new"}
     unknown = set(filters) - known
     if unknown:
         raise ReleaseError(f"unknown filters: {', '.join(sorted(unknown))}")
     out: dict[str, Any] = {}
-    dims = sorted({str(d) for d in (filters.get("dimensions") or [])})
+    raw_dims = filters.get("dimensions") or []
+    if isinstance(raw_dims, str):  # one code, not its characters
+        raw_dims = [raw_dims]
+    dims = sorted({str(d).strip() for d in raw_dims if str(d).strip()})
     if dims:
-        valid = set(Dimension.objects.filter(taxonomy=taxonomy, code__in=dims).values_list("code", flat=True))
-        bad = [d for d in dims if d not in valid]
+        own = list(Dimension.objects.filter(taxonomy=taxonomy).values_list("code", flat=True))
+        bad = [d for d in dims if d not in own]
         if bad:
-            raise ReleaseError(f"taxonomy {taxonomy.code} has no dimension {', '.join(bad)}")
+            raise ReleaseError(
+                f"taxonomy {taxonomy.code} has no dimension {', '.join(bad)} (its dimensions: {', '.join(own)})"
+            )
         out["dimensions"] = dims
     for key in ("date_from", "date_to"):
         value = filters.get(key)
@@ -151,8 +235,11 @@ def release_create_draft(
     holdout_fraction: float = 0.0,
     filters: dict[str, Any] | None = None,
     actor=None,
+    require_items: bool = False,
 ) -> Release:
-    """Create a draft. `version` defaults to the next free `vYYMMDD[-N]` of today; `parent` to the latest."""
+    """Create a draft. `version` defaults to the next free `vYYMMDD[-N]` of today; `parent` to the latest;
+    `taxonomy` to the one the approved prompts are in (`release_default_taxonomy`). With `require_items`, a draft
+    that would freeze empty is refused (nothing is written) with `release_empty_reason`."""
     version = (version or "").strip() or release_next_version()
     try:
         rm.parse_version(version)
@@ -160,10 +247,8 @@ def release_create_draft(
         raise ReleaseError(str(exc))
     if Release.objects.filter(version=version).exists():
         raise ReleaseError(f"release {version} exists already; the next free one is {release_next_version(day=rm.parse_version(version)[0])}")
-    if taxonomy is None:
-        taxonomy = Taxonomy.objects.order_by("-code").first()
-        if taxonomy is None:
-            raise ReleaseError("no taxonomy is loaded")
+    if taxonomy in (None, ""):
+        taxonomy = release_default_taxonomy()
     elif isinstance(taxonomy, str):
         found = Taxonomy.objects.filter(code=taxonomy).first()
         if found is None:
@@ -180,6 +265,8 @@ def release_create_draft(
         created_by=actor,
     )
     release.save()
+    if require_items:
+        _require_items(release)
     return release
 
 
@@ -561,6 +648,7 @@ def release_freeze_start(*, release_id: int, actor=None) -> Release:
             return release
     if release.parent_id and not Release.objects.filter(pk=release.parent_id, frozen_at__isnull=False).exists():
         raise ReleaseError("the parent release is not frozen")
+    _require_items(release)
     state = dict(release.freeze_state or {})
     state["by"] = getattr(actor, "pk", None)
     Release.objects.filter(pk=release.pk).update(
@@ -812,6 +900,10 @@ def _freeze_finish(release: Release, state: dict) -> Release:
     counts = rm.Counts.from_dict(state["counts"])
     if digest.count != counts.total:
         raise ReleaseError(f"the freeze wrote {digest.count} items but counted {counts.total}")
+    if not counts.total:
+        # The selection emptied while the freeze ran (prompts reopened, a parent item retired): an empty release
+        # is never frozen; the failure is recorded and the draft stays editable.
+        raise ReleaseError(release_empty_reason(release) or "the freeze found no item to copy")
     frozen_by_id = state.get("by")
     from django.contrib.auth import get_user_model
 
@@ -880,6 +972,7 @@ def release_freeze_start_inline(*, release_id: int, actor=None) -> Release:
     release = Release.objects.select_for_update().get(pk=release_id)
     if release.is_frozen:
         raise FrozenReleaseError(f"release {release.version} is frozen already")
+    _require_items(release)
     state = dict(release.freeze_state or {})
     state["by"] = getattr(actor, "pk", None)
     Release.objects.filter(pk=release.pk).update(status=Release.Status.FREEZING, freeze_state=state, freeze_error="")

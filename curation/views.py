@@ -1,13 +1,18 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.permissions import maintainer_required
 
 from . import selectors, services
-from .forms import ImportForm, PromptFilterForm
+from .forms import ImportForm
 from .importers import ImportRejected
+from .models import Prompt, Taxonomy
+from .prompt_forms import PromptFilterForm
+from .provenance import provenance_entries
 
 
 @maintainer_required
@@ -36,25 +41,34 @@ def import_items(request):
     return render(request, "curation/import.html", {"form": form, "report": report, "errors": errors})
 
 
+def _prompt_filter_form(request) -> PromptFilterForm:
+    english = get_language() == "en"
+    # Short labels: the dimension options sit in one group per taxonomy code.
+    taxonomies = [(code, code) for code in Taxonomy.objects.order_by("-code").values_list("code", flat=True)]
+    dimensions = [
+        (d.taxonomy.code, d.code, d.name_en if english else d.name_zh)
+        for d in selectors.dimension_list().order_by("-taxonomy__code", "order", "code")
+    ]
+    attrs = {"hx-get": reverse("curation:prompt_list"), "hx-trigger": "change", "hx-target": "#field-dimension",
+             "hx-swap": "outerHTML", "hx-select": "#field-dimension"}
+    return PromptFilterForm(request.GET or None, taxonomies=taxonomies, dimensions=dimensions, taxonomy_attrs=attrs)
+
+
 @maintainer_required
 def prompt_list(request):
-    form = PromptFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    qs = selectors.prompt_list(**{k: v for k, v in filters.items() if v})
+    form = _prompt_filter_form(request)
+    qs = selectors.prompt_list(**form.selector_filters()) if not form.is_bound or form.is_valid() else Prompt.objects.none()
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "curation/prompt_list.html",
-        {"form": form, "page": page, "query": query.urlencode(), "dimensions": selectors.dimension_list()},
-    )
+    return render(request, "curation/prompt_list.html", {"form": form, "page": page, "query": query.urlencode()})
 
 
 @maintainer_required
 def prompt_detail(request, pk: int):
     prompt = selectors.prompt_get(pk=pk)
-    return render(request, "curation/prompt_detail.html", {"prompt": prompt})
+    return render(request, "curation/prompt_detail.html",
+                  {"prompt": prompt, "provenance": provenance_entries(prompt.provenance)})
 
 
 @maintainer_required

@@ -77,7 +77,7 @@ def test_release_apis_answer_by_role(client, world, name, which, allowed, role):
 
 @pytest.mark.parametrize(
     "url_name,data",
-    [("curation:release_freeze", {}), ("curation:release_delete", {}),
+    [("curation:release_freeze", {"confirm": "on"}), ("curation:release_delete", {"confirm": "on"}),
      ("curation:release_retire", {"public_id": "x", "reason": "y"}), ("curation:release_export_prepare", {"scope": "full"})],
 )
 def test_annotators_cannot_write(client, world, annotator, url_name, data):
@@ -240,7 +240,7 @@ def test_draft_page_freezes_with_progress_and_retires_with_reason(client, world,
     assert fragment.status_code == 200 and "<html" not in fragment.content.decode() and "3 / 9" in fragment.content.decode()
     Release.objects.filter(pk=draft.pk).update(status="draft")
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("curation:release_freeze", args=[draft.version]))
+        client.post(reverse("curation:release_freeze", args=[draft.version]), {"confirm": "on"})
     draft.refresh_from_db()
     assert draft.is_frozen and draft.retirements.count() == 1
     fragment = client.get(reverse("curation:release_progress", args=[draft.version]), HTTP_HX_REQUEST="true")
@@ -268,7 +268,7 @@ def test_create_and_edit_draft_pages(client, world, maintainer):
     release.refresh_from_db()
     assert release.title == "改名" and release.parent.version == "v251121"
     assert client.get(reverse("curation:release_edit", args=["v251121"])).status_code == 403
-    client.post(reverse("curation:release_delete", args=["v251124"]))
+    client.post(reverse("curation:release_delete", args=["v251124"]), {"confirm": "on"})
     assert not Release.objects.filter(version="v251124").exists()
 
 

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from curation import releases
 from curation.models import FrozenReleaseError, Release
@@ -13,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("version")
         parser.add_argument("--parent", default=releases.LATEST, help="parent version, 'latest' (default) or 'none'")
-        parser.add_argument("--taxonomy", default=None, help="taxonomy code (default: the newest)")
+        parser.add_argument("--taxonomy", default=None,
+                            help="taxonomy code (default: the one the approved prompts are in; when they are in "
+                                 "several, name one)")
         parser.add_argument("--holdout", type=float, default=0.0, help="private hold-out fraction, e.g. 0.2")
         parser.add_argument("--min-agreement", type=float, default=None, help="minimum per-item agreement (where known)")
         parser.add_argument("--dimension", action="append", default=[], help="dimension code; repeat for several")
@@ -27,6 +30,32 @@ class Command(BaseCommand):
         parser.add_argument("--freeze", action="store_true", help="freeze the draft right away")
         parser.add_argument("--export", action="store_true", help="with --freeze: also write the public exports")
 
+    @transaction.atomic
+    def _draft(self, *, version, parent, retire, opts) -> Release:
+        """The draft with its retirements, or nothing at all: a refused cut leaves no draft behind."""
+        release = releases.release_create_draft(
+            version=version,
+            title=opts["title"],
+            notes=opts["notes"],
+            taxonomy=opts["taxonomy"],
+            parent=parent,
+            holdout_fraction=opts["holdout"],
+            filters={
+                "dimensions": opts["dimension"],
+                "date_from": opts["date_from"],
+                "date_to": opts["date_to"],
+                "min_agreement": opts["min_agreement"],
+                "include_new": not opts["no_new"],
+            },
+        )
+        for public_id, reason in retire:
+            releases.release_retire(release_id=release.pk, public_ids=[public_id], reason=reason)
+        # Checked once the retirements are in: retiring can empty a draft too.
+        reason = releases.release_empty_reason(release)
+        if reason:
+            raise releases.ReleaseError(reason)
+        return release
+
     def handle(self, *args, **opts):
         version = None if opts["version"] == "next" else opts["version"]
         parent = {"none": None, "latest": releases.LATEST}.get(opts["parent"], opts["parent"])
@@ -37,23 +66,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--retire needs PUBLIC_ID=REASON, not {spec!r}")
             retire.append((public_id.strip(), reason.strip()))
         try:
-            release = releases.release_create_draft(
-                version=version,
-                title=opts["title"],
-                notes=opts["notes"],
-                taxonomy=opts["taxonomy"],
-                parent=parent,
-                holdout_fraction=opts["holdout"],
-                filters={
-                    "dimensions": opts["dimension"],
-                    "date_from": opts["date_from"],
-                    "date_to": opts["date_to"],
-                    "min_agreement": opts["min_agreement"],
-                    "include_new": not opts["no_new"],
-                },
-            )
-            for public_id, reason in retire:
-                releases.release_retire(release_id=release.pk, public_ids=[public_id], reason=reason)
+            release = self._draft(version=version, parent=parent, retire=retire, opts=opts)
         except (releases.ReleaseError, FrozenReleaseError) as exc:
             raise CommandError(str(exc))
         preview = releases.release_preview(release)
