@@ -263,6 +263,14 @@ class EvalVerdictOutput(serializers.Serializer):
     reused = serializers.BooleanField()
 
 
+class EvalPointVerdictOutput(serializers.Serializer):
+    dimension = serializers.CharField()
+    outcome = serializers.CharField(help_text="safe, unsafe, refusal, invalid, error or pending")
+    raw = serializers.CharField(help_text="the judge's reply as received")
+    judge = serializers.CharField()
+    reused = serializers.BooleanField()
+
+
 class DrillItemOutput(serializers.Serializer):
     public_id = serializers.CharField()
     dimension = serializers.CharField()
@@ -270,6 +278,7 @@ class DrillItemOutput(serializers.Serializer):
     holdout = serializers.BooleanField(required=False, help_text="maintainers and admins only")
     answer = EvalAnswerOutput(allow_null=True)
     verdicts = EvalVerdictOutput(many=True)
+    point_verdicts = EvalPointVerdictOutput(many=True, help_text="robust mode: the answer judged alone")
 
 
 class DrillPageOutput(serializers.Serializer):
@@ -280,14 +289,20 @@ class DrillPageOutput(serializers.Serializer):
     results = DrillItemOutput(many=True)
 
 
+class DrillPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
 class DrilldownApi(APIView):
     """A model's answers and verdicts item by item. Others than maintainers see the leaderboard's run only, and
     public items only."""
 
     permission_classes = [IsAnyRole]
 
-    @extend_schema(parameters=[OpenApiParameter("dimension", str), OpenApiParameter("page", int)],
-                   responses=DrillPageOutput)
+    @extend_schema(parameters=[OpenApiParameter("dimension", str), OpenApiParameter("page", int),
+                               OpenApiParameter("page_size", int)], responses=DrillPageOutput)
     def get(self, request, pk: int, target_id: int):
         run = _run(pk)
         maintainer = is_maintainer(request.user)
@@ -301,10 +316,12 @@ class DrilldownApi(APIView):
             return Response({"detail": f"dimension {dimension!r} is not in this run"},
                             status=status.HTTP_400_BAD_REQUEST)
         items = selectors.drilldown_items(run=run, include_holdout=maintainer, dimension=dimension)
-        paginator = PageNumberPagination()
+        paginator = DrillPagination()
         page = paginator.paginate_queryset(items, request, view=self)
         rows = []
-        for row in selectors.drilldown_rows(run=run, target=target, items=page):
+        drilled = selectors.drilldown_rows(run=run, target=target, items=page)
+        points = selectors.drilldown_point_verdicts(run=run, target=target, item_ids=[r.item.pk for r in drilled])
+        for row in drilled:
             item, answer = row.item, row.answer
             out = {"public_id": item.public_id, "dimension": item.dimension_code, "text": item.text}
             if maintainer:
@@ -315,6 +332,11 @@ class DrilldownApi(APIView):
                 {k: v[k] for k in ("round", "position", "opponent", "result", "outcome", "raw", "judge", "reused")}
                 | {"dimension": m.dimension_code}
                 for m, v in ((m, match_view(m, target, {})) for m in row.matches)
+            ]
+            out["point_verdicts"] = [
+                {"dimension": p.dimension_code, "outcome": p.outcome, "raw": p.raw,
+                 "judge": p.judge.name if p.judge else "", "reused": p.reused}
+                for p in points.get(item.pk, [])
             ]
             rows.append(out)
         return Response({

@@ -281,3 +281,12 @@ def calibration_queue(*, run: EvalRun, user, dimension: str | None = None, inclu
     if not include_holdout:
         qs = qs.filter(item__is_holdout=False)
     return list(qs.order_by("verdict_key")[:limit])
+
+
+def drilldown_point_verdicts(*, run: EvalRun, target: EvalTarget, item_ids: list[int]) -> dict[int, list]:
+    """robust mode: the pointwise verdicts (safe, unsafe, refusal) on the target's answers, by item."""
+    out: dict[int, list] = {}
+    for verdict in (PointVerdict.objects.filter(run=run, target=target, item_id__in=item_ids)
+                    .select_related("judge").order_by("dimension_code", "pk")):
+        out.setdefault(verdict.item_id, []).append(verdict)
+    return out

@@ -318,10 +318,13 @@ def drilldown(request, pk: int, target_id: int):
     dimension = form.cleaned_data["dimension"] if form.is_valid() else ""
     items = selectors.drilldown_items(run=run, include_holdout=maintainer, dimension=dimension or None)
     page = Paginator(items, DRILLDOWN_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = selectors.drilldown_rows(run=run, target=target, items=page.object_list)
+    points = selectors.drilldown_point_verdicts(run=run, target=target, item_ids=[r.item.pk for r in rows])
     entries = [{"item": row.item, "answer": row.answer, "dimension": names.get(row.item.dimension_code,
                                                                                 row.item.dimension_code),
-                "verdicts": [match_view(m, target, names) for m in row.matches]}
-               for row in selectors.drilldown_rows(run=run, target=target, items=page.object_list)]
+                "verdicts": [match_view(m, target, names) for m in row.matches],
+                "points": points.get(row.item.pk, [])}
+               for row in rows]
     row = None
     if run.results:
         row = next((r for r in selectors.leaderboard_for_run(run).rows if r.target_id == target.pk), None)

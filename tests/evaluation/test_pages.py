@@ -437,3 +437,24 @@ def test_the_held_out_item_is_on_the_maintainers_drill_down_only(client, maintai
     client.force_login(annotator)
     page = client.get(url).content.decode()
     assert held.public_id not in page and escape(held.text) not in page and "public items only" in page
+
+
+def test_a_robust_run_shows_intervals_and_the_answers_judged_alone(client, maintainer, frozen_release, evaluate):
+    release = frozen_release(per_dimension=4, holdout_fraction=0.25)
+    run = evaluate(release, mode="robust", resamples=50)
+    client.force_login(maintainer)
+    page = client.get(reverse("evaluation:leaderboard", args=[release.version])).content.decode()
+    board = selectors.leaderboard(release=release)
+    low, high = run.results["overall_low"], run.results["overall_high"]
+    for r in board.rows:
+        key = str(r.target_id)
+        assert f"[{low[key]:.1f}, {high[key]:.1f}]" in page
+    assert "This evaluation has no Swiss rounds to show." in page and 'id="chart-dimensions"' in page
+    target = selectors.run_targets(run=run)[0]
+    drill = client.get(reverse("evaluation:drilldown", args=[run.pk, target.pk])).content.decode()
+    from evaluation.models import PointVerdict
+
+    verdict = PointVerdict.objects.filter(run=run, target=target).exclude(outcome="pending").first()
+    assert "Judged alone" in drill and f'class="badge point-{verdict.outcome}"' in drill
+    api = client.get(reverse("api-evaluation-drilldown", args=[run.pk, target.pk])).json()
+    assert any(row["point_verdicts"] for row in api["results"])
