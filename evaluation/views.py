@@ -123,11 +123,17 @@ def run_detail(request, pk: int):
         return render(request, "evaluation/run_detail.html#progress", context)
     names = _dimension_names(run)
     endpoints = dict(ModelEndpoint.objects.filter(pk__in=list(run.judges.values())).values_list("pk", "name"))
-    rubrics = {r.pk: r for r in Rubric.objects.filter(pk__in=list(run.rubrics.values()))}
+    robust = run.robust_rubrics or {}
+    ids = [*run.rubrics.values(), *(pk for kinds in robust.values() for pk in kinds.values())]
+    rubrics = {r.pk: r for r in Rubric.objects.filter(pk__in=ids)}
     context.update(
         targets=selectors.run_targets(run=run),
         dimension_judges=[(names.get(code, code), endpoints.get(pk, "?")) for code, pk in run.judges.items()],
-        rubrics=[(names.get(code, code), rubrics.get(pk)) for code, pk in run.rubrics.items()],
+        # Each dimension's rubric versions: the pairwise one, then robust mode's (with ties, pointwise).
+        rubrics=[(names.get(code, code), [r for r in [rubrics.get(pk), *(rubrics.get(i) for i in
+                                                                        robust.get(code, {}).values())] if r])
+                 for code, pk in run.rubrics.items()],
+        robust=run.mode == EvalRun.Mode.ROBUST,
     )
     return render(request, "evaluation/run_detail.html", context)
 

@@ -458,3 +458,8 @@ def test_a_robust_run_shows_intervals_and_the_answers_judged_alone(client, maint
     assert "Judged alone" in drill and f'class="badge point-{verdict.outcome}"' in drill
     api = client.get(reverse("api-evaluation-drilldown", args=[run.pk, target.pk])).json()
     assert any(row["point_verdicts"] for row in api["results"])
+    detail = client.get(reverse("evaluation:run_detail", args=[run.pk])).content.decode()
+    for kinds in run.robust_rubrics.values():
+        for rubric_id in kinds.values():
+            assert reverse("evaluation:rubric_detail", args=[rubric_id]) in detail
+    assert "Bootstrap resamples: 50" in detail
