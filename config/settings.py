@@ -248,6 +248,9 @@ LLM_CLIENT_OPTIONS = {
     "backoff_cap": float(os.environ.get("LLM_BACKOFF_CAP", "20")),
     "retry_after_cap": float(os.environ.get("LLM_RETRY_AFTER_CAP", "30")),
 }
+# Redis limiter: a concurrency slot of a process that died (SIGKILL) is free again after this many seconds; live
+# holders renew theirs every third of it. Until then a restarted worker waits for the dead one's slots.
+LLM_LIMITER_LEASE_SECONDS = float(os.environ.get("LLM_LIMITER_LEASE_SECONDS", "60"))
 # Generation: a run holds a lease while it executes; a worker that finds an expired lease (or a dead
 # owner on this host) takes the run over.
 GENERATION_LEASE_SECONDS = float(os.environ.get("GENERATION_LEASE_SECONDS", "60"))

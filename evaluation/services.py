@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.leases import ActiveSet, new_owner, owner_dead
@@ -546,12 +546,18 @@ class _Pump:
         self.name = name
 
     def run(self, jobs: list[tuple[Any, Callable[[], LLMResult]]], flush: Callable[[list[tuple[Any, LLMResult]]], None],
-            stop: Callable[[], bool]) -> bool:
-        """Run every job; `flush` gets (key, result) pairs on this thread. False if `stop()` said so."""
+            stop: Callable[[], bool], renew: Callable[[], None]) -> bool:
+        """Run every job; `flush` gets (key, result) pairs on this thread. False if `stop()` said so.
+
+        `renew` (the shard's lease) is called on this thread at least every third of the lease while calls are in
+        flight, results or not: calls slower than the lease must not let another executor take the shard over
+        and send them all again.
+        """
         queue = list(reversed(jobs))
         running: dict[Future, Any] = {}
         done_batch: list[tuple[Any, LLMResult]] = []
-        last_flush = time.monotonic()
+        last_flush = last_renew = time.monotonic()
+        renew_every = max(0.05, _lease_seconds() / 3)
         stopped = False
         with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=self.name) as pool:
             while queue or running:
@@ -560,7 +566,10 @@ class _Pump:
                     running[pool.submit(call)] = key
                 if not running:
                     break
-                finished, _ = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                finished, _ = wait(running, timeout=min(FLUSH_SECONDS, renew_every), return_when=FIRST_COMPLETED)
+                if time.monotonic() - last_renew >= renew_every:
+                    renew()
+                    last_renew = time.monotonic()
                 for future in finished:
                     key = running.pop(future)
                     try:
@@ -605,18 +614,22 @@ def _execute_answers(shard: Shard, owner: str) -> bool:
     run, target = shard.run, shard.target
     items = dict(ReleaseItem.objects.filter(pk__in=shard.plan["items"]).values_list("pk", "text"))
     hashes = {pk: question_hash(text) for pk, text in items.items()}
-    existing = dict(
+    stored = list(
         Answer.objects.filter(fingerprint=target.fingerprint, params_hash=run.params_hash,
-                              content_hash__in=set(hashes.values())).values_list("content_hash", "outcome")
+                              content_hash__in=set(hashes.values())).values_list("content_hash", "outcome",
+                                                                                 "updated_at")
     )
+    existing = {h: outcome for h, outcome, _at in stored}
     # An error is retried by the next execution; every other outcome, blocked and empty included, is an answer.
     present = {h for h, outcome in existing.items() if outcome != Answer.Outcome.ERROR}
     todo = [pk for pk in shard.plan["items"] if hashes.get(pk) and hashes[pk] not in present]
     done = len(shard.plan["items"]) - len(todo)
-    reused = done
+    # Reused: stored before this shard first started. What an execution killed midway stored is this run's own.
+    first_start = shard.started_at
+    reused = sum(1 for h, outcome, at in stored
+                 if outcome != Answer.Outcome.ERROR and (first_start is None or at < first_start))
     with transaction.atomic():
-        Shard.objects.filter(pk=shard.pk).update(done=done, reused=reused)
-        _refresh_answer_counters(run.pk)
+        _set_shard_counts(shard, done=done, reused=reused)
     if not todo:
         return True
     endpoint = target.endpoint
@@ -639,18 +652,17 @@ def _execute_answers(shard: Shard, owner: str) -> bool:
             state["done"] += len(batch)
             Shard.objects.filter(pk=shard.pk).update(done=state["done"])
             Run.objects.filter(pk=run.pk).update(
+                answers_done=F("answers_done") + len(batch),
                 target_calls=F("target_calls") + sum(1 for _pk, r in batch if not r.cached),
                 prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens or 0 for _pk, r in batch),
                 completion_tokens=F("completion_tokens") + sum(r.completion_tokens or 0 for _pk, r in batch),
                 errors=F("errors") + sum(1 for _pk, r in batch if r.outcome == ERROR),
             )
-            _refresh_answer_counters(run.pk)
-        _renew(shard.pk, owner)
 
     jobs = [(pk, _bind(client.chat, answer_messages(run, items[pk]), params)) for pk in todo]
     try:
         finished = _Pump(endpoint.max_concurrency, f"eval-{run.pk}-t{target.position}").run(
-            jobs, flush, lambda: _cancelled(run.pk)
+            jobs, flush, lambda: _cancelled(run.pk), lambda: _renew(shard.pk, owner)
         )
     finally:
         client_flush(client)
@@ -699,16 +711,19 @@ def _save_answers(rows: list[Answer], *, retry_errors: set[str]) -> None:
                 "error", "endpoint_id", "endpoint_name")}, updated_at=timezone.now())
 
 
-def _refresh_answer_counters(run_id: int) -> None:
-    agg = Shard.objects.filter(run_id=run_id, kind=Shard.Kind.ANSWERS).aggregate(done=Sum("done"),
-                                                                                 reused=Sum("reused"))
-    Run.objects.filter(pk=run_id).update(answers_done=agg["done"] or 0, answers_reused=agg["reused"] or 0)
+def _set_shard_counts(shard: Shard, *, done: int, reused: int) -> None:
+    """Set a shard's counts (its lease holder's to set) and move the run's totals by the difference.
 
-
-def _refresh_match_counters(run_id: int) -> None:
-    agg = Shard.objects.filter(run_id=run_id).exclude(kind=Shard.Kind.ANSWERS).aggregate(done=Sum("done"),
-                                                                               reused=Sum("reused"))
-    Run.objects.filter(pk=run_id).update(matches_done=agg["done"] or 0, verdicts_reused=agg["reused"] or 0)
+    Every change of a run's totals is an increment: several shards of a run write at once, and a sum over
+    the shards read back in one transaction misses what another has not committed yet.
+    """
+    before_done, before_reused = Shard.objects.filter(pk=shard.pk).values_list("done", "reused").get()
+    Shard.objects.filter(pk=shard.pk).update(done=done, reused=reused)
+    done_field, reused_field = (("answers_done", "answers_reused") if shard.kind == Shard.Kind.ANSWERS
+                                else ("matches_done", "verdicts_reused"))
+    if (done, reused) != (before_done, before_reused):
+        Run.objects.filter(pk=shard.run_id).update(**{done_field: F(done_field) + (done - before_done),
+                                                      reused_field: F(reused_field) + (reused - before_reused)})
 
 
 # -- judging -----------------------------------------------------------------------------------
@@ -833,9 +848,8 @@ def _execute_judging(shard: Shard, owner: str) -> bool:
             model.objects.bulk_update(reused, ["outcome", "raw", "reused", "judge", "judged_at", "judge_outcome",
                                                "verdict_key"])
         rows = model.objects.filter(shard=shard)
-        Shard.objects.filter(pk=shard.pk).update(done=rows.exclude(outcome=outcomes.PENDING).count(),
-                                                 reused=rows.filter(reused=True).count())
-        _refresh_match_counters(run.pk)
+        _set_shard_counts(shard, done=rows.exclude(outcome=outcomes.PENDING).count(),
+                          reused=rows.filter(reused=True).count())
     if not todo:
         return True
     client = client_for(judge, purpose=f"evaluation run {run.pk} judge", cache=False)
@@ -862,17 +876,18 @@ def _execute_judging(shard: Shard, owner: str) -> bool:
                                              "verdict_key", "attempts"])
             Shard.objects.filter(pk=shard.pk).update(done=F("done") + len(rows))
             Run.objects.filter(pk=run.pk).update(
+                matches_done=F("matches_done") + len(rows),
                 judge_calls=F("judge_calls") + sum(calls for _pk, (_r, calls) in batch),
                 prompt_tokens=F("prompt_tokens") + sum(r.prompt_tokens or 0 for _pk, (r, _c) in batch),
                 completion_tokens=F("completion_tokens") + sum(r.completion_tokens or 0 for _pk, (r, _c) in batch),
                 errors=F("errors") + sum(1 for _pk, (r, _c) in batch if r.outcome == ERROR),
             )
-            _refresh_match_counters(run.pk)
-        _renew(shard.pk, owner)
 
     jobs = [(r.pk, _retrying(client.chat, [{"role": "user", "content": prompts[r.pk]}], parse, retries)) for r in todo]
     try:
-        finished = _Pump(judge.max_concurrency, f"eval-{run.pk}-judge").run(jobs, flush, lambda: _cancelled(run.pk))
+        finished = _Pump(judge.max_concurrency, f"eval-{run.pk}-judge").run(
+            jobs, flush, lambda: _cancelled(run.pk), lambda: _renew(shard.pk, owner)
+        )
     finally:
         client_flush(client)
         client.close()

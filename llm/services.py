@@ -112,6 +112,7 @@ def limiter_for(endpoint: ModelEndpoint) -> Limiter:
         endpoint.requests_per_minute or None,
         redis_url=redis_url,
         lock_dir=lock_dir,
+        lease_ttl=float(getattr(settings, "LLM_LIMITER_LEASE_SECONDS", 60.0)),
     )
 
 

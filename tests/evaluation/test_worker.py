@@ -1,0 +1,235 @@
+"""A real Celery worker is killed (-9) while answers are collected and again while a round is judged; a fresh
+worker finishes the run with one answer per (target, question), one verdict per match, and the very leaderboard
+an uninterrupted run with the same seed gets."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from evaluation.models import Answer, EvalRun, Match, Shard
+from evaluation.services import run_create, run_execute_inline, shard_execute
+
+from .boards import board, forget, match_list, sim_stats
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = ("sim-target-90", "sim-target-70", "sim-target-30", "sim-target-10")
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Worker:
+    """`celery -A config worker` on the test database, a broker and a queue of this test's own."""
+
+    def __init__(self, tmp: Path, pool: str):
+        self.tmp = tmp
+        self.pool = ["--pool", "solo"] if pool == "solo" else ["--pool", "threads", "--concurrency", "4"]
+        self.queue = f"livesec-test-{uuid.uuid4().hex[:10]}"
+        broker = os.environ.get("CELERY_BROKER_URL", "")
+        self.broker = broker if broker.startswith(("redis://", "rediss://")) else "filesystem://"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": self.broker,
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+            "LIVESEC_VAR_DIR": str(tmp),
+            "EVAL_LEASE_SECONDS": "3",
+            # The killed worker's limiter slots (Redis) must not hold the restarted one up for a minute.
+            "LLM_LIMITER_LEASE_SECONDS": "3",
+            "LLM_MAX_ATTEMPTS": "3",
+            "LLM_BACKOFF_BASE": "0.01",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.proc = None
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        log = open(self.tmp / f"worker-{self.starts}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", *self.pool, "-Q", self.queue,
+             "--loglevel", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def send(self, task: str, *args):
+        from celery import Celery
+
+        # Not the current app: shared tasks sent later in this process must still go through config's app.
+        app = Celery("livesec-test-client", broker=self.broker, set_as_current=False)
+        if self.broker.startswith("filesystem"):
+            folder = str(self.tmp / "celery-queue")
+            os.makedirs(folder, exist_ok=True)
+            app.conf.broker_transport_options = {"data_folder_in": folder, "data_folder_out": folder}
+        app.send_task(task, args=list(args), queue=self.queue)
+        app.close()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.tmp.glob("worker-*.log")))
+
+
+def _wait(predicate, timeout, worker, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}\n{worker.logs()}")
+
+
+def _target_calls(sim) -> int:
+    return sum(n for m, n in sim_stats(sim)["by_model"].items() if m.startswith("sim-target"))
+
+
+def _judged(shard_id: int) -> int:
+    return Match.objects.filter(shard_id=shard_id).exclude(outcome=Match.Outcome.PENDING).count()
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("pool", ["solo", "threads"])
+def test_killing_the_worker_mid_answers_and_mid_round_ends_as_an_uninterrupted_run(
+    frozen_release, make_endpoint, sim, tmp_path, pool
+):
+    release = frozen_release(per_dimension=30, dimensions=("legality", "ethics"), holdout_fraction=0.2)
+    targets = [make_endpoint(name, max_concurrency=2) for name in TARGETS]
+    judge = make_endpoint("sim-judge", max_concurrency=1)
+    # The reference: the same release, targets, judge, seed and answer parameters, uninterrupted. It is then
+    # forgotten (run, answers and verdicts), so that the interrupted run has to ask for everything itself. The
+    # simulator's targets and judge are deterministic, so the same prompt gets the same reply in both runs.
+    reference = run_execute_inline(
+        run_id=run_create(release=release, targets=targets, judge=judge, seed=5, enqueue=False).pk)
+    assert reference.status == EvalRun.Status.SUCCEEDED, reference.error
+    expected, expected_matches = board(reference), match_list(reference)
+    n_answers, n_matches = reference.answers_total, reference.matches_total
+    forget(reference)
+
+    sim.reset()
+    sim.set_latency(100)  # 2 in flight per target: 20 answers/s, a shard of 60 questions takes 3 s
+    run = run_create(release=release, targets=targets, judge=judge, seed=5, enqueue=False)
+    worker = Worker(tmp_path, pool)
+    try:
+        worker.start()
+        worker.send("evaluation.tasks.eval_run_advance", run.pk)
+
+        _wait(lambda: Answer.objects.exists(), 60, worker, "the first answers")
+        worker.kill()
+        saved, sent = Answer.objects.count(), _target_calls(sim)
+        assert 0 < saved < n_answers  # really killed while answers were being collected
+        assert Shard.objects.filter(run=run, kind="answers", status="running").exists()
+        lost_answers = sent - saved  # in flight or not yet written when the worker died
+
+        sim.set_latency(0)
+        sim.set_model_fault("sim-judge", "latency=200")  # one in flight: a round of 12 matches takes 2.4 s
+        worker.start()  # recovers the run on start-up: its lease holders are dead
+
+        def mid_round():
+            for shard in Shard.objects.filter(run=run, kind="round", status="running"):
+                if 0 < _judged(shard.pk) < shard.total:
+                    return shard.pk
+            return None
+
+        shard_id = _wait(mid_round, 60, worker, "a round half judged")
+        worker.kill()
+        shard = Shard.objects.get(pk=shard_id)
+        judged_at_kill = Match.objects.filter(run=run).exclude(outcome=Match.Outcome.PENDING).count()
+        assert 0 < _judged(shard_id) < shard.total and shard.status == "running"
+        lost_verdicts = sim_stats(sim)["by_model"]["sim-judge"] - judged_at_kill
+
+        sim.set_model_fault("sim-judge", None)
+        worker.start()
+
+        def finished():
+            run.refresh_from_db()
+            return run.status not in EvalRun.ACTIVE
+
+        _wait(finished, 60, worker, "the run to finish after the restarts")
+    finally:
+        worker.kill()
+    assert run.status == EvalRun.Status.SUCCEEDED, f"{run.error}\n{worker.logs()}"
+
+    # One answer per (target, question), and nothing stored was asked for again.
+    per_target = {t.fingerprint: 0 for t in run.targets.all()}
+    for fp in Answer.objects.values_list("fingerprint", flat=True):
+        per_target[fp] += 1
+    assert list(per_target.values()) == [n_answers // len(TARGETS)] * len(TARGETS)
+    assert _target_calls(sim) == n_answers + lost_answers
+    # One row and one verdict per match, each round paired once; only the lost verdicts were asked again.
+    assert Match.objects.filter(run=run).count() == run.matches_total == n_matches
+    assert set(Match.objects.filter(run=run).values_list("outcome", flat=True)) <= {"A", "B"}
+    rounds = list(Shard.objects.filter(run=run, kind="round").values_list("dimension_code", "round_no"))
+    assert sorted(rounds) == [(code, r) for code in ("ethics", "legality") for r in range(1, 6)]
+    assert sim_stats(sim)["by_model"]["sim-judge"] == n_matches + lost_verdicts
+    # The run's counters: everything done, and nothing counted as reused that this very run stored before a kill.
+    assert (run.answers_done, run.answers_reused) == (n_answers, 0)
+    assert (run.matches_done, run.verdicts_reused) == (n_matches, 0)
+
+    # The same board, number for number, and the same matches in the same order with the same verdicts.
+    assert match_list(run) == expected_matches
+    assert board(run) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shard_whose_calls_outlast_the_lease_keeps_it_while_they_run(frozen_release, make_endpoint, judge, sim,
+                                                                      settings):
+    """A second delivery of the task (or a run advance queueing the shard again) must not take over a shard whose
+    executor is alive but waiting on calls longer than the lease: every call would be sent twice."""
+    settings.EVAL_LEASE_SECONDS = 1.5
+    release = frozen_release(per_dimension=4, dimensions=("legality",), holdout_fraction=0)
+    slow = make_endpoint("slow", "sim-target-90@slow=3", max_concurrency=4)  # all four in flight for 3 s
+    run = run_create(release=release, targets=[slow, make_endpoint("sim-target-10")], judge=judge, enqueue=False)
+    shard = Shard.objects.get(run=run, target__name="slow")
+    outcome = {}
+
+    def execute():
+        try:
+            outcome["first"] = shard_execute(shard_id=shard.pk, enqueue=False)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=execute)
+    first.start()
+    try:
+        claimed = _wait_for(lambda: Shard.objects.filter(pk=shard.pk, status="running").values_list(
+            "lease_expires_at", flat=True).first(), 10)
+        _wait_for(lambda: timezone.now() > claimed + timedelta(seconds=0.2), 10)  # past the lease first taken
+        assert first.is_alive()  # the calls are still in flight
+        outcome["second"] = shard_execute(shard_id=shard.pk, enqueue=False)
+    finally:
+        first.join()
+    assert outcome == {"first": True, "second": False}
+    assert sim_stats(sim)["by_requested_model"]["sim-target-90@slow=3"] == 4
+    shard.refresh_from_db()
+    assert (shard.status, shard.done, shard.total) == ("done", 4, 4)
+    assert Answer.objects.filter(endpoint_name="slow", outcome="ok").count() == 4
+
+
+def _wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out")
