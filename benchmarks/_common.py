@@ -12,8 +12,9 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 _HERE = str(Path(__file__).resolve().parent)
-# Run as scripts, this folder comes first on sys.path, and benchmarks/queue.py would shadow the standard
-# library's `queue` (psycopg imports it): once this module is loaded, the project root replaces the folder.
+# Run as scripts, this folder comes first on sys.path, where a script named like a standard-library module
+# would shadow it (benchmarks/queue.py once did, breaking psycopg): once this module is loaded, the project
+# root replaces the folder.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -49,6 +50,18 @@ def setup_django(db_name: str, *, fresh: bool = True) -> str:
 
     call_command("migrate", verbosity=0)
     return url
+
+
+def drop_database(db_name: str) -> None:
+    """Drop a benchmark database made by `setup_django` (closing this process's connection to it first)."""
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    admin_url = urlunparse(urlparse(base)._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 def load_taxonomy() -> None:

@@ -24,8 +24,9 @@ import statistics
 import time
 
 import numpy as np
-from _common import load_taxonomy, result, setup_django
+from _common import drop_database, load_taxonomy, result, setup_django
 
+DB_NAME = "livesec_bench_agreement"
 N_ANNOTATORS = 12
 WEEKS = 26
 
@@ -173,13 +174,13 @@ def load(n_items: int, seed: int = 7) -> dict:
                     queues[i % 2], ids[i], users[who[i]], decisions[i], "", dims[dim[i]] if kept else None,
                     None, str(risks[risk[i]]) if kept else "", int(sev[i]) if kept else None,
                     str(behaviours[beh[i]]) if kept else "", "", "" if kept else "unclear", "",
-                    float(seconds[i]), False, when[i], when[i],
+                    float(seconds[i]), False, when[i], when[i], 0,
                 ))
         bulk.copy_rows(
             Annotation,
             ["queue_id", "prompt_id", "annotator_id", "decision", "final_text", "dimension_id", "sub_dimension_id",
              "risk_expression", "severity", "expected_behaviour", "reference_answer", "reject_reason", "note",
-             "seconds_spent", "is_surplus", "submitted_at", "updated_at"],
+             "seconds_spent", "is_surplus", "submitted_at", "updated_at", "revisions"],
             annotation_rows,
         )
     with connection.cursor() as cur:
@@ -196,11 +197,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k items (30k annotations), fewer repeats")
     parser.add_argument("--items", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--reuse", action="store_true", help="keep the data of the previous run if it has the size")
+    parser.add_argument("--reuse", action="store_true", help="use the data a previous run kept (--keep)")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards, for --reuse")
     args = parser.parse_args()
     n_items = args.items or (10_000 if args.quick else 100_000)
     repeat = 3 if args.quick else args.repeat
-    setup_django("livesec_bench_agreement", fresh=not args.reuse)
+    setup_django(DB_NAME, fresh=not args.reuse)
     from django.contrib.auth import get_user_model
 
     from annotation.models import Annotation, ReviewQueue
@@ -212,7 +214,7 @@ def main() -> None:
         }
         print(f"reusing {n_items:,} decided prompts and {loaded['n_annotations']:,} annotations")
     elif args.reuse:
-        raise SystemExit(f"no data of {n_items:,} items to reuse: run once without --reuse")
+        raise SystemExit(f"no data of {n_items:,} items to reuse: run once with --keep and without --reuse")
     else:
         load_taxonomy()
         loaded = load(n_items)
@@ -279,6 +281,8 @@ def main() -> None:
     print(f"whole page (HTML request)       {page_s:8.3f} s   [{FASTEST['page']:.3f}]")
     print(f"bare alpha, in-memory frame     {bare_s:8.4f} s   [{FASTEST['bare']:.4f}]   ratio {dashboard_s / bare_s:7.1f}")
     print(f"krippendorff package, matrix    {package_s:8.4f} s   ratio {dashboard_s / package_s:7.1f}")
+    if not args.keep:
+        drop_database(DB_NAME)
     result(dashboard_s=round(dashboard_s, 3), overhead_ratio=round(dashboard_s / bare_s, 1), items=n_items,
            annotations=loaded["n_annotations"], page_s=round(page_s, 3),
            dashboard_cpu_s=round(dashboard_cpu, 3) if dashboard_cpu is not None else "n/a")

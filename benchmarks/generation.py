@@ -37,6 +37,7 @@ from benchmarks._common import result  # noqa: E402
 from llm.client import EndpointConfig, LLMClient  # noqa: E402
 from llm.ratelimit import Limiter  # noqa: E402
 
+PG_DB_NAME = "ls_generation_bench"
 LATENCY_MS = 200
 CONCURRENCY = 16
 LIMIT = CONCURRENCY * 1000 / LATENCY_MS  # 80 calls/s
@@ -87,7 +88,7 @@ def bench_run(base_url: str, batches: int, postgres: bool, var_dir: str) -> floa
     if postgres:
         from benchmarks._common import setup_django
 
-        setup_django("ls_generation_bench")
+        setup_django(PG_DB_NAME)
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{var_dir}/bench.sqlite3"
         import django
@@ -117,6 +118,10 @@ def bench_run(base_url: str, batches: int, postgres: bool, var_dir: str) -> floa
     print(f"generation run ({'PostgreSQL' if postgres else 'SQLite'}): {calls} batches, {run.candidates_created} "
           f"candidates, status {run.status}, in {elapsed:.2f} s = {rate:.1f} calls/s = {rate / LIMIT:.3f} of "
           f"{LIMIT:.0f}/s (includes parsing, dedup and writes)")
+    if postgres:
+        from benchmarks._common import drop_database
+
+        drop_database(PG_DB_NAME)
     return rate
 
 

@@ -15,8 +15,9 @@ import json
 import random
 import time
 
-from _common import load_taxonomy, median, result, setup_django
+from _common import drop_database, load_taxonomy, median, result, setup_django
 
+DB_NAME = "livesec_bench_import"
 DIMENSIONS = ["合法性", "伦理性", "事实性", "隐私性", "对抗鲁棒性", "推理安全"]
 SUBJECTS = ["炸药", "钓鱼网站", "别人的住址", "处方药", "监控软件", "假证件", "网络谣言", "考试答案", "病毒样本", "赌博网站"]
 FRAMES = [
@@ -77,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [1_000, 10_000] if args.quick else [10_000, 100_000]
     repeat = 1 if args.quick else args.repeat
-    setup_django("livesec_bench_import")
+    setup_django(DB_NAME)
     load_taxonomy()
     print(f"{'rows':>8} {'import s':>9} {'rows/s':>9} {'re-import s':>12} {'rows/s':>9}   (median of {repeat})")
     outcomes = []
@@ -86,6 +87,7 @@ def main() -> None:
         outcomes.append(out)
         print(f"{rows:>8} {out['fresh_s']:>9.2f} {rows / out['fresh_s']:>9.0f} {out['reimport_s']:>12.2f} "
               f"{rows / out['reimport_s']:>9.0f}")
+    drop_database(DB_NAME)
     largest = outcomes[-1]
     print("anchor: Label Studio 1.23 imported 100k tasks in 21.7 s (4,608 rows/s); target ≥ 9,000 rows/s at 100k")
     result(rows_per_s=round(largest["rows"] / largest["fresh_s"]), rows=largest["rows"])

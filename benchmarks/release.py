@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import sys
 
-# Run as a script, this file's folder comes first on sys.path and benchmarks/queue.py would shadow the
-# standard library's `queue` (psycopg imports it): drop the folder before anything else is imported.
+# Run as a script, this file's folder comes first on sys.path, where a script named like a standard-library
+# module would shadow it: drop the folder before anything else is imported.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 

@@ -1,6 +1,6 @@
 """Review-queue claims at scale: 16 annotators through the service layer, 8 through HTTP (gunicorn).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ls_annotation python benchmarks/queue.py [--quick]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ls_annotation python benchmarks/review_queue.py [--quick]
 
 Creates (and afterwards drops, unless --keep) the database `<name>_queuebench` next to the one in
 DATABASE_URL, loads two queues of 10k and 1M items (1k and 10k with --quick) with COPY, then for each pool
@@ -28,8 +28,8 @@ from __future__ import annotations
 import os
 import sys
 
-# Run as a script, this file's folder comes first on sys.path and its name would shadow the standard
-# library's `queue` (which psycopg and logging import): drop the folder before anything else is imported.
+# Run as a script, this file's folder comes first on sys.path, where a script named like a standard-library
+# module would shadow it: drop the folder before anything else is imported.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
@@ -288,7 +288,10 @@ def start_gunicorn(db_url: str) -> tuple[subprocess.Popen, int]:
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "config.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+         # Booting a worker imports pandas and the whole app: on a busy machine that takes longer than
+         # gunicorn's 30 s default, and the arbiter would kill every worker before it served a request.
+         "--timeout", "120"],
         cwd=ROOT,
         env=env,
     )
