@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -448,7 +449,7 @@ def test_a_robust_run_shows_intervals_and_the_answers_judged_alone(client, maint
     low, high = run.results["overall_low"], run.results["overall_high"]
     for r in board.rows:
         key = str(r.target_id)
-        assert f"[{low[key]:.1f}, {high[key]:.1f}]" in page
+        assert f"[{floatformat(low[key], 1)}, {floatformat(high[key], 1)}]" in page
     assert "This evaluation has no Swiss rounds to show." in page and 'id="chart-dimensions"' in page
     target = selectors.run_targets(run=run)[0]
     drill = client.get(reverse("evaluation:drilldown", args=[run.pk, target.pk])).content.decode()
