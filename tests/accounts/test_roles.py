@@ -141,6 +141,29 @@ def test_navigation_shows_only_what_the_role_may_use(client, prompt, annotator, 
     assert reverse("admin:index") not in page
 
 
+def _readme_roles() -> dict[str, str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Roles", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): cells[1].strip() for cells in rows if len(cells) == 2}
+
+
+@pytest.mark.parametrize("role,sees", [("Annotator", False), ("Maintainer", True), ("Admin", True)])
+def test_the_role_table_the_navigation_and_the_server_agree_on_the_agreement_dashboard(client, prompt, role, sees):
+    """One decision (docs/agreement.md): maintainers and admins see agreement, annotators do not."""
+    from tests.factories import UserFactory
+
+    table = _readme_roles()
+    granted = "agreement" in table[role] or (role == "Admin" and "everything a maintainer may" in table[role])
+    assert granted == sees, table[role]
+    client.force_login(UserFactory(username=f"u-{role}", role=role))
+    assert (reverse("agreement:dashboard") in client.get(reverse("home")).content.decode()) == sees
+    assert client.get(reverse("agreement:dashboard")).status_code == (200 if sees else 403)
+    assert client.get(reverse("api-agreement")).status_code == (200 if sees else 403)
+
+
 def test_login_and_logout(client, maintainer):
     response = client.post(reverse("accounts:login"), {"username": "maint", "password": "pw-123456"})
     assert response.status_code == 302

@@ -24,6 +24,10 @@ PAGES = [
     ("annotation:queue_edit", "queue", MAINTAINERS),
     ("annotation:adjudication_list", None, MAINTAINERS),
     ("annotation:adjudication_detail", "item", MAINTAINERS),
+    # Agreement is for maintainers and admins (docs/agreement.md, README's role table, the header menu).
+    ("agreement:dashboard", None, MAINTAINERS),
+    ("agreement:export_matrix", None, MAINTAINERS),
+    ("agreement:export_metrics", None, MAINTAINERS),
 ]
 POST_PAGES = [
     ("annotation:next", "queue", ALL),
@@ -39,6 +43,7 @@ APIS = [
     ("api-my-annotations", None, ALL),
     ("api-adjudications", None, MAINTAINERS),
     ("api-adjudication-detail", "item", MAINTAINERS),
+    ("api-agreement", None, MAINTAINERS),
 ]
 POST_APIS = [
     ("api-queues", None, MAINTAINERS),
