@@ -28,7 +28,8 @@ class BatchOutput(serializers.ModelSerializer):
     class Meta:
         model = GenerationBatch
         fields = ["index", "status", "requested", "parsed_count", "created_count", "exact_duplicates",
-                  "near_duplicates", "attempts", "llm_outcome", "reason", "raw_output"]
+                  "near_duplicates", "gated_count", "gate_reasons", "gated_items", "attempts", "llm_outcome",
+                  "reason", "raw_output"]
 
 
 class RunOutput(serializers.ModelSerializer):
@@ -47,19 +48,25 @@ class RunOutput(serializers.ModelSerializer):
             "id", "mode", "status", "progress", "taxonomy", "dimension", "sub_dimension", "techniques", "seed_topics",
             "events", "count", "batch_size", "endpoint", "temperature", "strategies", "seed", "source_statuses",
             "batches_total", "batches_done", "batches_failed", "candidates_created", "exact_duplicates",
-            "near_duplicates", "error", "created_by", "created_at", "started_at", "finished_at",
+            "near_duplicates", "gated", "gate_reasons", "error", "created_by", "created_at", "started_at",
+            "finished_at",
         ]
 
 
 class RunDetailOutput(RunOutput):
     failed_batches = serializers.SerializerMethodField()
+    gated_batches = serializers.SerializerMethodField()
     params = serializers.JSONField(read_only=True)
 
     class Meta(RunOutput.Meta):
-        fields = [*RunOutput.Meta.fields, "params", "failed_batches"]
+        fields = [*RunOutput.Meta.fields, "params", "failed_batches", "gated_batches"]
 
     def get_failed_batches(self, run) -> list[dict]:
         return BatchOutput(selectors.run_failed_batches(run=run), many=True).data
+
+    def get_gated_batches(self, run) -> list[dict]:
+        """The batches whose quality gate dropped texts, with those texts."""
+        return BatchOutput(run.batches.filter(gated_count__gt=0).order_by("index"), many=True).data
 
 
 class RunInput(serializers.Serializer):

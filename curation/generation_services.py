@@ -32,10 +32,11 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from llm.client import BLOCKED, EMPTY, ERROR, OK, TRUNCATED, LLMResult
-from llm.parsing import parse_prompt_list
+from llm.parsing import parse_prompt_list_detailed
 
 from . import generation_templates as gt
 from . import mutations
+from . import quality_gate as qg
 from .models import (
     Dimension,
     Event,
@@ -59,6 +60,11 @@ MAX_COUNT = 5000
 MAX_BATCH_SIZE = 50
 MAX_TOPUP_ROUNDS = 2
 RAW_OUTPUT_LIMIT = 100_000
+# What a batch keeps of the texts its quality gate dropped, for the run page.
+GATED_ITEMS_LIMIT = 200
+GATED_TEXT_LIMIT = 2000
+# Parse methods that cannot tell where an item ends, so the last one of a truncated output may be cut.
+OPEN_ENDED_PARSES = ("list", "prose")
 
 # Offline strategies and the catalogue technique each one stands for.
 STRATEGY_TECHNIQUES = {
@@ -516,11 +522,23 @@ def _refresh_counters(run_id: int) -> None:
         created=Sum("created_count"),
         exact=Sum("exact_duplicates"),
         near=Sum("near_duplicates"),
+        gated=Sum("gated_count"),
     )
+    reasons: dict[str, int] = {}
+    if agg["gated"]:
+        for counts in Batch.objects.filter(run_id=run_id, gated_count__gt=0).values_list("gate_reasons", flat=True):
+            for code, n in (counts or {}).items():
+                reasons[code] = reasons.get(code, 0) + int(n)
     Run.objects.filter(pk=run_id).update(
         batches_total=agg["total"], batches_done=agg["done"], batches_failed=agg["failed"],
         candidates_created=agg["created"] or 0, exact_duplicates=agg["exact"] or 0, near_duplicates=agg["near"] or 0,
+        gated=agg["gated"] or 0, gate_reasons=_ordered_reasons(reasons),
     )
+
+
+def _ordered_reasons(counts: dict[str, int]) -> dict[str, int]:
+    known = [code for code in qg.REASONS if counts.get(code)]
+    return {code: counts[code] for code in [*known, *sorted(set(counts) - set(known))] if counts[code]}
 
 
 def run_execute(*, run_id: int) -> Run | None:
@@ -666,24 +684,52 @@ def _failure_reason(result: LLMResult) -> str:
     return result.error or result.outcome
 
 
+def gate_thresholds() -> qg.Thresholds:
+    """The quality gate's thresholds: its defaults, or what settings.GENERATION_GATE overrides."""
+    return qg.Thresholds.from_mapping(getattr(settings, "GENERATION_GATE", None))
+
+
+def _gate_items(run: Run, batch: Batch, items: list[dict[str, Any]], *, output_truncated: bool
+                ) -> tuple[list[dict[str, Any]], list[qg.Drop]]:
+    """The items fit for review, and what the quality gate dropped, judged against this batch's own prompt."""
+    instructions = [m["content"] for m in batch_messages(run, batch)]
+    result = qg.gate_texts([str(item.get("text") or "") for item in items], instructions=instructions,
+                           output_truncated=output_truncated, thresholds=gate_thresholds())
+    return [items[i] for i in result.kept], result.dropped
+
+
+def _gate_note(drops: Sequence[qg.Drop]) -> str:
+    counts = qg.GateResult(dropped=list(drops)).counts()
+    return f"quality gate dropped {len(drops)} ({', '.join(f'{code} {n}' for code, n in counts.items())})"
+
+
 def _record_llm_batch(run: Run, batch_id: int, result: LLMResult) -> BatchOutcome | None:
     batch = Batch.objects.get(pk=batch_id)
     items: list[dict[str, Any]] = []
-    reason = ""
+    drops: list[qg.Drop] = []
+    notes: list[str] = []
     if result.outcome in (OK, TRUNCATED):
-        items, parse_reason = parse_prompt_list(result.content, max_items=batch.requested)
+        # Parsed without a cap: junk the gate drops must not take the places of usable items.
+        parsed = parse_prompt_list_detailed(result.content)
+        items = parsed.items
+        kept, drops = _gate_items(run, batch, items, output_truncated=(
+            result.outcome == TRUNCATED and parsed.method in OPEN_ENDED_PARSES))
+        kept = kept[:batch.requested]
         if result.outcome == TRUNCATED:
-            reason = f"output truncated (finish_reason=length); kept {len(items)} complete item(s)"
+            notes.append(f"output truncated (finish_reason=length); kept {len(kept)} complete item(s)")
             if not items:
-                reason += f"; {parse_reason}"
+                notes.append(parsed.reason)
         elif not items:
-            reason = f"unusable output: {parse_reason}"
+            notes.append(f"unusable output: {parsed.reason}")
+        if drops:
+            notes.append(_gate_note(drops))
     else:
-        reason = _failure_reason(result)
+        kept = []
+        notes.append(_failure_reason(result))
     raw = (result.content or "")[:RAW_OUTPUT_LIMIT]
-    drafts = _llm_drafts(run, batch, items, result) if items else []
-    return _record(run, batch_id, drafts, raw_output=raw, reason=reason, outcome=result.outcome,
-                   parsed=len(items))
+    drafts = _llm_drafts(run, batch, kept, result) if kept else []
+    return _record(run, batch_id, drafts, raw_output=raw, reason="; ".join(notes), outcome=result.outcome,
+                   parsed=len(items), gated=drops)
 
 
 def _llm_drafts(run: Run, batch: Batch, items: list[dict[str, Any]], result: LLMResult) -> list[PromptDraft]:
@@ -725,7 +771,7 @@ def _llm_drafts(run: Run, batch: Batch, items: list[dict[str, Any]], result: LLM
 
 @transaction.atomic
 def _record(run: Run, batch_id: int, drafts: list[PromptDraft], *, raw_output: str, reason: str, outcome: str,
-            parsed: int) -> BatchOutcome | None:
+            parsed: int, gated: Sequence[qg.Drop] = ()) -> BatchOutcome | None:
     """Record one batch and create its candidates in one transaction; a batch done already is left alone."""
     batch = Batch.objects.select_for_update().get(pk=batch_id)
     if batch.status == Batch.Status.DONE:
@@ -744,6 +790,11 @@ def _record(run: Run, batch_id: int, drafts: list[PromptDraft], *, raw_output: s
     batch.llm_outcome = outcome
     batch.parsed_count = parsed
     batch.created_count, batch.exact_duplicates, batch.near_duplicates = created, exact, near
+    # A retried batch is judged anew: what an earlier attempt dropped is replaced, not added to.
+    batch.gated_count = len(gated)
+    batch.gate_reasons = qg.GateResult(dropped=list(gated)).counts()
+    batch.gated_items = [{"text": d.text[:GATED_TEXT_LIMIT], "reason": d.reason, "detail": d.detail}
+                         for d in gated[:GATED_ITEMS_LIMIT]]
     batch.attempts += 1
     batch.finished_at = timezone.now()
     batch.save()

@@ -5,12 +5,14 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import maintainer_required
 
 from . import generation_services as gen
 from . import mutations, selectors
+from . import quality_gate as qg
 from .generation_forms import CandidateFilterForm, EventForm, LLMRunForm, MutationRunForm, TemplateForm
 from .models import Event, GenerationRun, GeneratorTemplate
 
@@ -71,13 +73,37 @@ def run_start(request):
     return _generation_page(request, llm_form=form, status=400)
 
 
+GATE_REASON_LABELS = {
+    qg.ECHO: gettext_lazy("repeats the generation prompt"),
+    qg.REFUSAL: gettext_lazy("the generator refused"),
+    qg.CODE: gettext_lazy("code or JSON fragment"),
+    qg.TRUNCATED: gettext_lazy("cut off"),
+    qg.NOT_CHINESE: gettext_lazy("mostly not Chinese"),
+    qg.TOO_SHORT: gettext_lazy("too short"),
+}
+
+
+def _gate_context(run: GenerationRun, batches) -> dict:
+    """The quality gate's summary per reason and every text it dropped, batch by batch."""
+    summary = [(code, GATE_REASON_LABELS.get(code, code), n) for code, n in (run.gate_reasons or {}).items()]
+    dropped = [
+        {"batch": b.index + 1, "reason": item.get("reason", ""),
+         "label": GATE_REASON_LABELS.get(item.get("reason", ""), item.get("reason", "")),
+         "detail": item.get("detail", ""), "text": item.get("text", "")}
+        for b in batches if b.gated_count for item in b.gated_items
+    ]
+    return {"gate_summary": summary, "gated_texts": dropped}
+
+
 @maintainer_required
 def run_detail(request, pk: int):
     run = get_object_or_404(selectors.run_list(), pk=pk)
-    context = {"run": run, "failed_batches": selectors.run_failed_batches(run=run)}
+    # The polled fragment holds every live part of the page: progress, the gate's summary and the batches.
+    batches = list(run.batches.order_by("index").defer("raw_output", "sources"))
+    context = {"run": run, "failed_batches": selectors.run_failed_batches(run=run), "batches": batches,
+               **_gate_context(run, batches)}
     if request.htmx:
         return render(request, "curation/run_detail.html#progress", context)
-    context["batches"] = run.batches.order_by("index")
     return render(request, "curation/run_detail.html", context)
 
 

@@ -227,7 +227,7 @@ def _is_han(ch: str) -> bool:
 
 
 def han_share(text: str, latin_letter_weight: float = LATIN_LETTER_WEIGHT) -> float:
-    """Han characters as a share of all letters (1.0 for a text with no letters of another script)."""
+    """Han characters as a share of all letters; 0 for a text with no letters at all (symbols, emoji)."""
     han = other = latin = 0
     for ch in text:
         if _is_han(ch):
@@ -238,7 +238,7 @@ def han_share(text: str, latin_letter_weight: float = LATIN_LETTER_WEIGHT) -> fl
             else:
                 other += 1
     weighted = han + other + latin * latin_letter_weight
-    return han / weighted if weighted else 1.0
+    return han / weighted if weighted else 0.0
 
 
 # -- the gate ----------------------------------------------------------------------------------

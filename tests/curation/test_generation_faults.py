@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from curation import generation_services as gen
+from curation import quality_gate as qg
 from curation.models import Prompt
 from llm.client import LLMResult
 from llm.models import LLMCall
@@ -113,33 +114,54 @@ def test_a_real_small_badly_behaved_model_does_not_crash_a_run(make_endpoint, le
     assert not any(b.raw_output.lstrip().startswith(("[", "{")) for b in batches)  # it never wrote JSON
     kept = list(Prompt.objects.filter(provenance__run=run.pk))
     assert kept and run.status == "succeeded"
-    for p in kept:  # what was kept really came out of the model
-        assert p.text in next(b.raw_output for b in batches if b.index == p.provenance["batch"])
+    for p in kept:  # what was kept really came out of the model, and passes the quality gate
+        batch = next(b for b in batches if b.index == p.provenance["batch"])
+        assert p.text in batch.raw_output
+        asked = [m["content"] for m in gen.batch_messages(run, type(batch)(index=batch.index, requested=batch.requested,
+                                                                        attempts=batch.attempts - 1))]
+        assert qg.check_text(p.text, instructions=qg.Instructions(asked)) is None
+    assert run.gated == sum(b.gated_count for b in batches) == sum(run.gate_reasons.values())
+
+
+FRAME = "请帮我看看下面这段文字会不会带来安全风险，应该怎样防范："
 
 
 def test_hostile_generated_text_is_stored_intact_and_rendered_escaped(
     client_for, maintainer, make_endpoint, legality, hostile_strings
 ):
+    # Hostile strings inside Chinese questions, as a generator writes them: stored as they came.
     run = gen.run_create(count=40, batch_size=40, endpoint=make_endpoint(), dimension=legality, enqueue=False)
     batch = run.batches.get()
-    usable = [s for s in hostile_strings if "\x00" not in s and len(s.strip()) >= 8]
-    content = json.dumps([{"text": s, "risk_expression": "implicit"} for s in hostile_strings], ensure_ascii=False)
+    framed = [FRAME + s for s in hostile_strings]
+    content = json.dumps([{"text": t, "risk_expression": "implicit"} for t in framed], ensure_ascii=False)
     gen._record_llm_batch(run, batch.pk, LLMResult("ok", content=content))
     batch.refresh_from_db()
     assert batch.status == "done"  # the NUL string is dropped, nothing crashes
     stored = set(Prompt.objects.filter(provenance__run=run.pk).values_list("text", flat=True))
-    assert "<script>alert('xss')</script>" in stored and not any("\x00" in t for t in stored)
-    assert "{{ request.user.password }}" in stored
-    assert len(stored) >= len(usable) - 5  # near-identical hostile strings may collapse as exact duplicates
+    assert FRAME + "<script>alert('xss')</script>" in stored and not any("\x00" in t for t in stored)
+    assert FRAME + "{{ request.user.password }}" in stored
+    gated = {g["text"] for g in batch.gated_items}
+    assert stored | gated <= {t.strip() for t in framed}  # kept or dropped, intact (the parser trims the ends)
+    assert len(stored) + len(gated) >= len(framed) - 5  # near-identical strings may collapse as exact duplicates
+    # Bare hostile strings are no test questions: the gate drops most and the run page shows them escaped.
+    run2 = gen.run_create(count=40, batch_size=40, endpoint=run.endpoint, dimension=legality, enqueue=False)
+    bare = json.dumps([{"text": s} for s in hostile_strings if "\x00" not in s], ensure_ascii=False)
+    gen._record_llm_batch(run2, run2.batches.get().pk, LLMResult("ok", content=bare))
+    dropped = {g["text"] for g in run2.batches.get().gated_items}
+    assert {"<script>alert('xss')</script>", "<img src=x onerror=alert(1)>", "{{ request.user.password }}"} <= {
+        t.lstrip('">') for t in dropped}
     # An unusable, hostile answer ends as a failed batch whose raw text is shown escaped.
-    run2 = gen.run_create(count=5, endpoint=run.endpoint, dimension=legality, enqueue=False)
-    gen._record_llm_batch(run2, run2.batches.get().pk,
+    run3 = gen.run_create(count=5, endpoint=run.endpoint, dimension=legality, enqueue=False)
+    gen._record_llm_batch(run3, run3.batches.get().pk,
                           LLMResult("ok", content="<script>alert('xss')</script><img src=x onerror=alert(1)>"))
     client = client_for(maintainer)
-    for url in (reverse("curation:candidate_list") + f"?run={run.pk}", reverse("curation:run_detail", args=[run2.pk])):
+    for url in (reverse("curation:candidate_list") + f"?run={run.pk}", reverse("curation:run_detail", args=[run2.pk]),
+                reverse("curation:run_detail", args=[run3.pk])):
         page = client.get(url).content.decode()
         assert "<script>alert('xss')</script>" not in page
         assert "&lt;script&gt;alert(&#x27;xss&#x27;)&lt;/script&gt;" in page
         assert "<img src=x onerror=alert(1)>" not in page
+    page = client.get(reverse("curation:run_detail", args=[run2.pk])).content.decode()
+    assert 'id="gated-texts"' in page and "{{ request.user.password }}" in page and maintainer.password not in page
     page = client.get(reverse("curation:candidate_list") + f"?run={run.pk}").content.decode()
     assert "{{ request.user.password }}" in page and maintainer.password not in page
