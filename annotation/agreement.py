@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 Level = Literal["nominal", "ordinal", "interval"]
-Band = Literal["good", "tentative", "poor"]
+Band = Literal["good", "tentative", "poor", "not_computable"]
 
 # Krippendorff (2004): rely on alpha >= .800, draw tentative conclusions from .667 up.
 ALPHA_GOOD = 0.8
@@ -530,10 +530,13 @@ def agreement_with_final(df: pd.DataFrame, final: pd.Series) -> pd.DataFrame:
 
 
 def band(alpha: float | None) -> Band:
-    """'good' (>= 0.8), 'tentative' (>= 0.667) or 'poor'; undefined alpha is 'poor'
-    since it cannot support any reliability claim."""
+    """'good' (>= 0.8), 'tentative' (>= 0.667) or 'poor'; 'not_computable' where alpha is undefined.
+
+    An undefined alpha (no pairable item, or one single value used throughout) is not evidence of poor
+    agreement: the page says it cannot be computed, and the CSV and the API say the same.
+    """
     if alpha is None or not math.isfinite(alpha):
-        return "poor"
+        return "not_computable"
     if alpha >= ALPHA_GOOD:
         return "good"
     if alpha >= ALPHA_TENTATIVE:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -12,6 +14,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsMaintainer
 from curation.models import Dimension
 
+from . import agreement as ag
 from . import agreement_report as report
 from . import agreement_selectors as selectors
 from .agreement_forms import MAX_MIN_SHARED
@@ -36,7 +39,9 @@ class AgreementQueryInput(serializers.Serializer):
 
 class AlphaOutput(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
-    band = serializers.ChoiceField(choices=["good", "tentative", "poor"])
+    band = serializers.ChoiceField(
+        choices=list(get_args(ag.Band)), help_text="not_computable: alpha is undefined (value is null)"
+    )
     n_items = serializers.IntegerField()
     n_annotations = serializers.IntegerField()
 

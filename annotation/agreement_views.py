@@ -21,7 +21,12 @@ from . import agreement_report as report
 from . import agreement_selectors as selectors
 from .agreement_forms import FIELD_LABELS, AgreementFilterForm
 
-BAND_LABELS = {"good": gettext_lazy("good"), "tentative": gettext_lazy("tentative"), "poor": gettext_lazy("poor")}
+BAND_LABELS = {
+    "good": gettext_lazy("good"),
+    "tentative": gettext_lazy("tentative"),
+    "poor": gettext_lazy("poor"),
+    "not_computable": gettext_lazy("undefined"),
+}
 LEVEL_LABELS = {"nominal": gettext_lazy("nominal"), "ordinal": gettext_lazy("ordinal")}
 
 
@@ -64,7 +69,7 @@ def _headline(summary: dict[str, Any]) -> dict[str, Any]:
         "level": LEVEL_LABELS.get(summary["level"], summary["level"]),
         "alpha": alpha["value"],
         "band": alpha["band"],
-        "band_label": BAND_LABELS[alpha["band"]] if alpha["value"] is not None else _("undefined"),
+        "band_label": BAND_LABELS[alpha["band"]],
         "n_items": alpha["n_items"],
         "n_annotations": alpha["n_annotations"],
         "ci_lo": summary["alpha_ci"]["lo"],

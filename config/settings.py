@@ -208,8 +208,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: Redis in production; a folder on disk otherwise, so `make run` needs no service.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost//"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Without a host kombu warns "No hostname was supplied" each time it connects; the transport ignores the
+    # host (config/celery.py does the same for the environment variable, which Celery reads first).
+    if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+        CELERY_BROKER_URL = "filesystem://localhost//"
     _queue_dir = VAR_DIR / "celery-queue"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
@@ -233,12 +237,23 @@ REDIS_URL = os.environ.get("REDIS_URL") or (
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# One handler, on the root logger. Django's default config also gives the "django" logger a console handler
+# of its own (active with DEBUG on), and its records propagate to the root as well: each one was printed twice.
+# Emptying that logger's handlers leaves the root's. A refused request (403, 404) is one warning line; a server
+# error keeps its traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"client_error_without_traceback": {"()": "config.log_filters.ClientErrorWithoutTraceback"}},
+    "formatters": {"plain": {"format": "[{asctime}] {levelname} {name}: {message}", "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["client_error_without_traceback"]},
+        "django.db.backends": {"level": "INFO"},
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 # LLM client: bounded retries with backoff; tests shorten the waits.
@@ -261,5 +276,6 @@ EVAL_LEASE_SECONDS = float(os.environ.get("EVAL_LEASE_SECONDS", os.environ.get("
 EVAL_ANSWER_CHUNK = int(os.environ.get("EVAL_ANSWER_CHUNK", "0")) or None
 DEDUP_NEAR_THRESHOLD = float(os.environ.get("DEDUP_NEAR_THRESHOLD", "0.8"))
 DEDUP_INDEX_DIR = Path(os.environ.get("DEDUP_INDEX_DIR", VAR_DIR / "dedup"))
+REVIEW_KEY_GUARD_MS = int(os.environ.get("REVIEW_KEY_GUARD_MS", "400"))  # ms a new review item ignores keys
 # Lets a test (or a second deployment on one broker) keep its tasks to its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import errors, views
 
 api_patterns = [
     path("", include("curation.api_urls")),
@@ -15,6 +15,7 @@ api_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", errors.favicon, name="favicon"),
     path("accounts/", include("accounts.urls")),
     path("curation/", include("curation.urls")),
     path("annotation/", include("annotation.urls")),
@@ -28,5 +29,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
+
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.forbidden"
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"
+
 # Media (release exports, including hold-out items) is never served directly: downloads go through views
 # that check the caller's role.

@@ -533,7 +533,8 @@ def test_single_value_everywhere_alpha_undefined():
     for level in ("ordinal", "interval"):
         assert math.isnan(ag.krippendorff_alpha(numeric, level))
     summary = ag.field_summary(df)
-    assert summary["alpha"]["value"] is None and summary["alpha"]["band"] == "poor"
+    # Everyone agreeing on one value is not poor agreement: it is a case alpha cannot measure.
+    assert summary["alpha"]["value"] is None and summary["alpha"]["band"] == "not_computable"
     assert summary["percent_agreement"]["value"] == 1.0
     json.dumps(summary, allow_nan=False)
 
@@ -574,7 +575,7 @@ def test_band_thresholds():
     assert ag.band(1.0) == ag.band(0.8) == "good"
     assert ag.band(0.7999) == ag.band(0.667) == "tentative"
     assert ag.band(0.6669) == ag.band(0.0) == ag.band(-0.3) == "poor"
-    assert ag.band(float("nan")) == ag.band(None) == "poor"
+    assert ag.band(float("nan")) == ag.band(None) == "not_computable"
 
 
 def test_field_summary_figures_carry_their_n():

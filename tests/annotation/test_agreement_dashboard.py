@@ -595,3 +595,41 @@ def test_final_labels_for_scattered_and_dense_item_sets(review_data):
             row = finals.loc[p.pk]
             assert row["status"] == p.status and row["dimension"] == p.dimension_id
             assert (row["severity"] == p.severity) or (p.severity is None and math.isnan(row["severity"]))
+
+
+def test_an_alpha_that_cannot_be_computed_says_so_on_the_page_in_the_csv_and_in_the_api(client, admin, taxonomy):
+    # Decisions split, so decision alpha is a number; every keeping annotator gave severity 3, so severity
+    # alpha is 0/0; nobody gave a risk expression, so that field has no pairable item at all.
+    queue = ReviewQueueFactory(name="一致性队列")
+    annotators = [UserFactory(username=f"审核{i}", role="Annotator") for i in range(3)]
+    for i in range(12):
+        prompt = PromptFactory()
+        for j, who in enumerate(annotators):
+            decision = "reject" if (i + j) % 4 == 0 else "accept"
+            annotate(prompt, who, queue, decision=decision, severity=3, risk_expression="")
+    body = client_page(client, admin)
+    api = client.get(reverse("api-agreement")).json()
+    by_field = {s["field"]: s for s in api["fields"]}
+    assert by_field["decision"]["alpha"]["value"] is not None
+    assert by_field["decision"]["alpha"]["band"] == ag.band(by_field["decision"]["alpha"]["value"])
+    undefined = [f for f in ("severity", "risk_expression") if by_field[f]["alpha"]["value"] is None]
+    assert undefined == ["severity", "risk_expression"]
+    for field in undefined:
+        assert by_field[field]["alpha"]["band"] == "not_computable"
+
+    metrics = pd.read_csv(io.BytesIO(client.get(reverse("agreement:export_metrics")).content),
+                          encoding="utf-8-sig", keep_default_na=False)
+    alpha = metrics[(metrics["section"] == "headline") & (metrics["metric"] == "krippendorff_alpha")]
+    rows = alpha.set_index("field")
+    for field in undefined:
+        assert rows.at[field, "value"] == "" and rows.at[field, "ci_low"] == "" and rows.at[field, "ci_high"] == ""
+        assert rows.at[field, "band"] == "not_computable"
+    assert rows.at["decision", "band"] == by_field["decision"]["alpha"]["band"] != "not_computable"
+
+    # The page: the same fields are the ones shown as "cannot be computed", none of them as poor.
+    import re
+
+    cards = dict(re.findall(r'data-field="([a-z_]+)">(.*?)</dl>', body, flags=re.S))
+    for field in undefined:
+        assert "α = —" in cards[field] and "无法计算" in cards[field] and "较差" not in cards[field]
+    assert "无法计算" not in cards["decision"]
