@@ -19,7 +19,7 @@ from tests.factories import UserFactory, approved_prompts, make_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
-HASHED = re.compile(r'(?:src|href)="(/static/[^"]+\.[0-9a-f]{12}\.(?:js|css))"')
+HASHED = re.compile(r'(?:src|href)="(/static/[^"]+\.[0-9a-f]{12}\.\w+)"')
 STATIC_REF = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 
 
