@@ -244,10 +244,12 @@ def run_create(
     ])
     ids = [pk for pk, _code in item_rows]
     size = _answer_chunk_size()
+    # Chunk by chunk across the targets: shards are queued in this order, and the first ones a worker takes
+    # should be one per target (each target has its own concurrency limit), not all the chunks of the first.
     Shard.objects.bulk_create([
         Shard(run=run, kind=Shard.Kind.ANSWERS, key=f"answers:{t.position}:{c}", target=t,
               plan={"items": ids[start:start + size]}, total=len(ids[start:start + size]))
-        for t in created_targets for c, start in enumerate(range(0, len(ids), size))
+        for c, start in enumerate(range(0, len(ids), size)) for t in created_targets
     ])
     if enqueue:
         _enqueue_advance(run.pk)
