@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from curation.models import Release
+from curation.models import Dimension, Release
 
 from .calibration import Kappa
 from .models import Answer, EvalRun, EvalTarget, HumanLabel, Match, PointVerdict
@@ -105,7 +105,10 @@ def leaderboard_for_run(run: EvalRun) -> Leaderboard:
     release = run.release
     board = Leaderboard(release=release, run=run)
     results = run.results or {}
-    board.dimensions = [d for d in results.get("dimensions", [])]
+    # In the taxonomy's order: run.rubrics is a JSON object, and PostgreSQL's jsonb keeps its keys in an order of
+    # its own (shortest first), which the results' list of dimensions follows.
+    order = dict(Dimension.objects.filter(taxonomy_id=release.taxonomy_id).values_list("code", "order"))
+    board.dimensions = sorted(results.get("dimensions", []), key=lambda d: (order.get(d["code"], 1 << 16), d["code"]))
     parent_run, parent = _parent_ranks(release)
     board.parent_run = parent_run
     board.parent_version = release.parent.version if release.parent_id else None

@@ -111,8 +111,11 @@ def _progress_context(run: EvalRun) -> dict[str, Any]:
 
 
 def _dimension_names(run: EvalRun) -> dict[str, str]:
-    dims = Dimension.objects.filter(taxonomy_id=run.release.taxonomy_id, code__in=list(run.rubrics))
-    return {d.code: dimension_label(d.name_zh, d.name_en) for d in dims}
+    """The run's dimensions in the taxonomy's order (not run.rubrics' key order, which jsonb changes)."""
+    dims = Dimension.objects.filter(taxonomy_id=run.release.taxonomy_id, code__in=list(run.rubrics)).order_by(
+        "order", "code")
+    names = {d.code: dimension_label(d.name_zh, d.name_en) for d in dims}
+    return names | {code: code for code in run.rubrics if code not in names}
 
 
 @maintainer_required
@@ -130,9 +133,9 @@ def run_detail(request, pk: int):
         targets=selectors.run_targets(run=run),
         dimension_judges=[(names.get(code, code), endpoints.get(pk, "?")) for code, pk in run.judges.items()],
         # Each dimension's rubric versions: the pairwise one, then robust mode's (with ties, pointwise).
-        rubrics=[(names.get(code, code), [r for r in [rubrics.get(pk), *(rubrics.get(i) for i in
-                                                                        robust.get(code, {}).values())] if r])
-                 for code, pk in run.rubrics.items()],
+        rubrics=[(label, [r for r in [rubrics.get(run.rubrics[code]),
+                                      *(rubrics.get(i) for i in robust.get(code, {}).values())] if r])
+                 for code, label in names.items()],
         robust=run.mode == EvalRun.Mode.ROBUST,
     )
     return render(request, "evaluation/run_detail.html", context)
@@ -320,7 +323,7 @@ def drilldown(request, pk: int, target_id: int):
     target = get_object_or_404(EvalTarget.objects.select_related("endpoint"), run=run, pk=target_id)
     maintainer = is_maintainer(request.user)
     names = _dimension_names(run)
-    form = DrilldownFilterForm(request.GET or None, dimensions=[(c, names.get(c, c)) for c in run.rubrics])
+    form = DrilldownFilterForm(request.GET or None, dimensions=list(names.items()))
     dimension = form.cleaned_data["dimension"] if form.is_valid() else ""
     items = selectors.drilldown_items(run=run, include_holdout=maintainer, dimension=dimension or None)
     page = Paginator(items, DRILLDOWN_PAGE_SIZE).get_page(request.GET.get("page"))
