@@ -1,15 +1,19 @@
 """Adaptive pairing of the `robust` mode: spend judge calls where the order is still in doubt.
 
-A `robust` run of one dimension starts with a warm-up (every pair of models on ``per_pair`` items), then works
-in batches. Before each batch the ratings and their bootstrap intervals are fitted (``evaluation.ratings``);
-the models are put in rating order, and each ADJACENT pair whose intervals still overlap is a candidate,
-weighted by the length of the overlap in rating points (at least one point, so identical intervals, e.g. before
-any evidence, still count). Adjacent pairs are the ones the order depends on: a pair further apart is
-separated as soon as its neighbours are. The batch draws its comparisons from the candidates with probability
-proportional to their weights, and each pair takes its items WITHOUT replacement, in a fixed per-pair order
-(``pair_item_order``): a pair never sees an item twice, and a pair's next items follow from how many it has used,
-so a resumed run plans exactly what an uninterrupted one would. The run stops when the budget of judge calls is
-spent, when every adjacent pair is separated, or when the candidates have no unused item left.
+A `robust` run of one dimension starts with a warm-up (every pair of models on ``per_pair`` items, so the first
+order rests on every model's record against all the others), then works in batches. Before each batch the
+ratings and their bootstrap intervals are fitted (``evaluation.ratings``); the models are put in rating order,
+and each ADJACENT pair is a candidate unless it is separated (the upper model's lower bound above the lower
+model's upper bound, after at least ``MIN_DIRECT`` direct comparisons). Adjacent pairs are the ones the order
+depends on: a pair further apart is separated as soon as its neighbours are. A candidate's weight is the
+chance that its order is wrong, reading each interval as a normal spread (0.5 for two identical intervals,
+e.g. before any evidence; it falls as the intervals draw apart, so the overlap of the intervals, relative to
+their widths, decides where the calls go). The batch draws its comparisons from the candidates with
+probability proportional to their weights, and each pair takes its items WITHOUT replacement, in a fixed
+per-pair order (``pair_item_order``): a pair never sees an item twice, and a pair's next items follow from how
+many it has used, so a resumed run plans exactly what an uninterrupted one would. The run stops when the
+budget of judge calls is spent, when every adjacent pair is separated, or when the candidates have no unused
+item left.
 
 Every comparison is judged in both orders (``evaluation.ratings.combine_orders``), so a comparison costs two
 judge calls, plus any retry of an invalid reply.
@@ -19,6 +23,7 @@ All functions are pure and seeded: the same seed, ratings and counts give the sa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -37,6 +42,7 @@ from evaluation.ratings import (
 )
 
 __all__ = [
+    "MIN_DIRECT",
     "AdjacentPair",
     "Comparison",
     "RobustRun",
@@ -51,6 +57,8 @@ __all__ = [
 # Streams of one run's seed: item orders and batch draws must never share random numbers.
 _ITEMS_STREAM = 1
 _BATCH_STREAM = 2
+# Direct comparisons an adjacent pair needs before its intervals may declare it decided.
+MIN_DIRECT = 2
 
 
 @dataclass(frozen=True)
@@ -107,40 +115,56 @@ def warmup_plan(n_models: int, n_items: int, *, seed: int, per_pair: int = 1,
 @dataclass(frozen=True)
 class AdjacentPair:
     """Two neighbours in the current rating order (``upper`` rated higher) and how much their order is in
-    doubt: ``overlap`` of their intervals in rating points (negative: the gap between them), ``separated`` when
-    the upper model's lower bound is above the lower model's upper bound, ``remaining`` unused items."""
+    doubt.
+
+    ``overlap``: of their intervals, in rating points (negative: the gap between them); ``direct``: items the
+    pair has been compared on; ``separated``: the upper model's lower bound is above the lower model's upper
+    bound and the pair has met at least ``min_direct`` times (a bootstrap over a handful of unanimous
+    verdicts has no spread, so intervals alone would declare a pair decided after one lucky comparison);
+    ``misorder``: the chance their order is wrong if each rating were normal with the spread its interval
+    shows (0.5 when neither interval has width); ``remaining``: unused items.
+    """
 
     upper: int
     lower: int
     overlap: float
+    direct: int
     separated: bool
+    misorder: float
     remaining: int
 
     @property
     def weight(self) -> float:
-        """Share of the next batch this pair asks for (0 when separated or out of items)."""
+        """This pair's claim on the next batch (0 when separated or out of items)."""
         if self.separated or self.remaining <= 0:
             return 0.0
-        return max(self.overlap, 1.0)
+        return self.misorder
 
 
 def adjacent_pairs(ratings: np.ndarray, low: np.ndarray, high: np.ndarray, used: np.ndarray,
-                   n_items: int) -> list[AdjacentPair]:
+                   n_items: int, *, min_direct: int = MIN_DIRECT) -> list[AdjacentPair]:
     """The adjacent pairs of the current order (highest rating first; equal ratings keep index order)."""
     ratings, low, high = (np.asarray(x, dtype=float) for x in (ratings, low, high))
     used_a = _check_used(used, len(ratings))
     order = np.argsort(-ratings, kind="stable")
+    # Normal spread implied by a two-sided 95% interval.
+    sd = (high - low) / (2 * 1.959963984540054)
     out = []
     for upper, lower in zip(order[:-1], order[1:], strict=True):
         overlap = min(high[upper], high[lower]) - max(low[upper], low[lower])
-        out.append(AdjacentPair(upper=int(upper), lower=int(lower), overlap=float(overlap),
-                                separated=bool(low[upper] > high[lower]),
-                                remaining=int(n_items - used_a[upper, lower])))
+        spread = math.hypot(sd[upper], sd[lower])
+        gap = ratings[upper] - ratings[lower]
+        misorder = 0.5 * math.erfc(gap / spread / math.sqrt(2)) if spread > 0 else (0.5 if gap <= 0 else 0.0)
+        direct = int(used_a[upper, lower])
+        out.append(AdjacentPair(upper=int(upper), lower=int(lower), overlap=float(overlap), direct=direct,
+                                separated=bool(low[upper] > high[lower]) and direct >= min_direct,
+                                misorder=float(min(misorder, 0.5)), remaining=int(n_items - direct)))
     return out
 
 
 def plan_comparisons(ratings: np.ndarray, low: np.ndarray, high: np.ndarray, used: np.ndarray, n_items: int,
-                     *, size: int, seed: int, batch_number: int) -> list[Comparison]:
+                     *, size: int, seed: int, batch_number: int, min_direct: int = MIN_DIRECT
+                     ) -> list[Comparison]:
     """The next batch of at most ``size`` comparisons, or an empty list when no adjacent pair needs more.
 
     Pairs are drawn one comparison at a time with probability proportional to ``AdjacentPair.weight`` (a
@@ -149,7 +173,7 @@ def plan_comparisons(ratings: np.ndarray, low: np.ndarray, high: np.ndarray, use
     come from ``numpy.random.default_rng([seed, 2, batch_number])``: a run replanning batch ``k`` gets the same
     batch.
     """
-    pairs = adjacent_pairs(ratings, low, high, used, n_items)
+    pairs = adjacent_pairs(ratings, low, high, used, n_items, min_direct=min_direct)
     weights = np.array([p.weight for p in pairs], dtype=float)
     remaining = np.array([p.remaining for p in pairs], dtype=np.int64)
     rng = np.random.default_rng([seed, _BATCH_STREAM, batch_number])
@@ -199,7 +223,7 @@ class RobustRun:
 
 def simulate_robust(n_models: int, n_items: int, *, judge: Callable[[int, int, int], str | None], budget: int,
                     seed: int, warmup: int = 1, batch: int | None = None, retries: int = 1,
-                    resamples: int = 200, final_resamples: int = RESAMPLES, ridge: float = RIDGE) -> RobustRun:
+                    resamples: int = 100, final_resamples: int = RESAMPLES, ridge: float = RIDGE) -> RobustRun:
     """Run the `robust` mode on one dimension against a judge, within ``budget`` judge calls.
 
     ``judge(model_shown_as_a, model_shown_as_b, item)`` returns the raw reply (parsed with

@@ -10,6 +10,16 @@ import pytest
 from scipy import optimize, stats
 from statsmodels.stats.proportion import proportion_confint
 
+from evaluation import livesecbench
+from evaluation.adaptive import (
+    MIN_DIRECT,
+    adjacent_pairs,
+    count_used,
+    pair_item_order,
+    plan_comparisons,
+    simulate_robust,
+    warmup_plan,
+)
 from evaluation.ratings import (
     START_RATING,
     PairOutcome,
@@ -275,3 +285,189 @@ def test_verdict_arrays_feed_the_fit():
     assert score.tolist() == [1.0, 0.5, 0.0] and item.tolist() == ["q1", "q1", "q3"]
     fit = rate_models(first, second, score, item, n_models=3)
     assert fit.ratings[0] == fit.ratings.max()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Adaptive pairing
+
+
+def test_pair_item_order_is_a_fixed_permutation_per_unordered_pair():
+    order = pair_item_order(25, 1, 3, seed=7)
+    assert sorted(order.tolist()) == list(range(25))
+    np.testing.assert_array_equal(order, pair_item_order(25, 3, 1, seed=7))
+    assert not np.array_equal(order, pair_item_order(25, 1, 2, seed=7))
+    assert not np.array_equal(order, pair_item_order(25, 1, 3, seed=8))
+
+
+def test_warmup_puts_every_pair_on_fresh_items():
+    plan = warmup_plan(4, 10, seed=1, per_pair=2)
+    pairs = {}
+    for c in plan:
+        pairs.setdefault((c.first, c.second), []).append(c.item)
+    assert sorted(pairs) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    assert all(len(set(items)) == 2 for items in pairs.values())
+    # Continued from the counts: the next items of each pair's order, none repeated.
+    more = warmup_plan(4, 10, seed=1, per_pair=2, used=count_used(np.zeros((4, 4), dtype=int), plan))
+    for (a, b), items in pairs.items():
+        following = [c.item for c in more if (c.first, c.second) == (a, b)]
+        assert following == pair_item_order(10, a, b, seed=1)[2:4].tolist()
+        assert not set(following) & set(items)
+
+
+def test_plan_goes_to_unseparated_adjacent_pairs_without_reusing_items():
+    # Order 2 > 0 > 3 > 1. 2 and 0 overlap; 0 is clearly above 3 (and they met twice); 3 and 1 overlap.
+    ratings = np.array([1550.0, 1300, 1600, 1400])
+    low = np.array([1500.0, 1200, 1540, 1350])
+    high = np.array([1600.0, 1380, 1660, 1450])
+    used = np.zeros((4, 4), dtype=int)
+    for a, b, k in [(0, 2, 3), (0, 3, 2), (1, 3, 1), (0, 1, 5)]:
+        used[a, b] = used[b, a] = k
+    pairs = adjacent_pairs(ratings, low, high, used, 25)
+    assert [(p.upper, p.lower) for p in pairs] == [(2, 0), (0, 3), (3, 1)]
+    assert [p.separated for p in pairs] == [False, True, False]
+    plan = plan_comparisons(ratings, low, high, used, 25, size=12, seed=3, batch_number=0)
+    assert len(plan) == 12
+    chosen = {frozenset((c.first, c.second)) for c in plan}
+    assert chosen <= {frozenset((2, 0)), frozenset((3, 1))}
+    for pair in chosen:
+        a, b = sorted(pair)
+        items = [c.item for c in plan if {c.first, c.second} == pair]
+        start = used[a, b]
+        # Each pair continues its own item order: the items after those it already used, no repeat.
+        assert items == pair_item_order(25, a, b, seed=3)[start : start + len(items)].tolist()
+    assert plan == plan_comparisons(ratings, low, high, used, 25, size=12, seed=3, batch_number=0)
+    assert plan != plan_comparisons(ratings, low, high, used, 25, size=12, seed=3, batch_number=1)
+
+
+def test_the_more_doubtful_pair_gets_more_of_the_batch():
+    ratings = np.array([1700.0, 1500, 1495])
+    low, high = ratings - 120, ratings + 120
+    used = np.full((3, 3), 3) - 3 * np.eye(3, dtype=int)
+    plan = plan_comparisons(ratings, low, high, used, 500, size=400, seed=1, batch_number=0)
+    close = sum({c.first, c.second} == {1, 2} for c in plan)
+    # 1 and 2 are 5 points apart: their order is a coin flip. 0 and 1 are 200 apart, but their intervals
+    # still meet, so they keep a small share.
+    assert close > 350 and 400 - close > 0
+    assert all({c.first, c.second} in ({0, 1}, {1, 2}) for c in plan)
+
+
+def test_plan_is_empty_when_every_adjacent_pair_is_separated_or_out_of_items():
+    ratings = np.array([1700.0, 1500, 1300])
+    low, high = ratings - 50, ratings + 50
+    used = np.full((3, 3), 4) - 4 * np.eye(3, dtype=int)
+    assert plan_comparisons(ratings, low, high, used, 25, size=5, seed=0, batch_number=0) == []
+    # Separated intervals with fewer than MIN_DIRECT direct comparisons are not trusted yet.
+    few = np.zeros((3, 3), dtype=int)
+    assert MIN_DIRECT > 0 and plan_comparisons(ratings, low, high, few, 25, size=5, seed=0, batch_number=0)
+    # Overlapping, but every item used: nothing left to plan.
+    wide_low, wide_high = ratings - 300, ratings + 300
+    full = np.full((3, 3), 25) - 25 * np.eye(3, dtype=int)
+    assert plan_comparisons(ratings, wide_low, wide_high, full, 25, size=5, seed=0, batch_number=0) == []
+
+
+def test_simulated_run_stays_within_budget_and_retries_invalid_replies():
+    rng = np.random.default_rng(0)
+    calls = []
+
+    def judge(a, b, item):
+        calls.append((a, b, item))
+        if rng.random() < 0.2:
+            return "无法判断"
+        return "A" if (a < b) == (rng.random() < 0.8) else "B"
+
+    run = simulate_robust(4, 30, judge=judge, budget=101, seed=5)
+    assert run.calls == len(calls) <= 101
+    assert run.stopped == "budget"
+    assert len(run.comparisons) == len(run.verdicts)
+    # Retries: more calls than two per comparison, and fewer invalid verdicts than invalid replies.
+    assert run.calls > 2 * len(run.comparisons)
+    # No pair saw an item twice.
+    seen = [(min(a, b), max(a, b), item) for a, b, item, _ in run.comparisons]
+    assert len(seen) == len(set(seen))
+    assert run.result.ratings[0] == run.result.ratings.max()
+
+
+def test_simulated_run_stops_once_the_order_is_settled():
+    def judge(a, b, item):
+        return "A" if a < b else "B"  # never wrong
+
+    run = simulate_robust(4, 200, judge=judge, budget=10_000, seed=2)
+    assert run.stopped == "separated" and run.calls < 10_000
+    assert run.result.ranks.tolist() == [1, 2, 3, 4]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stability against LiveSecBench's Swiss Elo
+
+P_SAFER = 0.75
+STABILITY_MODELS = 5
+STABILITY_DIMENSIONS = ("d1", "d2")
+STABILITY_ITEMS = 25
+STABILITY_SEEDS = 200
+
+
+def noisy_judge(rng: np.random.Generator):
+    """The safer model (lower id) wins each judged comparison with P_SAFER; every call is a fresh draw, so
+    items, pairs, orientations and retries are independent."""
+
+    def verdict(shown_a: int, shown_b: int) -> str:
+        a_wins = rng.random() < (P_SAFER if shown_a < shown_b else 1 - P_SAFER)
+        return "A" if a_wins else "B"
+
+    return verdict
+
+
+def livesecbench_trial(seed: int) -> tuple[bool, list[int]]:
+    """Both dimensions in LiveSecBench mode; True when the overall ranks are the true order."""
+    rng = np.random.default_rng([seed, 1])
+    run_order = [int(m) for m in rng.permutation(STABILITY_MODELS)]
+    verdict = noisy_judge(rng)
+    scores, calls = {}, []
+    for code in STABILITY_DIMENSIONS:
+        count = [0]
+
+        def judge(round_number, a, b, item, count=count):
+            count[0] += 1
+            return verdict(a, b)
+
+        result = livesecbench.run_dimension(run_order, list(range(STABILITY_ITEMS)), seed=seed,
+                                            dimension_code=code, judge=judge)
+        scores[code] = result.scores
+        calls.append(count[0])
+    ranks = livesecbench.ranks(livesecbench.overall_scores(scores, run_order), run_order)
+    return all(ranks[m] == m + 1 for m in range(STABILITY_MODELS)), calls
+
+
+def robust_trial(seed: int, budgets: list[int]) -> tuple[bool, list[int]]:
+    """Both dimensions in robust mode within the given judge calls; overall = mean of the 0–100 scores
+    (ties keep the run order)."""
+    rng = np.random.default_rng([seed, 2])
+    run_order = rng.permutation(STABILITY_MODELS)  # run_order[k]: the true model at index k
+    verdict = noisy_judge(rng)
+    total, calls = np.zeros(STABILITY_MODELS), []
+    for d, budget in enumerate(budgets):
+        run = simulate_robust(STABILITY_MODELS, STABILITY_ITEMS, budget=budget, seed=seed * 10 + d,
+                              judge=lambda a, b, item: verdict(int(run_order[a]), int(run_order[b])))
+        total += run.result.scores
+        calls.append(run.calls)
+    ranking = run_order[np.argsort(-total, kind="stable")]
+    return bool(np.array_equal(ranking, np.arange(STABILITY_MODELS))), calls
+
+
+def test_robust_recovers_the_true_order_far_more_often_than_livesecbench():
+    swiss = [livesecbench_trial(seed) for seed in range(STABILITY_SEEDS)]
+    twice = [robust_trial(seed, [2 * c for c in calls]) for seed, (_, calls) in enumerate(swiss)]
+    equal = [robust_trial(seed, calls) for seed, (_, calls) in enumerate(swiss)]
+    rate = {name: np.mean([ok for ok, _ in trials]) for name, trials in
+            (("livesecbench", swiss), ("robust_2x", twice), ("robust_1x", equal))}
+    total_calls = {name: sum(sum(c) for _, c in trials) for name, trials in
+                   (("livesecbench", swiss), ("robust_2x", twice), ("robust_1x", equal))}
+    print(f"\ntrue order recovered over {STABILITY_SEEDS} seeds (p = {P_SAFER}): "
+          f"livesecbench {rate['livesecbench']:.1%} with {total_calls['livesecbench']} judge calls; "
+          f"robust {rate['robust_2x']:.1%} with {total_calls['robust_2x']} calls, "
+          f"{rate['robust_1x']:.1%} with {total_calls['robust_1x']} calls")
+    for (_, lsb_calls), (_, two), (_, one) in zip(swiss, twice, equal, strict=True):
+        assert sum(two) <= 2 * sum(lsb_calls) and sum(one) <= sum(lsb_calls)
+    assert rate["robust_2x"] >= 0.93
+    assert rate["robust_1x"] >= 0.75
+    assert rate["robust_1x"] > rate["livesecbench"] + 0.25
