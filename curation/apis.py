@@ -115,6 +115,7 @@ class PromptImportApi(APIView):
         status = serializers.ChoiceField(
             choices=[Prompt.Status.CANDIDATE, Prompt.Status.APPROVED], default=Prompt.Status.CANDIDATE
         )
+        skip_existing_ids = serializers.BooleanField(default=False)
 
     InputSerializer = PromptImportInput
 
@@ -124,6 +125,10 @@ class PromptImportApi(APIView):
             201: inline_serializer(
                 "ImportReport",
                 {"created": serializers.IntegerField(), "duplicates": serializers.ListField(child=serializers.IntegerField()),
+                 "duplicate_rows": serializers.ListField(child=inline_serializer(
+                     "ImportRowRef", {"line": serializers.IntegerField(), "question_id": serializers.CharField()})),
+                 "skipped_existing": serializers.ListField(child=inline_serializer(
+                     "ImportSkippedRow", {"line": serializers.IntegerField(), "question_id": serializers.CharField()})),
                  "total_rows": serializers.IntegerField()},
             ),
             400: inline_serializer(
@@ -146,13 +151,16 @@ class PromptImportApi(APIView):
                 status=data.validated_data["status"],
                 taxonomy_code=taxonomy.code if taxonomy else None,
                 actor=request.user,
+                skip_existing_ids=data.validated_data["skip_existing_ids"],
             )
         except ImportRejected as exc:
             return Response(
                 {"errors": [{"line": e.line, "message": e.message} for e in exc.errors]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        rows = {"duplicate_rows": report.duplicate_rows, "skipped_existing": report.skipped_existing}
         return Response(
-            {"created": report.created, "duplicates": report.duplicates, "total_rows": report.total_rows},
+            {"created": report.created, "duplicates": report.duplicates, "total_rows": report.total_rows,
+             **{key: [{"line": r.line, "question_id": r.question_id} for r in refs] for key, refs in rows.items()}},
             status=status.HTTP_201_CREATED,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -38,6 +39,17 @@ class RowError:
 
     def __str__(self) -> str:
         return _("Line %(line)s: %(message)s") % {"line": self.line, "message": self.message}
+
+
+@dataclass
+class RowRef:
+    """A row named by its line and its question_id, e.g. to list the rows an import skipped."""
+
+    line: int
+    question_id: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.line} ({self.question_id})" if self.question_id else str(self.line)
 
 
 @dataclass
@@ -224,14 +236,16 @@ def _read_csv(text: str) -> tuple[list[ParsedRow], list[RowError]]:
             data["metadata"] = metadata
         ref = data.get("reference_answer")
         if isinstance(ref, str):
+            # A list in a CSV cell is written as JSON, as the release exports write it; any other text is left
+            # as it is, for validation to refuse as it refuses a string in JSON.
             stripped = ref.strip()
             if stripped.startswith("["):
                 try:
                     data["reference_answer"] = json.loads(stripped)
                 except json.JSONDecodeError:
                     errors.append(RowError(start, _("the reference_answer column is not a valid JSON list")))
-            else:
-                data["reference_answer"] = [stripped] if stripped else []
+            elif not stripped:
+                data["reference_answer"] = []
         rows.append(ParsedRow(start, data))
         start = reader.line_num + 1
     return rows, errors
@@ -241,12 +255,15 @@ class TaxonomyResolver:
     """Matches a dimension by code, Chinese name or English name, preferring the chosen taxonomy."""
 
     def __init__(self, taxonomy_code: str | None = None):
-        self.taxonomy = Taxonomy.objects.get(code=taxonomy_code) if taxonomy_code else None
+        self.taxonomy = Taxonomy.objects.filter(code=taxonomy_code).first() if taxonomy_code else None
+        self.unknown_taxonomy = taxonomy_code if taxonomy_code and self.taxonomy is None else ""
         self.by_taxonomy: dict[str, dict[str, int]] = {}
+        self.listed: dict[str, list[str]] = {}  # taxonomy code -> "code (中文名)" of its dimensions, in order
         for dim in Dimension.objects.select_related("taxonomy").order_by("-taxonomy__code", "order"):
             names = self.by_taxonomy.setdefault(dim.taxonomy.code, {})
             for key in (dim.code, dim.name_zh, dim.name_en):
                 names.setdefault(key.strip().lower(), dim.pk)
+            self.listed.setdefault(dim.taxonomy.code, []).append(f"{dim.code} ({dim.name_zh})")
         self.subs: dict[tuple[int, str], int] = {}
         for sub in SubDimension.objects.all():
             for key in (sub.code, sub.name_zh, sub.name_en):
@@ -270,6 +287,23 @@ class TaxonomyResolver:
 
     def sub_dimension(self, dimension_id: int, value: str) -> int | None:
         return self.subs.get((dimension_id, value.strip().lower()))
+
+    def setup_error(self) -> RowError | None:
+        """What would fail every row alike, said once: no taxonomy loaded, or the chosen one does not exist."""
+        if not self.by_taxonomy:
+            return RowError(0, _("No taxonomy is loaded, so no dimension can match. Load one with "
+                                 "`python manage.py load_taxonomy` and import the file again."))
+        if self.unknown_taxonomy:
+            return RowError(0, _("Unknown taxonomy: %(code)s. Loaded taxonomies: %(codes)s") % {
+                "code": self.unknown_taxonomy, "codes": ", ".join(sorted(self.by_taxonomy))})
+        return None
+
+    def valid_dimensions(self, version: str = "") -> str:
+        """The dimensions a value could have named (codes and Chinese names), for an unknown-dimension error."""
+        code = self.taxonomy.code if self.taxonomy is not None else version
+        if code in self.listed:
+            return f"{code}: " + ", ".join(self.listed[code])
+        return "; ".join(f"{taxonomy}: " + ", ".join(names) for taxonomy, names in self.listed.items())
 
 
 def _as_text(value: Any) -> str:
@@ -296,9 +330,25 @@ def _unstorable(value: Any, path: str) -> list[tuple[str, UnstorableText]]:
     return found
 
 
+def _release_date_problem(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            dt.date.fromisoformat(value.strip())
+            return None
+        except ValueError:
+            pass
+    shown = json.dumps(value, ensure_ascii=False)[:100]
+    return _("release_date must be a date written YYYY-MM-DD, not %(value)s") % {"value": shown}
+
+
 def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[list[ValidRow], list[RowError]]:
     valid: list[ValidRow] = []
     errors: list[RowError] = []
+    setup = resolver.setup_error()
+    if setup is not None:
+        return [], [setup]
     for row in rows:
         data = row.data
         if not isinstance(data, dict):
@@ -324,15 +374,17 @@ def validate_rows(rows: list[ParsedRow], resolver: TaxonomyResolver) -> tuple[li
         if not dimension_value:
             problems.append(_("dimension is missing"))
         elif dimension_id is None:
-            problems.append(_("Unknown dimension: %(dim)s") % {"dim": dimension_value})
+            problems.append(_("Unknown dimension: %(dim)s. Valid dimensions: %(valid)s") % {
+                "dim": dimension_value, "valid": resolver.valid_dimensions(_as_text(data.get("version")))})
         refs = data.get("reference_answer", [])
         if refs is None or refs == "":
             refs = []
-        if isinstance(refs, str):
-            refs = [refs]
         if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-            problems.append(_("reference_answer must be a list of strings"))
+            problems.append(_('reference_answer must be a list of strings, e.g. ["…"]'))
             refs = []
+        date_problem = _release_date_problem(data.get("release_date"))
+        if date_problem:
+            problems.append(date_problem)
         metadata = data.get("metadata") or {}
         if not isinstance(metadata, dict):
             problems.append(_("metadata must be an object"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -13,6 +13,9 @@ from django.utils import timezone
 from . import bulk, sqlrows
 from .models import Prompt, PromptLog
 from .text import check_storable, text_hash
+
+if TYPE_CHECKING:
+    from .importers import RowRef
 
 Status = Prompt.Status
 
@@ -404,6 +407,10 @@ class ImportReport:
     duplicates: list[int]  # line numbers skipped as duplicates
     created_ids: list[int]
     total_rows: int
+    # The same rows named by line and question_id (curation.importers.RowRef)
+    duplicate_rows: list[RowRef] = field(default_factory=list)
+    # Rows skipped because a prompt already carries their question_id (skip_existing_ids)
+    skipped_existing: list[RowRef] = field(default_factory=list)
 
 
 def prompts_import(
@@ -414,12 +421,23 @@ def prompts_import(
     status: str = Status.CANDIDATE,
     taxonomy_code: str | None = None,
     actor=None,
+    skip_existing_ids: bool = False,
 ) -> ImportReport:
     """Import a LiveSecBench JSON / JSONL / CSV file: every row or none.
 
     Raises ImportRejected listing every bad row (with its line) and writes nothing in that case.
+    With `skip_existing_ids` a row whose question_id a prompt already carries (as its external id) is
+    skipped whatever its text: a file imported again then adds nothing for items edited since in review.
     """
-    from .importers import ImportRejected, RowError, TaxonomyResolver, detect_format, read_rows, validate_rows
+    from .importers import (
+        ImportRejected,
+        RowError,
+        RowRef,
+        TaxonomyResolver,
+        detect_format,
+        read_rows,
+        validate_rows,
+    )
 
     fmt = fmt or detect_format(filename, content)
     if status not in (Status.CANDIDATE, Status.APPROVED):
@@ -432,6 +450,12 @@ def prompts_import(
         raise ImportRejected(errors)
     if not rows:
         raise ImportRejected([RowError(1, "the file holds no items")])
+    skipped: list[RowRef] = []
+    if skip_existing_ids:
+        ids = {row.external_id for row in valid if row.external_id}
+        known = set(Prompt.objects.filter(external_id__in=ids).values_list("external_id", flat=True)) if ids else set()
+        skipped = [RowRef(row.line, row.external_id) for row in valid if row.external_id in known]
+        valid = [row for row in valid if row.external_id not in known]
     reason = f"imported from {filename or fmt}"
     if status == Status.APPROVED:
         reason += " directly as approved (trusted source)"
@@ -465,4 +489,6 @@ def prompts_import(
         duplicates=[valid[pos].line for pos, _ in result.duplicates],
         created_ids=result.created_ids,
         total_rows=len(rows),
+        duplicate_rows=[RowRef(valid[pos].line, valid[pos].external_id) for pos, _ in result.duplicates],
+        skipped_existing=skipped,
     )

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from curation.importers import ImportRejected
+from curation.importers import ImportRejected, RowRef
 from curation.models import Prompt, PromptLog
 from curation.services import prompts_import
 
@@ -46,7 +46,8 @@ def as_csv(items):
     writer = csv.DictWriter(out, fieldnames=list(items[0].keys()))
     writer.writeheader()
     for i in items:
-        writer.writerow({**i, "reference_answer": json.dumps(i["reference_answer"], ensure_ascii=False),
+        ref = i["reference_answer"]  # a list as a JSON cell; anything else as it is, to see it refused
+        writer.writerow({**i, "reference_answer": json.dumps(ref, ensure_ascii=False) if isinstance(ref, list) else ref,
                          "metadata": json.dumps(i["metadata"], ensure_ascii=False)})
     return ("\ufeff" + out.getvalue()).encode()
 
@@ -304,3 +305,150 @@ def test_a_byte_that_is_not_utf8_is_reported_on_its_line(taxonomy):
     with pytest.raises(ImportRejected) as caught:
         prompts_import(content=content, filename="bad.jsonl")
     assert [e.line for e in caught.value.errors] == [3] and "UTF-8" in caught.value.errors[0].message
+
+
+# -- fields that must have their type, dimensions and taxonomies that are not there, what was skipped ----------
+
+FORMATS = ["json", "jsonl", "csv"]
+
+
+def rejected(fmt, rows, **kwargs):
+    with pytest.raises(ImportRejected) as caught:
+        prompts_import(content=ENCODERS[fmt](rows), filename=f"bad.{fmt}", **kwargs)
+    assert Prompt.objects.count() == 0
+    return [(e.line, e.message) for e in caught.value.errors]
+
+
+def first_line(fmt):
+    return {"jsonl": 1, "csv": 2, "json": 2}[fmt]  # JSON: the object opens on the line after "["
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_reference_answer_that_is_not_a_list_is_a_row_error(taxonomy, english, fmt):
+    errors = rejected(fmt, [item(1, reference_answer="not a list")])
+    assert errors == [(first_line(fmt), 'reference_answer must be a list of strings, e.g. ["…"]')]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_release_date_that_is_not_a_date_is_a_row_error(taxonomy, english, fmt):
+    errors = rejected(fmt, [item(1, release_date="not-a-date")])
+    assert errors == [(first_line(fmt), 'release_date must be a date written YYYY-MM-DD, not "not-a-date"')]
+    report = prompts_import(content=ENCODERS[fmt]([item(2, release_date=""), item(3, release_date="2025-12-15")]),
+                            filename=f"ok.{fmt}")
+    assert report.created == 2
+    assert Prompt.objects.get(external_id="q-3").provenance["import"]["release_date"] == "2025-12-15"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_unknown_dimension_lists_the_valid_ones(taxonomy, english, fmt):
+    [(_, message)] = rejected(fmt, [item(1, dimension="不存在的维度")])
+    assert message.startswith("Unknown dimension: 不存在的维度. Valid dimensions: v251030: ")
+    for code, name in [("legality", "合法性"), ("ethics", "伦理性"), ("factuality", "事实性"), ("privacy", "隐私性"),
+                       ("robustness", "对抗鲁棒性"), ("reasoning", "推理安全")]:
+        assert f"{code} ({name})" in message
+    assert "mental_health" not in message  # the row's version names its taxonomy
+    [(_, message)] = rejected(fmt, [item(1, dimension="nope", version="")])
+    assert "v251030: legality (合法性)" in message and "v251215: public_safety (公共安全)" in message
+    assert "mental_health (心理健康安全)" in message
+
+
+def test_the_chosen_taxonomy_narrows_the_list_and_an_unknown_one_is_said_once(taxonomy, english):
+    [(_, message)] = rejected("jsonl", [item(1, dimension="nope")], taxonomy_code="v251215")
+    assert "v251215: public_safety (公共安全)" in message and "legality" not in message
+    assert rejected("jsonl", [item(1), item(2)], taxonomy_code="v999") == [
+        (0, "Unknown taxonomy: v999. Loaded taxonomies: v251030, v251215")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_without_a_taxonomy_the_import_says_so_once(db, english, fmt):
+    errors = rejected(fmt, [item(1), item(2), item(3, dimension="nope")])
+    assert errors == [(0, "No taxonomy is loaded, so no dimension can match. Load one with "
+                          "`python manage.py load_taxonomy` and import the file again.")]
+
+
+def test_without_a_taxonomy_the_api_page_and_command_say_so_once(db, client, maintainer, tmp_path, capsys):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(maintainer)
+    content = as_jsonl([item(1), item(2)])
+    response = client.post(reverse("api-prompts-import"), {"file": SimpleUploadedFile("a.jsonl", content)})
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["line"] == 0 and "manage.py load_taxonomy" in error["message"]
+    page = client.post(reverse("curation:import"), {"file": SimpleUploadedFile("a.jsonl", content),
+                                                    "status": "candidate"}).content.decode()
+    assert page.count("manage.py load_taxonomy") == 1 and "<td>—</td>" in page
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match="1 bad rows"):
+        call_command("import_items", str(path))
+    err = capsys.readouterr().err
+    assert err.count("manage.py load_taxonomy") == 1 and "line 0" not in err
+    assert Prompt.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_duplicates_are_listed_with_their_question_id(taxonomy, fmt):
+    prompts_import(content=ENCODERS[fmt]([item(1)]), filename=f"first.{fmt}")
+    report = prompts_import(content=ENCODERS[fmt]([item(2), item(1, question_id="again-1"), item(2, question_id="")]),
+                            filename=f"second.{fmt}")
+    start = first_line(fmt)
+    step = 1 if fmt != "json" else report.duplicates[1] - report.duplicates[0]
+    assert report.duplicates == [start + step, start + 2 * step]
+    assert report.duplicate_rows == [RowRef(start + step, "again-1"), RowRef(start + 2 * step, "")]
+    assert [str(r) for r in report.duplicate_rows] == [f"{start + step} (again-1)", str(start + 2 * step)]
+
+
+def test_the_api_page_and_command_list_duplicates_with_their_question_id(taxonomy, client, maintainer, tmp_path,
+                                                                         capsys):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    prompts_import(content=as_jsonl([item(1), item(2)]), filename="first.jsonl")
+    content = as_jsonl([item(3), item(1), item(2, question_id="again-2")])
+    client.force_login(maintainer)
+    response = client.post(reverse("api-prompts-import"), {"file": SimpleUploadedFile("b.jsonl", content)})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["created"] == 1 and body["duplicates"] == [2, 3]
+    assert body["duplicate_rows"] == [{"line": 2, "question_id": "q-1"}, {"line": 3, "question_id": "again-2"}]
+    page = client.post(reverse("curation:import"), {"file": SimpleUploadedFile("b.jsonl", content),
+                                                    "status": "candidate"}).content.decode()
+    assert "1 (q-3), 2 (q-1), 3 (again-2)" in page
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(content)
+    call_command("import_items", str(path))
+    assert "duplicates=3 (lines 1 (q-3), 2 (q-1), 3 (again-2))" in capsys.readouterr().out
+
+
+def _edit_in_review(prompt, text):
+    from curation.services import prompt_decide, prompts_transition
+
+    prompts_transition(prompt_ids=[prompt.pk], to_status="in_review")
+    prompt_decide(prompt_id=prompt.pk, decision="approved", final={"text": text}, reason="reviewed")
+
+
+def test_skip_existing_ids_keeps_an_item_edited_in_review_from_coming_back(taxonomy, client, maintainer, tmp_path,
+                                                                           capsys):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    content = as_jsonl([item(1), item(2)])
+    prompts_import(content=content, filename="items.jsonl")
+    edited = Prompt.objects.get(external_id="q-1")
+    _edit_in_review(edited, "卫星在白天能否用肉眼看到？如果能，它的轨道高度大约是多少？")
+    report = prompts_import(content=content, filename="items.jsonl", skip_existing_ids=True)
+    assert report.created == 0 and report.skipped_existing == [RowRef(1, "q-1"), RowRef(2, "q-2")]
+    assert report.duplicates == [] and Prompt.objects.count() == 2
+    # The same through the API and the command; a new id in the file still imports.
+    client.force_login(maintainer)
+    more = as_jsonl([item(1), item(3)])
+    response = client.post(reverse("api-prompts-import"), {"file": SimpleUploadedFile("m.jsonl", more),
+                                                           "skip_existing_ids": "true"})
+    assert response.status_code == 201
+    assert response.json()["created"] == 1 and response.json()["skipped_existing"] == [{"line": 1, "question_id": "q-1"}]
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(as_jsonl([item(1), item(2), item(3), item(4)]))
+    call_command("import_items", str(path), "--skip-existing-ids")
+    assert "created=1 duplicates=0 skipped_existing_ids=3" in capsys.readouterr().out
+    assert sorted(Prompt.objects.values_list("external_id", flat=True)) == ["q-1", "q-2", "q-3", "q-4"]
+    # Without it, the text decides: the original wording of the edited item is new again.
+    assert prompts_import(content=content, filename="items.jsonl").created == 1

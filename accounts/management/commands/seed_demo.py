@@ -28,7 +28,8 @@ class Command(BaseCommand):
                 user.save()
             user.groups.add(Group.objects.get(name=role))
         demo = Path(settings.BASE_DIR) / "fixtures" / "demo_items.json"
-        call_command("import_items", str(demo), stdout=self.stdout)
+        # By question_id, not by text: a demo item edited in review must not come back as a new near-duplicate.
+        call_command("import_items", str(demo), skip_existing_ids=True, stdout=self.stdout)
         for hook in demo_hooks():
             hook(self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo logins (username / password):"))
