@@ -102,7 +102,7 @@ OUTCOME_SCORE: dict[str, float] = {"win": 1.0, "loss": 0.0, "tie": 0.5}
 
 @dataclass(frozen=True)
 class _Pairs:
-    """Verdicts aggregated per unordered pair (``lo < hi``), optionally per item."""
+    """Verdicts mapped to unordered pairs (``lo < hi``)."""
 
     lo: np.ndarray  # (P,) model index of the pair's first model
     hi: np.ndarray  # (P,) model index of the pair's second model
