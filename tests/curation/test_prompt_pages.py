@@ -71,6 +71,7 @@ def test_a_dimension_filters_its_own_taxonomy_only(client, maintainer, pool):
 
 def test_a_dimension_of_another_taxonomy_is_refused_not_ignored(client, maintainer, pool):
     client.force_login(maintainer)
+    client.cookies["django_language"] = "en"
     response = client.get(reverse("curation:prompt_list"), {"taxonomy": "v251030", "dimension": "v251215:privacy"})
     page = response.content.decode()
     assert "This dimension belongs to taxonomy v251215, not to v251030." in page

@@ -171,6 +171,7 @@ def _checkbox_values(html: str) -> list[str]:
 
 def test_the_form_defaults_to_the_approved_taxonomy_and_its_dimensions_follow_the_choice(pool, client, maintainer):
     client.force_login(maintainer)
+    client.cookies["django_language"] = "en"
     page = client.get(reverse("curation:release_create")).content.decode()
     assert re.search(r'<option value="v251030"[^>]*selected', page)
     assert "5 approved prompts" in page
@@ -193,6 +194,7 @@ def test_a_dimension_ticked_under_one_taxonomy_is_refused_after_switching_to_ano
     """Both taxonomies have a `privacy`: ticked under v251030, it must not quietly become v251215's."""
     approved_prompts(1, dimension="privacy", taxonomy="v251215")
     client.force_login(maintainer)
+    client.cookies["django_language"] = "en"
     page = client.get(reverse("curation:release_create"), {"taxonomy": "v251030"}).content.decode()
     privacy = next(v for v in _checkbox_values(page) if v.endswith("privacy"))
     response = client.post(reverse("curation:release_create"), {
