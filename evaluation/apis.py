@@ -89,20 +89,23 @@ class EvalRunInput(serializers.Serializer):
     judges = serializers.DictField(child=serializers.CharField(max_length=100), required=False, default=dict,
                                    help_text="{dimension code: endpoint name}: another judge for some dimensions")
     seed = serializers.IntegerField(default=0)
-    mode = serializers.CharField(required=False, help_text="one of: " + ", ".join(EvalRun.Mode.values))
+    mode = serializers.ChoiceField(choices=EvalRun.Mode.values, default=EvalRun.Mode.ROBUST,
+                                   help_text="robust (the default) or livesecbench")
     system_prompt = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     temperature = serializers.FloatField(required=False, allow_null=True, default=None)
     max_tokens = serializers.IntegerField(required=False, allow_null=True, default=None)
-    budget = serializers.IntegerField(required=False, allow_null=True,
-                                      help_text="robust mode: judge calls the comparisons may spend")
+    budget = serializers.IntegerField(required=False, allow_null=True, min_value=2,
+                                      help_text="robust mode: judge calls the comparisons may spend (default: "
+                                                "twice what livesecbench mode would spend)")
     anchor = serializers.CharField(required=False, allow_blank=True, max_length=100,
                                    help_text="robust mode: a target held at anchor_rating")
-    anchor_rating = serializers.FloatField(required=False)
-    resamples = serializers.IntegerField(required=False, help_text="robust mode: bootstrap resamples")
+    anchor_rating = serializers.FloatField(required=False, min_value=-10_000, max_value=10_000)
+    resamples = serializers.IntegerField(required=False, min_value=1, max_value=10_000,
+                                         help_text="robust mode: bootstrap resamples (default 1000)")
     also_livesecbench = serializers.BooleanField(required=False,
                                                  help_text="robust mode: play the Swiss rounds on the same answers too")
 
-    OPTIONAL = ("mode", "budget", "anchor", "anchor_rating", "resamples", "also_livesecbench")
+    OPTIONAL = ("budget", "anchor", "anchor_rating", "resamples", "also_livesecbench")
 
 
 def _endpoints(names: list[str]) -> dict[str, ModelEndpoint]:
@@ -144,7 +147,7 @@ class EvalRunListApi(APIView):
             with transaction.atomic():
                 run = svc.run_create(
                     release=release, targets=[endpoints[n] for n in v["targets"]], judge=endpoints[v["judge"]],
-                    judges={code: endpoints[n] for code, n in v["judges"].items()}, seed=v["seed"],
+                    judges={code: endpoints[n] for code, n in v["judges"].items()}, mode=v["mode"], seed=v["seed"],
                     system_prompt=v["system_prompt"], temperature=v["temperature"], max_tokens=v["max_tokens"],
                     actor=request.user, enqueue=True, **options,
                 )

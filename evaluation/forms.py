@@ -49,7 +49,7 @@ class EvalRunForm(forms.Form):
     )
     judge = EndpointChoiceField(label=_("Judge"), queryset=ModelEndpoint.objects.none(), to_field_name="name",
                                 help_text=_("The judge of every dimension that has none of its own below."))
-    mode = forms.ChoiceField(label=_("Mode"), choices=EvalRun.Mode.choices)
+    mode = forms.ChoiceField(label=_("Mode"), choices=EvalRun.Mode.choices, initial=EvalRun.Mode.ROBUST)
     seed = forms.IntegerField(label=_("Seed"), initial=0)
     system_prompt = forms.CharField(label=_("System prompt"), required=False, strip=False,
                                     widget=forms.Textarea(attrs={"rows": 3}),
@@ -65,7 +65,7 @@ class EvalRunForm(forms.Form):
     anchor = forms.CharField(label=_("Anchor model"), required=False, max_length=100,
                              help_text=_("Robust mode: a target held at the anchor rating, so ratings compare "
                                          "across releases (optional)."))
-    anchor_rating = forms.FloatField(label=_("Anchor rating"), initial=1500.0)
+    anchor_rating = forms.FloatField(label=_("Anchor rating"), initial=1500.0, min_value=-10_000, max_value=10_000)
     resamples = forms.IntegerField(label=_("Bootstrap resamples"), min_value=1, max_value=10_000, initial=1000)
     also_livesecbench = forms.BooleanField(label=_("Also compute the LiveSecBench figures"), required=False,
                                            help_text=_("Robust mode: play the Swiss rounds on the same answers too."))

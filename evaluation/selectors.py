@@ -293,3 +293,12 @@ def drilldown_point_verdicts(*, run: EvalRun, target: EvalTarget, item_ids: list
                     .select_related("judge").order_by("dimension_code", "pk")):
         out.setdefault(verdict.item_id, []).append(verdict)
     return out
+
+
+def calibration_progress(*, run: EvalRun, user, dimension: str | None = None) -> tuple[int, int]:
+    """(answers of the run this maintainer has labelled, answers left for them), counted as the queue counts."""
+    verdicts = PointVerdict.objects.filter(run=run, outcome__in=PointVerdict.LABELS, answer__isnull=False)
+    if dimension:
+        verdicts = verdicts.filter(dimension_code=dimension)
+    left = verdicts.exclude(answer__human_labels__labeled_by=user).count()
+    return verdicts.count() - left, left

@@ -12,6 +12,7 @@ urlpatterns = [
     path("runs/<int:pk>/resume/", views.run_resume, name="run_resume"),
     path("runs/<int:pk>/publish/", views.run_publish, name="run_publish"),
     path("runs/<int:pk>/unpublish/", views.run_unpublish, name="run_unpublish"),
+    path("runs/<int:pk>/calibrate/", views.calibrate, name="calibrate"),
     path("runs/<int:pk>/models/<int:target_id>/", views.drilldown, name="drilldown"),
     path("leaderboards/", views.leaderboard_index, name="leaderboard_index"),
     path("leaderboards/<str:version>/", views.leaderboard, name="leaderboard"),

@@ -1,7 +1,8 @@
 """Pages of evaluation: runs (start, follow, cancel, resume, publish), leaderboards with charts and exports,
 a model's drill-down, rubrics.
 
-Runs and rubric edits are for maintainers and admins; leaderboards, their exports, drill-downs of the run a
+Runs, rubric edits and calibration (maintainers' own labels of a robust run's answers) are for maintainers and
+admins; leaderboards, their exports, drill-downs of the run a
 leaderboard shows and rubric texts are for every role. Hold-out items are shown to maintainers and admins only.
 Every write calls a service in evaluation.services.
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -28,7 +31,7 @@ from llm.models import ModelEndpoint
 from . import exports, selectors
 from . import services as svc
 from .forms import DrilldownFilterForm, EvalRunForm, RubricForm, dimension_label
-from .models import EvalRun, EvalTarget, Match, Rubric
+from .models import EvalRun, EvalTarget, HumanLabel, Match, PointVerdict, Rubric
 
 DRILLDOWN_PAGE_SIZE = 20
 RECENT_RUNS = 50
@@ -206,46 +209,99 @@ def _board_or_404(request, release: Release):
     return selectors.leaderboard(release=release), False
 
 
-def _chart_data(board, dims: list[dict]) -> dict[str, Any]:
-    scored = [d for d in dims if not d["skipped"]]
-    names = {str(r.target_id): r.name for r in board.rows}
+def _round_series(entries: list[dict], names: dict[str, str], labels: dict[str, str]) -> list[dict[str, Any]]:
     rounds = []
-    for d in scored:
-        played = d["entry"].get("rounds") or []
-        if not played:
+    for entry in entries:
+        played = entry.get("rounds") or []
+        if entry.get("skipped") or not played:
             continue
-        pool = [str(pk) for pk in d["entry"].get("pool", [])]
+        pool = [str(pk) for pk in entry.get("pool", [])]
         series = [{"name": names.get(pk, pk),
                    "ratings": [svc.lsb.START_RATING] + [r["ratings"].get(pk) for r in played]}
                   for pk in pool]
-        rounds.append({"code": d["code"], "label": d["label"],
+        rounds.append({"code": entry["code"], "label": labels.get(entry["code"], entry["code"]),
                        "rounds": [_("Start")] + [str(r["round"]) for r in played], "series": series})
+    return rounds
+
+
+def _chart_data(board, dims: list[dict]) -> dict[str, Any]:
+    scored = [d for d in dims if not d["skipped"]]
+    names = {str(r.target_id): r.name for r in board.rows}
+    labels = {d["code"]: d["label"] for d in dims}
+    if board.robust:
+        # Robust mode plays no Swiss rounds; the rounds shown are those of its LiveSecBench figures, if computed.
+        lsb = (board.run.results or {}).get("livesecbench") or {}
+        rounds = _round_series(lsb.get("dimensions", []), names, labels)
+    else:
+        rounds = _round_series([d["entry"] for d in scored], names, labels)
+    models = []
+    for r in board.rows:
+        model = {"name": r.name, "values": [r.overall] + [r.scores.get(d["code"]) for d in scored]}
+        if board.robust:
+            spans = [(r.overall_low, r.overall_high)] + [r.intervals.get(d["code"]) or (None, None) for d in scored]
+            model["low"] = [s[0] for s in spans]
+            model["high"] = [s[1] for s in spans]
+        models.append(model)
     return {
-        "labels": {"score": _("Score (0–100)"), "rating": _("Rating"), "round": _("Round")},
+        "labels": {"score": _("Score (0–100)"), "rating": _("Rating"), "round": _("Round"),
+                   "interval": _("95% interval")},
         "categories": [_("Overall")] + [d["label"] for d in scored],
-        "models": [{"name": r.name, "values": [r.overall] + [r.scores.get(d["code"]) for d in scored]}
-                   for r in board.rows],
-        "rounds": rounds,
+        "models": models, "rounds": rounds, "robust": board.robust,
     }
+
+
+def _kappa_view(kappa) -> dict[str, Any]:
+    """A judge–human kappa as the pages show it: the figure with its interval, or why there is none."""
+    if kappa is None or kappa.n == 0:
+        return {"n": 0, "kappa": None}
+    return {"n": kappa.n, "kappa": kappa.kappa, "low": kappa.low, "high": kappa.high,
+            "observed": kappa.observed}
+
+
+def _rate_view(rate) -> dict[str, Any] | None:
+    if not rate or rate[0] is None:
+        return None
+    return {"rate": 100 * rate[0], "low": 100 * rate[1], "high": 100 * rate[2], "n": rate[3]}
 
 
 def _board_context(board) -> dict[str, Any]:
     results = (board.run.results or {}) if board.run else {}
+    robust = board.robust
     dims = [{"code": d["code"], "label": dimension_label(d["name_zh"], d["name_en"]), "skipped": d["skipped"],
              "reasoning": d.get("reasoning", False), "matches": d.get("matches", 0), "invalid": d.get("invalid", 0),
              "entry": d} for d in board.dimensions]
+    if robust:
+        for d in dims:
+            entry = d["entry"]
+            d.update(bias=entry.get("position_bias"), judge_calls=entry.get("judge_calls", 0),
+                     ties=entry.get("ties", 0), comparisons=entry.get("comparisons_total", 0),
+                     kappa=_kappa_view(board.kappa.get(d["code"])))
     has_parent = board.parent_run is not None
     low, high = results.get("overall_low") or {}, results.get("overall_high") or {}
     rows = []
     for r in board.rows:
         change, change_class = _rank_change(r.rank_change, has_parent)
         key = str(r.target_id)
+        cells = []
+        for d in dims:
+            score = None if d["skipped"] else r.scores.get(d["code"])
+            cell: dict[str, Any] = {"score": score, "interval": r.intervals.get(d["code"]) if score is not None
+                                    else None}
+            if robust and not d["skipped"]:
+                cell.update(rank=d["entry"].get("ranks", {}).get(key),
+                            shared=bool(d["entry"].get("shared", {}).get(key)),
+                            safe=_rate_view(r.safe_rate.get(d["code"])),
+                            refusal=_rate_view(r.refusal_rate.get(d["code"])))
+            cells.append(cell)
         rows.append({
-            "row": r, "change": change, "change_class": change_class,
-            "scores": [None if d["skipped"] else r.scores.get(d["code"]) for d in dims],
+            "row": r, "change": change, "change_class": change_class, "cells": cells,
+            "scores": [c["score"] for c in cells],
+            "rates": [c for c, d in zip(cells, dims, strict=True) if not d["skipped"]],
+            "rank": f"={r.rank}" if robust and r.shared_rank else str(r.rank),
             "interval": (low[key], high[key]) if key in low and key in high else None,
         })
-    return {"board": board, "dims": dims, "rows": rows, "has_parent": has_parent,
+    return {"board": board, "dims": dims, "rows": rows, "has_parent": has_parent, "robust": robust,
+            "scored_dims": [d for d in dims if not d["skipped"]],
             "chart": _chart_data(board, dims) if board.run else None}
 
 
@@ -343,6 +399,63 @@ def drilldown(request, pk: int, target_id: int):
         "run": run, "target": target, "row": row, "form": form, "page": page, "entries": entries,
         "maintainer": maintainer, "query": query.urlencode(), "dimension": dimension,
     })
+
+
+# -- calibration -------------------------------------------------------------------------------
+
+CALIBRATION_KEYS = (("safe", "1", "S"), ("unsafe", "2", "U"), ("refusal", "3", "R"))
+
+
+def _calibration_context(request, run: EvalRun, names: dict[str, str], dimension: str) -> dict[str, Any]:
+    queue = selectors.calibration_queue(run=run, user=request.user, dimension=dimension or None)
+    verdict = queue[0] if queue else None
+    done, left = selectors.calibration_progress(run=run, user=request.user, dimension=dimension or None)
+    kappa = selectors.judge_kappa(run=run)
+    choices = dict(HumanLabel.Label.choices)
+    return {
+        "run": run, "verdict": verdict, "done": done, "left": left, "dimension": dimension,
+        "dimensions": list(names.items()),
+        "dimension_label": names.get(verdict.dimension_code, verdict.dimension_code) if verdict else "",
+        "kappas": [(code, label, _kappa_view(kappa.get(code))) for code, label in names.items()],
+        "choices": [(value, choices[value], number, letter) for value, number, letter in CALIBRATION_KEYS],
+        "key_guard_ms": settings.REVIEW_KEY_GUARD_MS,
+    }
+
+
+@maintainer_required
+def calibrate(request, pk: int):
+    """Maintainers label the run's answers one at a time (safe, unsafe, refusal) to measure the judge."""
+    run = get_object_or_404(selectors.runs_list(), pk=pk)
+    names = _dimension_names(run)
+    dimension = request.POST.get("dimension") if request.method == "POST" else request.GET.get("dimension")
+    dimension = dimension if dimension in names else ""
+    flash = None
+    if request.method == "POST":
+        try:
+            verdict_id = int(request.POST.get("verdict", ""))
+        except ValueError:
+            verdict_id = 0
+        verdict = PointVerdict.objects.filter(run=run, pk=verdict_id, answer__isnull=False).select_related(
+            "answer").first()
+        try:
+            if verdict is None:
+                raise svc.EvalError(_("That answer is not one of this run's."))
+            svc.human_label_set(answer=verdict.answer, dimension_code=verdict.dimension_code,
+                                label=request.POST.get("label", ""), actor=request.user)
+        except svc.EvalError as exc:
+            # 200 even so: htmx swaps only successful answers, and the refusal must show in place.
+            flash = ("error", str(exc))
+        else:
+            label = dict(HumanLabel.Label.choices)[request.POST["label"]]
+            flash = ("success", _("Labelled %(label)s.") % {"label": label})
+        if not request.htmx:
+            getattr(messages, flash[0])(request, flash[1])
+            query = f"?dimension={dimension}" if dimension else ""
+            return redirect(reverse("evaluation:calibrate", args=[run.pk]) + query)
+    context = _calibration_context(request, run, names, dimension)
+    context["flash"] = flash
+    template = "evaluation/calibrate.html#item" if request.htmx else "evaluation/calibrate.html"
+    return render(request, template, context)
 
 
 # -- rubrics -----------------------------------------------------------------------------------
