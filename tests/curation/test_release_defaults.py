@@ -40,13 +40,16 @@ def test_cut_release_without_taxonomy_freezes_the_approved_prompts(pool, capsys)
     assert "taxonomy v251030" in capsys.readouterr().out
 
 
-def test_approved_prompts_in_two_taxonomies_make_the_maintainer_choose(pool):
+def test_approved_prompts_in_two_taxonomies_make_the_maintainer_choose(pool, client, maintainer):
     approved_prompts(4, dimension="privacy", taxonomy="v251215")
     expected = "approved prompts are in several taxonomies: v251030 (5), v251215 (4)"
     with pytest.raises(releases.ReleaseError, match=re.escape(expected)):
         releases.release_create_draft(version="v251201")
     with pytest.raises(CommandError, match=re.escape(expected)):
         call_command("cut_release", "v251201", "--freeze")
+    client.force_login(maintainer)
+    api = client.post(reverse("api-releases"), {"version": "v251201"}, content_type="application/json")
+    assert api.status_code == 400 and expected in api.json()["detail"]
     assert not Release.objects.exists()
     call_command("cut_release", "v251201", "--taxonomy", "v251215", "--freeze")
     assert Release.objects.get(version="v251201").item_count == 4

@@ -289,3 +289,21 @@ def test_admin_is_read_only_for_releases(client, world, admin):
     assert ReleaseItem.objects.filter(pk=item.pk, text=item.text).exists()
     assert ReleaseExport.objects.filter(release=frozen).count() == len(releases.EXPORT_FORMATS)
     assert releases.release_verify(version=frozen.version).ok
+
+
+def test_release_pages_have_no_inline_event_handlers(client, world, maintainer):
+    """Scripts come from static files and htmx attributes; the diff page's dimension select used an onchange."""
+    import re
+
+    client.force_login(maintainer)
+    draft, frozen = world["draft"].version, world["frozen"].version
+    urls = [reverse("curation:release_list"), reverse("curation:release_create"),
+            reverse("curation:release_edit", args=[draft]), reverse("curation:release_freeze", args=[draft]),
+            reverse("curation:release_delete", args=[draft])]
+    for version in (draft, frozen):
+        urls += [reverse("curation:release_detail", args=[version]), reverse("curation:release_diff", args=[version])]
+    for url in urls:
+        page = client.get(url).content.decode()
+        assert not re.search(r"<[a-z]+\b[^>]*\son[a-z]+=", page), url
+    diff = client.get(reverse("curation:release_diff", args=[frozen])).content.decode()
+    assert 'hx-trigger="change"' in diff and "<noscript><button" in diff
