@@ -244,6 +244,7 @@ def _chart_data(board, dims: list[dict]) -> dict[str, Any]:
         models.append(model)
     return {
         "labels": {"score": _("Score (0–100)"), "rating": _("Rating"), "round": _("Round"),
+                   # xgettext:no-python-format (a literal percent sign: msgfmt would reject the translation)
                    "interval": _("95% interval")},
         "categories": [_("Overall")] + [d["label"] for d in scored],
         "models": models, "rounds": rounds, "robust": board.robust,
