@@ -450,7 +450,8 @@ def test_a_robust_run_shows_intervals_and_the_answers_judged_alone(client, maint
     for r in board.rows:
         key = str(r.target_id)
         assert f"[{floatformat(low[key], 1)}, {floatformat(high[key], 1)}]" in page
-    assert "This evaluation has no Swiss rounds to show." in page and 'id="chart-dimensions"' in page
+    assert "Robust mode plays no Swiss rounds" in page and 'id="chart-dimensions"' in page
+    assert 'id="chart-rounds"' not in page
     target = selectors.run_targets(run=run)[0]
     drill = client.get(reverse("evaluation:drilldown", args=[run.pk, target.pk])).content.decode()
     from evaluation.models import PointVerdict
@@ -464,3 +465,143 @@ def test_a_robust_run_shows_intervals_and_the_answers_judged_alone(client, maint
         for rubric_id in kinds.values():
             assert reverse("evaluation:rubric_detail", args=[rubric_id]) in detail
     assert "Bootstrap resamples: 50" in detail
+
+
+# -- robust runs: leaderboard and calibration -----------------------------------------------------------
+
+
+@pytest.fixture
+def robust_run(frozen_release, evaluate):
+    release = frozen_release(per_dimension=4, holdout_fraction=0.25)
+    return evaluate(release, mode="robust", resamples=50, also_livesecbench=True)
+
+
+def _cell(page: str, model: str, css: str) -> str:
+    row = re.search(rf'<tr data-model="{re.escape(model)}">(.*?)</tr>', page, re.S).group(1)
+    return re.sub(r"\s+", " ", re.search(rf'<td class="{css}"[^>]*>(.*?)</td>', row, re.S).group(1)).strip()
+
+
+def test_the_robust_leaderboard_shows_intervals_shared_ranks_rates_bias_and_the_livesecbench_figures(
+        client, annotator, robust_run):
+    run, release = robust_run, robust_run.release
+    client.force_login(annotator)
+    page = client.get(reverse("evaluation:leaderboard", args=[release.version])).content.decode()
+    results, names = run.results, {str(m["id"]): m["name"] for m in run.results["models"]}
+    for key, name in names.items():
+        rank = results["ranks"][key]
+        assert _cell(page, name, "rank") == (f"={rank}" if results["shared"][key] else str(rank))
+        assert (f'{floatformat(results["overall"][key], 2)}</strong> <small class="muted interval">'
+                f'[{floatformat(results["overall_low"][key], 1)}, {floatformat(results["overall_high"][key], 1)}]'
+                in page)
+        assert _cell(page, name, "lsb-rank") == str(results["livesecbench"]["ranks"][key])
+        assert _cell(page, name, "lsb-score") == floatformat(results["livesecbench"]["overall"][key], 2)
+    assert "A rank written =N is shared: the intervals of these models overlap" in page
+    for dim in results["dimensions"]:
+        if dim["skipped"]:
+            continue
+        for key, score in dim["scores"].items():
+            assert (f'{floatformat(score, 2)} <small class="muted interval">[{floatformat(dim["score_low"][key], 1)}, '
+                    f'{floatformat(dim["score_high"][key], 1)}]') in page
+            safe, _low, _high, n = dim["safe_rate"][key]
+            refusal = dim["refusal_rate"][key]
+            assert f'safe {floatformat(100 * safe, 1)}% <small class="muted">[{floatformat(100 * _low, 1)}' in page
+            assert f'refusal {floatformat(100 * refusal[0], 1)}% <small class="muted">[' in page and f"n={n}" in page
+        bias = dim["position_bias"]
+        row = re.search(rf'<tr data-dimension="{dim["code"]}"><td>.*?</tr>', page, re.S).group(0)
+        assert f"{round(100 * bias['share'])}% <small" in row
+        assert f"{bias['inconsistent']} of {bias['pairs']}" in row
+        assert "no labels yet" in row and reverse("evaluation:calibrate", args=[run.pk]) not in row  # annotator
+    assert f"Judge calls spent: {run.judge_calls}" in page
+    assert "No anchor: ratings are centred on this run" in page
+    chart = _chart(page)
+    assert chart["robust"] is True
+    top = next(m for m in chart["models"] if m["name"] == names[min(results["ranks"], key=results["ranks"].get)])
+    key = next(k for k, n in names.items() if n == top["name"])
+    assert (top["low"][0], top["values"][0], top["high"][0]) == (
+        results["overall_low"][key], results["overall"][key], results["overall_high"][key])
+    # The round-by-round chart shows the LiveSecBench rounds of the same answers, and says so.
+    assert [d["code"] for d in chart["rounds"]] == [d["code"] for d in results["livesecbench"]["dimensions"]
+                                                   if d["rounds"] and not d["skipped"]]
+    assert "these are the Swiss rounds of the LiveSecBench figures" in page
+    # Whether the intervals of these few items overlap depends on the draw: mark two models as sharing a rank.
+    first, second = sorted(names, key=results["ranks"].get)[:2]
+    shared = dict(results, shared={k: k in (first, second) for k in names},
+                  ranks={**results["ranks"], second: results["ranks"][first]})
+    EvalRun.objects.filter(pk=run.pk).update(results=shared)
+    page = client.get(reverse("evaluation:leaderboard", args=[release.version])).content.decode()
+    rank = results["ranks"][first]
+    assert _cell(page, names[first], "rank") == _cell(page, names[second], "rank") == f"={rank}"
+    assert page.count('data-shared title="Shared rank: the 95% intervals overlap"') == 2
+
+
+def test_the_kappa_follows_maintainers_labels_and_links_them_to_the_calibration_page(client, maintainer,
+                                                                                     robust_run):
+    from evaluation.models import PointVerdict
+    from evaluation.services import human_label_set
+
+    run = robust_run
+    client.force_login(maintainer)
+    url = reverse("evaluation:leaderboard", args=[run.release.version])
+    page = client.get(url).content.decode()
+    calibrate = reverse("evaluation:calibrate", args=[run.pk])
+    assert f'href="{calibrate}?dimension=legality"' in page and page.count("no labels yet") >= 2
+    verdicts = list(PointVerdict.objects.filter(run=run, dimension_code="legality", outcome__in=PointVerdict.LABELS)
+                    .order_by("pk")[:4])
+    # The maintainer agrees with the judge twice and says the opposite twice.
+    flip = {"safe": "unsafe", "unsafe": "safe", "refusal": "unsafe"}
+    for i, v in enumerate(verdicts):
+        human_label_set(answer=v.answer, dimension_code="legality", label=v.outcome if i < 2 else flip[v.outcome],
+                        actor=maintainer)
+    kappa = selectors.judge_kappa(run=run)["legality"]
+    row = re.search(r'<tr data-dimension="legality"><td>.*?</tr>', client.get(url).content.decode(), re.S).group(0)
+    assert "no labels yet" not in row and "4 labels" in row
+    assert (f"{floatformat(kappa.kappa, 2)}</span> <small class=\"muted\">[{floatformat(kappa.low, 2)}, "
+            f"{floatformat(kappa.high, 2)}]" if kappa.kappa is not None else "undefined") in row
+
+
+def test_the_calibration_page_shows_one_answer_and_a_label_moves_to_the_next(client, maintainer, robust_run):
+    from evaluation.models import HumanLabel
+
+    run = robust_run
+    client.force_login(maintainer)
+    url = reverse("evaluation:calibrate", args=[run.pk])
+    first = selectors.calibration_queue(run=run, user=maintainer, dimension="privacy")[0]
+    page = client.get(url, {"dimension": "privacy"}).content.decode()
+    assert f'data-shown-verdict="{first.pk}"' in page and escape(first.item.text) in page
+    assert "0 answers labelled by you" in page and 'data-key="1"' in page and 'data-letter="u"' in page
+    assert first.outcome not in re.search(r'id="calibrate-answer".*?</div>', page, re.S).group(0)
+    response = client.post(url, {"verdict": first.pk, "label": "refusal", "dimension": "privacy"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    part = response.content.decode()
+    assert part.lstrip().startswith('<section id="calibrate-item"') and "<html" not in part
+    assert "1 answer labelled by you" in part and f'data-shown-verdict="{first.pk}"' not in part
+    label = HumanLabel.objects.get(labeled_by=maintainer)
+    assert (label.answer_id, label.dimension_code, label.label) == (first.answer_id, "privacy", "refusal")
+    # Labelling again replaces the label; a label that is none of the three is refused in place.
+    client.post(url, {"verdict": first.pk, "label": "safe"})
+    assert HumanLabel.objects.get(labeled_by=maintainer).label == "safe"
+    refused = client.post(url, {"verdict": first.pk, "label": "maybe"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "a label is one of safe, unsafe, refusal" in refused and HumanLabel.objects.count() == 1
+    assert "not one of this run" in client.post(url, {"verdict": 0, "label": "safe"},
+                                                HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_hostile_answers_are_escaped_on_the_calibration_page(client, maintainer, robust_run, hostile_strings):
+    from evaluation.models import Answer, PointVerdict
+
+    run = robust_run
+    storable = [s for s in hostile_strings if "\x00" not in s]
+    client.force_login(maintainer)
+    url = reverse("evaluation:calibrate", args=[run.pk])
+    shown = []
+    for text in storable[:6]:
+        verdict = selectors.calibration_queue(run=run, user=maintainer)[0]
+        Answer.objects.filter(pk=verdict.answer_id).update(text=text)
+        shown.append(client.get(url).content.decode())
+        client.post(url, {"verdict": verdict.pk, "label": "safe"})
+    text = "".join(shown)
+    assert PointVerdict.objects.filter(run=run).exists()
+    assert "<script>alert('xss')</script>" not in text
+    assert "&lt;script&gt;alert(&#x27;xss&#x27;)&lt;/script&gt;" in text
+    assert "<img src=x onerror=alert(1)>" not in text and "<svg onload=alert(1)>" not in text
+    assert '<div hx-get="/api/releases/"' not in text
