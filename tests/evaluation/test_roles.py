@@ -2,12 +2,13 @@
 annotators, maintainers and admins; annotators never start runs nor see hold-out items anywhere."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from evaluation.models import EvalRun, Rubric
+from evaluation.models import EvalRun, HumanLabel, PointVerdict, Rubric
 from evaluation.services import rubrics_seed_defaults, run_create
 from tests.evaluation.pages_fixtures import *  # noqa: F403
 from tests.evaluation.pages_fixtures import holdout_item
@@ -28,6 +29,7 @@ def world(evaluated, targets, judge):
         reverse("evaluation:run_list"), reverse("evaluation:run_detail", args=[run.pk]),
         reverse("evaluation:run_detail", args=[other.pk]),
         reverse("evaluation:drilldown", args=[other.pk, other.targets.first().pk]),
+        reverse("evaluation:calibrate", args=[run.pk]),
     ]
     any_role_pages = [
         reverse("evaluation:leaderboard_index"), reverse("evaluation:leaderboard", args=[v]),
@@ -44,6 +46,7 @@ def world(evaluated, targets, judge):
         (reverse("evaluation:run_publish", args=[run.pk]), {"confirm": "1"}),
         (reverse("evaluation:run_unpublish", args=[run.pk]), {}),
         (reverse("evaluation:rubrics_seed"), {}),
+        (reverse("evaluation:calibrate", args=[run.pk]), {"verdict": "1", "label": "safe"}),
         (reverse("evaluation:rubric_detail", args=[rubric.pk]), {"text": rubric.text + "\n改", "notes": ""}),
     ]
     api_maintainer = [
@@ -68,7 +71,7 @@ def world(evaluated, targets, judge):
 
 def _state(world):
     return (EvalRun.objects.count(), EvalRun.objects.get(pk=world["other"].pk).status,
-            EvalRun.objects.get(pk=world["run"].pk).published_at, Rubric.objects.count())
+            EvalRun.objects.get(pk=world["run"].pk).published_at, Rubric.objects.count(), HumanLabel.objects.count())
 
 
 def _api(client, method, url, body):
@@ -178,3 +181,34 @@ def test_the_maintainer_home_links_to_running_an_evaluation(client, maintainer, 
     nav = home.split('<nav class="nav"')[1].split("</nav>")[0]
     assert f'href="{reverse("evaluation:run_list")}"' in nav
     assert f'href="{reverse("evaluation:leaderboard_index")}">Leaderboards</a>' in nav
+
+
+def test_only_maintainers_and_admins_label_answers_of_a_robust_run_hold_out_ones_included(
+        client, annotator, frozen_release, evaluate):
+    release = frozen_release(per_dimension=3, holdout_fraction=0.34)
+    run = evaluate(release, mode="robust", resamples=20)
+    url = reverse("evaluation:calibrate", args=[run.pk])
+    verdict = PointVerdict.objects.filter(run=run, outcome__in=PointVerdict.LABELS).first()
+    client.force_login(annotator)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"verdict": verdict.pk, "label": "safe"}).status_code == 403
+    assert not HumanLabel.objects.exists()
+    held = PointVerdict.objects.filter(run=run, item__is_holdout=True, outcome__in=PointVerdict.LABELS).count()
+    assert held
+    for role in ("Maintainer", "Admin"):
+        user = UserFactory(username=f"cal-{role.lower()}", role=role)
+        client.force_login(user)
+        assert client.get(url).status_code == 200
+        seen = set()
+        while True:
+            page = client.get(url).content.decode()
+            shown = re.search(r'data-shown-verdict="(\d+)"', page)
+            if not shown:
+                break
+            seen.add(int(shown.group(1)))
+            response = client.post(url, {"verdict": shown.group(1), "label": "unsafe"})
+            assert response.status_code == 302
+        # Every answer judged alone comes up once, hold-out items' included (the page is for maintainers only).
+        judged = set(PointVerdict.objects.filter(run=run, outcome__in=PointVerdict.LABELS).values_list("pk", flat=True))
+        assert seen == judged
+        assert HumanLabel.objects.filter(labeled_by=user).count() == len(judged)
