@@ -137,6 +137,7 @@ def _error(exc: services.AnnotationError) -> Response:
         "forbidden": status.HTTP_403_FORBIDDEN,
         "lease_lost": status.HTTP_409_CONFLICT,
         "conflict": status.HTTP_409_CONFLICT,
+        "shown_mismatch": status.HTTP_409_CONFLICT,
         "busy": status.HTTP_503_SERVICE_UNAVAILABLE,
     }
     body: dict = {"detail": exc.message, "code": exc.code}
@@ -247,6 +248,10 @@ class AnnotationInputSerializer(serializers.Serializer):
     reject_reason = serializers.ChoiceField(choices=Annotation.RejectReason.choices, required=False, allow_blank=True)
     note = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    # The claim answer's `prompt.id` and `item` as the client showed them: a submit for another item is
+    # refused with 409 and nothing is written.
+    shown_prompt = serializers.IntegerField(required=False)
+    shown_item = serializers.IntegerField(required=False)
 
 
 # Like CLAIM_OUTPUT: built once. Validation keeps nothing on the serializer (`run_validation` returns the
@@ -271,6 +276,8 @@ def _to_input(data) -> services.AnnotationInput:
         reject_reason=d.get("reject_reason", ""),
         note=d.get("note", ""),
         seconds_spent=d.get("seconds_spent"),
+        shown_prompt_id=d.get("shown_prompt"),
+        shown_item_id=d.get("shown_item"),
     )
 
 
@@ -305,7 +312,9 @@ class ClaimSubmitApi(APIView):
     """Submit (or, if you already did, revise) your review of a claimed item.
 
     Labels you leave out keep the prompt's current value. A submit after the lease expired counts if the
-    item still needs it; otherwise it is stored as surplus (`status: "surplus"`).
+    item still needs it; otherwise it is stored as surplus (`status: "surplus"`). Send `shown_prompt` (and/or
+    `shown_item`) as your client displayed them: a decision on another item than the claim's is refused
+    (409, `code: "shown_mismatch"`, nothing written).
     """
 
     permission_classes = [IsAnnotator]

@@ -327,3 +327,69 @@ def my_work(*, user, recent: int = 50) -> dict:
 
 def queue_item_latest_for_prompt(*, prompt_id: int) -> QueueItem | None:
     return QueueItem.objects.filter(prompt_id=prompt_id).order_by("-id").first()
+
+
+# ----------------------------------------------------------------------------- progress (review page, home)
+
+# "Left for you" is counted up to this many and shown as "1000+" beyond: the count runs on every item shown.
+PROGRESS_COUNT_LIMIT = 1000
+
+
+def _start_of_today():
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _left_for(user, queue_id: int, annotators_per_item: int) -> QuerySet[QueueItem]:
+    """Open items of the queue that still need reviews and that the user has not reviewed, skipped or been
+    counted as surplus on (the item they hold now is one of them)."""
+    dealt_with = Lease.objects.filter(item_id=OuterRef("pk"), annotator_id=user.pk).exclude(state=Lease.State.ACTIVE)
+    return QueueItem.objects.filter(
+        queue_id=queue_id, state=QueueItem.State.OPEN, submitted__lt=annotators_per_item
+    ).exclude(Exists(dealt_with))
+
+
+@dataclass(frozen=True)
+class Progress:
+    left: int
+    left_capped: bool  # there are more than `left`
+    today: int  # the user's annotations in this queue since local midnight
+
+    @property
+    def left_label(self) -> str:
+        return f"{self.left}+" if self.left_capped else str(self.left)
+
+
+def review_progress(*, queue: ReviewQueue, user) -> Progress:
+    left = _left_for(user, queue.pk, queue.annotators_per_item).values("pk")[: PROGRESS_COUNT_LIMIT + 1].count()
+    today = Annotation.objects.filter(annotator_id=user.pk, queue_id=queue.pk, submitted_at__gte=_start_of_today()).count()
+    return Progress(left=min(left, PROGRESS_COUNT_LIMIT), left_capped=left > PROGRESS_COUNT_LIMIT, today=today)
+
+
+def claim_open_for(*, user) -> Claim | None:
+    """The latest claim of a lease the user still holds (any queue): where "continue" takes them back."""
+    return (
+        Claim.objects.filter(
+            annotator_id=user.pk, lease__annotator_id=user.pk, lease__state=Lease.State.ACTIVE,
+            item__queue__is_active=True,
+        )
+        .select_related("item__queue", "item__prompt")
+        .order_by("-id")
+        .first()
+    )
+
+
+def annotator_home(*, user) -> dict:
+    """The annotator's start page: each queue they may claim from with what is left for them and what they
+    did today, the queues with work first; the claim to continue, if they hold one; today's total."""
+    rows = []
+    for queue in queue_list_for(user=user).filter(is_active=True):
+        progress = review_progress(queue=queue, user=user)
+        rows.append({"queue": queue, "progress": progress})
+    rows.sort(key=lambda r: (r["progress"].left == 0, r["queue"].name))
+    today = Annotation.objects.filter(annotator_id=user.pk, submitted_at__gte=_start_of_today()).count()
+    return {
+        "queue_rows": rows,
+        "waiting": [r for r in rows if r["progress"].left],
+        "open_claim": claim_open_for(user=user),
+        "done_today": today,
+    }

@@ -705,6 +705,29 @@ class AnnotationInput:
     reject_reason: str = ""
     note: str = ""
     seconds_spent: float | None = None
+    # What the client showed when the decision was made; a submit for another item is refused (None: not said).
+    shown_prompt_id: int | None = None
+    shown_item_id: int | None = None
+
+
+class ShownItemMismatch(AnnotationError):
+    def __init__(self, message: str):
+        super().__init__(message, code="shown_mismatch")
+
+
+def _check_shown(data: AnnotationInput, *, item_id: int, prompt_id: int) -> None:
+    """Refuse a decision the client made about an item other than the one this claim holds: a key pressed
+    twice, or a stale page, must not decide an item nobody saw."""
+    if data.shown_prompt_id is not None and data.shown_prompt_id != prompt_id:
+        raise ShownItemMismatch(_(
+            "This decision was made on prompt #%(shown)s, but the item you hold is prompt #%(held)s. "
+            "Nothing was saved: look at the item shown and decide again."
+        ) % {"shown": data.shown_prompt_id, "held": prompt_id})
+    if data.shown_item_id is not None and data.shown_item_id != item_id:
+        raise ShownItemMismatch(_(
+            "This decision was made on queue item #%(shown)s, but the item you hold is queue item #%(held)s. "
+            "Nothing was saved: look at the item shown and decide again."
+        ) % {"shown": data.shown_item_id, "held": item_id})
 
 
 def _optional_text(value: str, field: str, errors: dict[str, str]) -> str:
@@ -943,6 +966,7 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
     if found is None:
         raise NotAllowed(_("This is not your claim."))
     item, leases, current_techniques = found
+    _check_shown(data, item_id=item.pk, prompt_id=item.prompt_id)
     claim = Claim(pk=claim_id, item_id=item.pk, annotator=user, created_at=item.claimed_at)
     own = next((le for le in leases if le.annotator_id == user.pk), None)
     # Every annotation leaves its author a submitted or surplus lease row: only then is this a revision.
@@ -1030,6 +1054,7 @@ def annotation_revise(*, annotation_id: int, user, data: AnnotationInput) -> Sub
     if annotation is None:
         raise NotAllowed(_("This is not your annotation."))
     item = QueueItem.objects.filter(prompt_id=annotation.prompt_id).values_list("pk", flat=True).first()
+    _check_shown(data, item_id=item, prompt_id=annotation.prompt_id)
     locked = _lock_item(item)
     annotation.refresh_from_db()
     return _revise(locked, annotation, data, user)

@@ -5,6 +5,7 @@ Views parse, check the role, call one service and render; the rules live in serv
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -81,6 +82,7 @@ def _input_from_post(post, shown: dict) -> services.AnnotationInput:
         reject_reason=post.get("reject_reason", ""),
         note=_typed(post, "note", shown),
         seconds_spent=_float_or_none(post.get("seconds_spent")),
+        shown_prompt_id=_int_or_none(post.get("shown_prompt")),
     )
 
 
@@ -174,22 +176,45 @@ def _queue_for_review(request, pk: int) -> ReviewQueue:
     return queue
 
 
+def _review_context(request, queue: ReviewQueue) -> dict:
+    return {
+        "queue": queue,
+        "progress": selectors.review_progress(queue=queue, user=request.user),
+        "key_guard_ms": settings.REVIEW_KEY_GUARD_MS,
+    }
+
+
 @annotator_required
 def review_start(request, pk: int):
     queue = _queue_for_review(request, pk)
-    return render(request, "annotation/review.html", {"queue": queue, "claim": None, "started": False})
+    context = {**_review_context(request, queue), "claim": None, "started": False}
+    return render(request, "annotation/review.html", context)
+
+
+def _requested_techniques(prompt: Prompt, techniques, current_ids: set[int]) -> list:
+    """Techniques the generator was asked for but nobody has confirmed: offered unchecked, marked "requested"."""
+    codes = (prompt.provenance or {}).get("techniques_requested") or []
+    if not isinstance(codes, list):
+        return []
+    wanted = {str(c) for c in codes}
+    return [t for t in techniques if t.code in wanted and t.pk not in current_ids]
 
 
 def _render_claim(
     request, claim: Claim | None, queue: ReviewQueue, *, flash=None, values=None, errors=None, status=200, started=True
 ):
-    context = {"queue": queue, "claim": claim, "flash": flash, "errors": errors or {}, "started": started}
+    context = {
+        **_review_context(request, queue), "claim": claim, "flash": flash, "errors": errors or {}, "started": started,
+    }
     if claim is not None:
         prompt = claim.item.prompt
         context.update(_label_choices(queue.taxonomy_id))
         context["values"] = values or _values_from_prompt(prompt)
         context["prompt"] = prompt
         context["current_techniques"] = list(prompt.techniques.all())
+        requested = _requested_techniques(prompt, context["techniques"], {t.pk for t in context["current_techniques"]})
+        context["requested_techniques"] = requested
+        context["requested_technique_ids"] = {t.pk for t in requested}
         context["lease_status"] = selectors.claim_status(claim=claim)
         context["lease"] = claim.lease
     template = "annotation/review.html#item" if request.htmx else "annotation/review.html"
@@ -344,6 +369,7 @@ def annotation_revise(request, pk: int):
         "values": values,
         "errors": errors,
         "decided": item.state == QueueItem.State.DECIDED,
+        "key_guard_ms": settings.REVIEW_KEY_GUARD_MS,
         **_label_choices(item.queue.taxonomy_id),
     }
     return render(request, "annotation/revise.html", context, status=status)

@@ -255,3 +255,21 @@ def test_a_review_over_the_api_costs_the_same_statements_whatever_the_queue_or_n
     if connection.vendor == "postgresql":
         assert costs["claim"] == {2}
         assert unshown == []
+
+
+def test_a_submit_for_an_item_the_client_did_not_show_is_refused_with_409(taxonomy, annotators, api):
+    queue = make_queue(n=1)
+    first, second = make_items(2)
+    client = api(annotators[0])
+    claim = post(client, "api-queue-next", queue.pk).json()
+    assert (claim["item"], claim["prompt"]["id"]) == (first.pk, first.prompt_id)
+    for body, shown in (({"shown_prompt": second.prompt_id}, second.prompt_id), ({"shown_item": second.pk}, second.pk)):
+        refused = post(client, "api-claim-submit", claim["id"], {"decision": "accept", **body})
+        assert refused.status_code == 409, refused.content
+        assert refused.json()["code"] == "shown_mismatch" and f"#{shown}" in refused.json()["detail"]
+    assert post(client, "api-claim-submit", claim["id"], {"decision": "accept", "shown_prompt": "二"}).status_code == 400
+    assert not Annotation.objects.exists()
+    assert Lease.objects.get(annotator=annotators[0]).state == "active"
+    ok = post(client, "api-claim-submit", claim["id"],
+              {"decision": "accept", "shown_prompt": claim["prompt"]["id"], "shown_item": claim["item"]})
+    assert ok.status_code == 201 and ok.json()["annotation"]["prompt"] == first.prompt_id

@@ -2,6 +2,7 @@
 reopening, revisions, and validation of what annotators send."""
 
 import pytest
+from django.utils import translation
 
 from annotation import services
 from annotation.models import Annotation, QueueItem
@@ -264,3 +265,41 @@ def test_time_spent_is_capped_by_the_annotators_own_claim_not_an_earlier_one_on_
     assert late.item_id == early.item_id
     result = services.annotation_submit(claim_id=late.pk, user=second, data=In(seconds_spent=1800))
     assert 0 <= result.annotation.seconds_spent < 60  # the other annotator's hour-old claim does not count
+
+
+def test_a_decision_on_an_item_the_client_did_not_show_is_refused_and_nothing_written(taxonomy, annotators):
+    """The client says which item it showed; a decision sent for another one (a key pressed twice, a stale
+    page) is refused with a message naming both, and the claim, lease and counters stay as they were."""
+    from annotation.models import Lease
+
+    queue = make_queue(n=2)
+    first, second = make_items(2)
+    a = annotators[0]
+    claim = services.lease_claim(queue=queue, user=a)
+    assert claim.item_id == first.pk
+    cases = [
+        (In(shown_prompt_id=second.prompt_id), (second.prompt_id, first.prompt_id)),
+        (In(shown_item_id=second.pk), (second.pk, first.pk)),
+        (In(shown_prompt_id=first.prompt_id, shown_item_id=second.pk), (second.pk, first.pk)),
+    ]
+    for data, (shown, held) in cases:
+        with pytest.raises(services.ShownItemMismatch) as exc, translation.override("en"):
+            services.annotation_submit(claim_id=claim.pk, user=a, data=data)
+        assert exc.value.code == "shown_mismatch"
+        message = exc.value.message
+        assert f"#{shown}," in message and f"#{held}." in message and "Nothing was saved" in message
+    assert not Annotation.objects.exists()
+    first.refresh_from_db()
+    assert (first.submitted, first.leased) == (0, 1)
+    assert Lease.objects.get(item=first, annotator=a).state == "active"
+    # The item shown is the item held: it counts.
+    ok = services.annotation_submit(claim_id=claim.pk, user=a,
+                                    data=In(shown_prompt_id=first.prompt_id, shown_item_id=first.pk, severity=2))
+    assert ok.status == "counted" and ok.annotation.prompt_id == first.prompt_id
+    # A second submit through the claim (a revision) and a revision by annotation id are checked the same way.
+    with pytest.raises(services.ShownItemMismatch):
+        services.annotation_submit(claim_id=claim.pk, user=a, data=In(shown_prompt_id=second.prompt_id, severity=5))
+    with pytest.raises(services.ShownItemMismatch):
+        services.annotation_revise(annotation_id=ok.annotation.pk, user=a, data=In(shown_prompt_id=second.prompt_id))
+    ok.annotation.refresh_from_db()
+    assert (ok.annotation.severity, ok.annotation.revisions) == (2, 0)

@@ -1,8 +1,11 @@
 """The pages: queue list, keyboard-first review with htmx, heartbeat, skip, late submits, My work,
 revisions, queue management, adjudication side by side, reopening; hostile text stays escaped."""
 
+import re
+
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import escape
 
 from annotation.models import Annotation, Claim, Lease, QueueItem, ReviewQueue
@@ -299,3 +302,168 @@ def test_the_near_duplicate_flag_links_to_its_twin(taxonomy, annotators, client)
     client.force_login(b)
     assert client.get(reverse("annotation:twin", args=[claim.pk])).status_code == 404
     assert item.prompt.near_duplicate_of_id == twin.pk
+
+
+def _progress(body: str) -> tuple[str, str]:
+    """(left, done today) as the review page shows them."""
+    left = re.search(r"<span data-left>[^<]*?(\d+\+?)</span>", body)
+    today = re.search(r"<span data-today>[^<]*?(\d+)</span>", body)
+    assert left and today, body
+    return left.group(1), today.group(1)
+
+
+def test_the_review_form_says_which_item_it_shows_and_a_decision_on_another_is_refused(taxonomy, annotators, client, settings):
+    settings.REVIEW_KEY_GUARD_MS = 750
+    queue = make_queue(n=1)
+    first, second = make_items(2)
+    client.force_login(annotators[0])
+    start(client, queue)
+    claim = Claim.objects.get()
+    page = client.get(reverse("annotation:claim", args=[claim.pk])).content.decode()
+    assert f'<input type="hidden" name="shown_prompt" value="{first.prompt_id}">' in page
+    assert 'data-key-guard-ms="750"' in page and f'data-shown-prompt="{first.prompt_id}"' in page
+    data = {"decision": "accept", "dimension": first.prompt.dimension_id, "shown_prompt": second.prompt_id}
+    plain = client.post(reverse("annotation:submit", args=[claim.pk]), data, HTTP_ACCEPT_LANGUAGE="en")
+    fragment = client.post(reverse("annotation:submit", args=[claim.pk]), data, HTTP_ACCEPT_LANGUAGE="en", **HX)
+    for response, status in ((plain, 409), (fragment, 200)):
+        body = response.content.decode()
+        assert response.status_code == status
+        assert "msg-error" in body and f"prompt #{second.prompt_id}" in body and "Nothing was saved" in body
+        assert escape(first.prompt.text) in body  # the item held, shown again to decide on
+    assert not Annotation.objects.exists()
+    ok = client.post(reverse("annotation:submit", args=[claim.pk]), {**data, "shown_prompt": first.prompt_id}, **HX)
+    assert escape(second.prompt.text) in ok.content.decode()
+    assert list(Annotation.objects.values_list("prompt_id", flat=True)) == [first.prompt_id]
+
+
+def test_the_review_page_shows_what_is_left_for_me_and_what_i_did_today(taxonomy, annotators, client):
+    from django.utils import timezone
+
+    queue = make_queue(n=1)
+    items = make_items(4)
+    a, b = annotators[:2]
+    client.force_login(a)
+    assert _progress(client.get(reverse("annotation:review", args=[queue.pk])).content.decode()) == ("4", "0")
+    start(client, queue, **HX)
+    claim = Claim.objects.get(annotator=a)
+    body = client.post(reverse("annotation:submit", args=[claim.pk]),
+                       {"decision": "accept", "dimension": items[0].prompt.dimension_id}, **HX).content.decode()
+    assert _progress(body) == ("3", "1")  # the item now shown is one of the three
+    claim = Claim.objects.filter(annotator=a).latest("id")
+    body = client.post(reverse("annotation:skip", args=[claim.pk]), **HX).content.decode()
+    assert _progress(body) == ("2", "1")  # skipped: no longer left for me, not done either
+    # Another annotator reviews the one I skipped and the last one, which then needs no one else (N=1).
+    client.force_login(b)
+    for _ in range(2):
+        start(client, queue)
+        b_claim = Claim.objects.filter(annotator=b).latest("id")
+        client.post(reverse("annotation:submit", args=[b_claim.pk]),
+                    {"decision": "accept", "dimension": items[0].prompt.dimension_id})
+    assert set(Annotation.objects.filter(annotator=b).values_list("prompt_id", flat=True)) == {
+        items[1].prompt_id, items[3].prompt_id}
+    # What was done before local midnight is not today's.
+    Annotation.objects.filter(annotator=a).update(submitted_at=timezone.now() - timezone.timedelta(days=1))
+    client.force_login(a)
+    claim = Claim.objects.filter(annotator=a).latest("id")
+    assert _progress(client.get(reverse("annotation:claim", args=[claim.pk])).content.decode()) == ("1", "0")
+
+
+def test_the_left_count_stops_at_its_limit(taxonomy, annotators, client, monkeypatch):
+    from annotation import selectors
+
+    monkeypatch.setattr(selectors, "PROGRESS_COUNT_LIMIT", 3)
+    queue = make_queue(n=1)
+    make_items(5)
+    client.force_login(annotators[0])
+    assert _progress(client.get(reverse("annotation:review", args=[queue.pk])).content.decode()) == ("3+", "0")
+
+
+def test_requested_techniques_are_offered_unchecked_and_marked_until_someone_checks_them(taxonomy, annotators, client):
+    from curation.models import Technique
+
+    role_play, hypothetical, debate = (Technique.objects.get(code=c) for c in ("role_play", "hypothetical", "debate"))
+    queue = make_queue(n=1)
+    (item,) = make_items(1, provenance={"kind": "generation", "techniques_requested": ["hypothetical", "debate"]})
+    item.prompt.techniques.set([debate])  # confirmed already: a label, not a request
+    client.force_login(annotators[0])
+    start(client, queue)
+    claim = Claim.objects.get()
+    page = client.get(reverse("annotation:claim", args=[claim.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    boxes = {int(pk): bool(flag) for flag, pk in re.findall(
+        r'<label class="choice( requested)?"><input type="checkbox" name="techniques" value="(\d+)"', page)}
+    assert boxes[hypothetical.pk] and not boxes[debate.pk] and not boxes[role_play.pk]
+    checked = set(map(int, re.findall(r'name="techniques" value="(\d+)" checked', page)))
+    assert checked == {debate.pk}
+    assert page.count(">requested</span>") == 1 and "Hypothetical scenario · requested" in page
+    # Checking the requested one makes it a label through the usual submit; the prompt is decided with it.
+    client.post(reverse("annotation:submit", args=[claim.pk]), {
+        "decision": "accept", "dimension": item.prompt.dimension_id, "techniques": [hypothetical.pk, debate.pk],
+        "shown_prompt": item.prompt_id,
+    })
+    prompt = Prompt.objects.get(pk=item.prompt_id)
+    assert prompt.status == "approved"
+    assert set(prompt.techniques.values_list("code", flat=True)) == {"hypothetical", "debate"}
+
+
+def _header_texts(page: str) -> list[list[str]]:
+    return [
+        [re.sub(r"<[^>]+>", "", th).strip() for th in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)]
+        for head in re.findall(r"<thead>(.*?)</thead>", page, re.S)
+    ]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_my_work_has_distinct_column_headers_and_shows_why_i_rejected(taxonomy, annotators, client, language):
+    queue = make_queue(n=1)
+    first, second = make_items(2)
+    a = annotators[0]
+    client.force_login(a)
+    start(client, queue)
+    claim = Claim.objects.get()
+    client.post(reverse("annotation:submit", args=[claim.pk]),
+                {"decision": "reject", "reject_reason": "other", "note": "<i>模板</i>化的套话", "dimension": first.prompt.dimension_id})
+    start(client, queue)
+    claim = Claim.objects.latest("id")
+    client.post(reverse("annotation:submit", args=[claim.pk]), {"decision": "accept", "dimension": second.prompt.dimension_id})
+    page = client.get(reverse("annotation:my_work"), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    with translation.override(language):
+        other = str(Annotation.RejectReason.OTHER.label)
+    assert f'<html lang="{language}">' in page
+    for headers in _header_texts(page):
+        named = [h for h in headers if h]
+        assert len(named) == len(set(named)), headers
+    cells = re.findall(r"<td data-reject-reason>(.*?)</td>", page, re.S)
+    assert len(cells) == 2
+    by_cell = sorted(cells, key=len)
+    assert by_cell[0].strip() == "—"
+    assert other in by_cell[1] and "&lt;i&gt;模板&lt;/i&gt;化的套话" in by_cell[1]
+
+
+def test_the_annotator_home_lists_queues_with_work_and_continues_where_i_left_off(taxonomy, annotators, client):
+    from curation.models import Dimension
+
+    ethics = Dimension.objects.get(taxonomy__code="v251030", code="ethics")
+    busy = make_queue(name="有活的队列", n=1, dimensions=["legality"])
+    make_queue(name="空队列", n=1, dimensions=["ethics"])
+    closed = make_queue(name="别人的队列", n=1, dimensions=["privacy"], members=[annotators[1]])
+    make_items(3)
+    make_items(1, dimension=Dimension.objects.get(taxonomy__code="v251030", code="privacy"))
+    assert ethics.pk  # the empty queue matches no item
+    a = annotators[0]
+    client.force_login(a)
+    home = client.get(reverse("home")).content.decode()
+    assert "有活的队列" in home and "空队列" in home and closed.name not in home
+    rows = re.findall(r"<tr[^>]*>\s*<td>([^<]+)</td>\s*<td data-left>([^<]+)</td>\s*<td data-today>(\d+)</td>", home)
+    assert rows == [("有活的队列", "3", "0"), ("空队列", "0", "0")]  # work waiting first
+    # Nothing held yet: "continue" claims the next item of the first queue with work.
+    assert f'action="{reverse("annotation:next", args=[busy.pk])}"' in home
+    response = client.post(reverse("annotation:next", args=[busy.pk]))
+    claim = Claim.objects.get(annotator=a)
+    assert response["Location"] == reverse("annotation:claim", args=[claim.pk])
+    home = client.get(reverse("home")).content.decode()
+    assert f'href="{reverse("annotation:claim", args=[claim.pk])}"' in home  # back to the item held
+    client.post(reverse("annotation:submit", args=[claim.pk]),
+                {"decision": "accept", "dimension": claim.item.prompt.dimension_id})
+    home = client.get(reverse("home")).content.decode()
+    rows = re.findall(r"<tr[^>]*>\s*<td>([^<]+)</td>\s*<td data-left>([^<]+)</td>\s*<td data-today>(\d+)</td>", home)
+    assert rows[0] == ("有活的队列", "2", "1")  # the item claimed after the submit (held now) and one more
