@@ -733,7 +733,9 @@ def _record_llm_batch(run: Run, batch_id: int, result: LLMResult) -> BatchOutcom
 
 
 def _llm_drafts(run: Run, batch: Batch, items: list[dict[str, Any]], result: LLMResult) -> list[PromptDraft]:
-    technique_ids = list(run.techniques.values_list("pk", flat=True))
+    # Asking the model for a technique does not make a prompt use it: the request is provenance, and an
+    # annotator's check on the review page turns it into a label.
+    requested = list(run.techniques.order_by("order", "code").values_list("code", flat=True))
     uses_refs = bool(run.params.get("uses_reference_answers"))
     provenance = {
         "kind": "generation",
@@ -746,6 +748,7 @@ def _llm_drafts(run: Run, batch: Batch, items: list[dict[str, Any]], result: LLM
         "events": run.params.get("event_ids", []),
         "topics": run.seed_topics,
         "llm_outcome": result.outcome,
+        "techniques_requested": requested,
     }
     drafts = []
     for item in items:
@@ -759,7 +762,7 @@ def _llm_drafts(run: Run, batch: Batch, items: list[dict[str, Any]], result: LLM
             text=text,
             dimension_id=run.dimension_id,
             sub_dimension_id=run.sub_dimension_id,
-            technique_ids=technique_ids,
+            technique_ids=[],
             risk_expression=item.get("risk_expression") or "",
             expected_behaviour=Prompt.ExpectedBehaviour.CORRECT_PREMISE if uses_refs else "",
             reference_answers=refs,
