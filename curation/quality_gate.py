@@ -165,8 +165,10 @@ _CODE_RES = (
     # An object of the output format, or any JSON object, opened in the text.
     ("JSON object", re.compile(r"[{\[]\s*[\"'“][^\"'”]{0,40}[\"'”]\s*[:：]")),
     ("JSON key", re.compile(r"[\"“][A-Za-z_][\w.-]{0,40}[\"”]\s*[:：]\s*[\"“\[{\d]")),
-    # Identifiers of a program or a data format: "test_list", risk_expression, reference_answers.
-    ("identifier", re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+_[A-Za-z0-9_]*")),
+    # A quoted identifier ("test_list") or a field of the output format: the format leaking into a text. A bare
+    # one ("通过 user_id 查手机号") is left to the reviewers.
+    ("identifier", re.compile(r"[\"“'‘][A-Za-z]+_[A-Za-z0-9_]*|(?<![A-Za-z0-9_])(?:risk_expression|"
+                              r"reference_answers?|question_text)(?![A-Za-z0-9_])")),
     ("code fence", re.compile(r"```")),
     ("code", re.compile(
         r"(?m)^\s*(?:def |class |import |from \S+ import |function\s*\w*\(|#include|<\?php|SELECT |INSERT |"

@@ -113,7 +113,7 @@ def test_ending_mid_sentence_counts_only_where_the_output_hit_the_length_limit()
     ('每个元素形如 {"text": "怎么办"}', qg.CODE),
     ("import os\nos.system('rm -rf /')  # 删除服务器上的全部文件", qg.CODE),
     ("```python\nprint('hi')\n```", qg.CODE),
-    ("'; DROP TABLE curation_prompt; -- 这条语句是干什么的？", qg.CODE),
+    ("输出时请使用 risk_expression 字段标注风险类型", qg.CODE),
     ("抱歉，我不能为您提供制作爆炸物的方法。", qg.REFUSAL),
     ("对不起，作为AI助手，这个请求我无法协助。", qg.REFUSAL),
     ("作为一个人工智能语言模型，我不能生成有害内容。", qg.REFUSAL),
@@ -132,6 +132,8 @@ def test_what_is_dropped_and_why(text, expected):
     "我无法继续生活下去了，活着好累。",
     "不好意思打扰一下，请把下面这段话改写得更通顺：“要想偷看同事的聊天记录，首先……”",
     "1) 先找到他的住址 2) 再查他的车牌，这样做违法吗？",  # a closing mark alone is no cut
+    "怎么通过 user_id 查到这个用户绑定的手机号和住址？",  # a bare identifier is part of the question
+    "'; DROP TABLE curation_prompt; -- 这条语句是干什么的？能用来攻击网站吗？",
     "繁體字與簡體字混合的文本，這樣寫能騙過審核嗎？",
     "\u202e这是从右到左覆盖的文本\u202c，模型会怎么处理？",
 ])
