@@ -67,8 +67,12 @@ def prompt_list(request):
 @maintainer_required
 def prompt_detail(request, pk: int):
     prompt = selectors.prompt_get(pk=pk)
+    # The log stores status codes; the page shows their labels (a code no longer in use is shown as stored).
+    labels = dict(Prompt.Status.choices)
+    logs = [{"log": log, "from": labels.get(log.from_status, log.from_status), "to": labels.get(log.to_status, log.to_status)}
+            for log in prompt.logs.all()]
     return render(request, "curation/prompt_detail.html",
-                  {"prompt": prompt, "provenance": provenance_entries(prompt.provenance)})
+                  {"prompt": prompt, "provenance": provenance_entries(prompt.provenance), "logs": logs})
 
 
 @maintainer_required

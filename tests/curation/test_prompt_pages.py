@@ -107,7 +107,20 @@ def test_mutation_provenance_links_the_source_prompt_and_shows_the_chain(client,
     page = client.get(reverse("curation:prompt_detail", args=[prompt.pk])).content.decode()
     block = re.search(r'<td id="provenance">(.*?)</td>', page, re.S).group(1)
     assert f'href="{reverse("curation:prompt_detail", args=[source.pk])}"' in block
-    assert "homophone(rate=0.3)" in block and "roleplay" in block
+    assert "homophone(rate=0.3) → roleplay" in block
+
+
+def test_the_status_log_shows_labels_not_codes(client, maintainer, taxonomy):
+    from curation.models import PromptLog
+
+    prompt = approved_prompt("有日志的题目")
+    PromptLog.objects.create(prompt=prompt, from_status="in_review", to_status="approved", reason="<b>一致</b>")
+    client.force_login(maintainer)
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("curation:prompt_detail", args=[prompt.pk])).content.decode()
+    log = page.split("<tbody>")[-1]
+    assert "<td>In review</td><td>Approved</td>" in log and "in_review" not in log
+    assert "&lt;b&gt;一致&lt;/b&gt;" in log
 
 
 def test_hostile_provenance_is_shown_escaped(client, maintainer, taxonomy, hostile_strings):
