@@ -106,7 +106,9 @@ def test_invalid_replies_are_retried_and_counted_in_the_budget(frozen_release, t
     run = run_execute_inline(run_id=run_create(release=release, targets=targets, judge=flaky, mode="robust",
                                                budget=120, seed=4, enqueue=False).pk)
     assert run.status == EvalRun.Status.SUCCEEDED
-    batch = Match.objects.filter(run=run, shard__kind=Shard.Kind.BATCH)
+    # Verdicts reused from an identical prompt (two models giving the same canned refusal) cost no call.
+    batch = Match.objects.filter(run=run, shard__kind=Shard.Kind.BATCH, reused=False)
+    assert not Match.objects.filter(run=run, reused=True).exclude(attempts=0).exists()
     attempts = sorted(set(batch.values_list("attempts", flat=True)))
     assert attempts[0] == 1 and attempts[-1] == 3  # some replies needed both retries
     # A reply still unusable after two retries is dropped as invalid; retries never follow a valid reply.
