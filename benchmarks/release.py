@@ -204,14 +204,14 @@ def run_one(n: int, keep: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="5k and 25k items instead of 100k and 1M (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="2k and 10k items instead of 100k and 1M (< 1 min)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     args = parser.parse_args()
     if args.one:
         print("JSON " + json.dumps(run_one(args.one, args.keep)))
         return
-    small, large = (5_000, 25_000) if args.quick else (100_000, 1_000_000)
+    small, large = (2_000, 10_000) if args.quick else (100_000, 1_000_000)
     results = {}
     for n in (small, large):
         proc = subprocess.run(
