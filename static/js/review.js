@@ -63,6 +63,10 @@
   function decided() {
     lastDecisionAt = performance.now();
     readyAt = Infinity;
+    // A decision that never left (no request started) must not leave the keys dead.
+    setTimeout(function () {
+      if (readyAt === Infinity && !inFlight) { readyAt = performance.now(); markReady(); }
+    }, 2000);
   }
 
   function startGuard() {
@@ -258,7 +262,7 @@
   var pending = null;
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail && event.detail.elt;
-    if (elt && elt.closest && elt.closest("#review-item") && !elt.closest("#lease-status, #twin")) {
+    if (elt && elt.closest && elt.closest("#review-item") && !elt.closest("#lease-status, #twin, .dup-flag")) {
       pending = event.detail.xhr;
       inFlight = true;
     }
