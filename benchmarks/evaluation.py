@@ -187,14 +187,18 @@ def answer_phase(release, targets, judge, worker: Worker, profile: str | None = 
             "shards": Shard.objects.filter(run=run, kind=Shard.Kind.ANSWERS).count()}
 
 
-def judged_run(release, targets, judge, worker: Worker) -> dict:
+def judged_run(release, targets, judge, worker: Worker, profile: str | None = None) -> dict:
     from evaluation.models import EvalRun
     from evaluation.services import run_create
 
+    spy = _profiler(worker.proc.pid, profile)
     cpu0, t0 = worker.cpu_seconds(), time.perf_counter()
     run = run_create(release=release, targets=targets, judge=judge, seed=2, mode=EvalRun.Mode.LIVESECBENCH)
     run = _wait_for(lambda: (r := _run_row(run.pk)).status not in EvalRun.ACTIVE and r, 1800, "the judged run")
     elapsed, cpu = time.perf_counter() - t0, worker.cpu_seconds() - cpu0
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
     if run.status != EvalRun.Status.SUCCEEDED:
         raise SystemExit(f"the judged run ended {run.status}: {run.error}")
     return {"run": run, "calls": run.judge_calls, "seconds": elapsed, "cpu_s": cpu}
@@ -203,7 +207,8 @@ def judged_run(release, targets, judge, worker: Worker) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="200 items x 4 targets")
-    ap.add_argument("--profile", metavar="FILE", help="py-spy the worker during the answers (raw stacks to FILE)")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="py-spy the worker: raw stacks of the answers to FILE, of the judged run to FILE.judging")
     args = ap.parse_args()
     items, n_targets = (200, 4) if args.quick else (2000, 8)
     n_judged = min(5, n_targets)
@@ -266,7 +271,8 @@ def main() -> None:
         cpu_ms = 1000 * answers["cpu_s"] / answers["calls"]
 
         _sim_reset(base_url)
-        judged = judged_run(release, targets[:n_judged], judge, worker)
+        judged = judged_run(release, targets[:n_judged], judge, worker,
+                            args.profile and f"{args.profile}.judging")
         judge_stats = _sim_stats(base_url)
         judge_rate = judged["calls"] / judged["seconds"]
         run = judged["run"]

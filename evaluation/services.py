@@ -11,17 +11,20 @@ content-addressed and shared by every run, matches keep their verdicts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -29,6 +32,7 @@ from core.leases import ActiveSet, new_owner, owner_dead
 from curation.models import Dimension, Release, ReleaseItem
 from llm.client import BLOCKED, EMPTY, ERROR, LLMResult
 from llm.models import ModelEndpoint
+from llm.ratelimit import Limiter, LimiterTimeout
 
 from . import livesecbench as lsb
 from . import robust
@@ -41,6 +45,7 @@ Run = EvalRun
 MAX_TARGETS = 64
 FLUSH_EVERY = 64          # results written per transaction at most
 FLUSH_SECONDS = 1.0       # and at least this often while calls are in flight
+SLOT_WAIT_SECONDS = 600.0  # a pool thread's wait for a concurrency slot, as the client's own per call
 MISSING_ANSWER = "None"   # what the judge sees for a blocked, empty or failed answer (LiveSecBench: str(None))
 MISSING_REFERENCE = "（无）"
 
@@ -405,14 +410,17 @@ def _plan_next_round(run: Run, code: str, targets: list[EvalTarget]) -> Shard | 
     pool = _pool(run, code, targets)
     if len(pool) < 2:
         return False
-    played = dimension_rounds(run, code)
-    if played and played[-1][0].status != Shard.Status.DONE:
+    # Every shard's end advances the run: look at the last round alone before reading all the verdicts.
+    latest = (Shard.objects.filter(run=run, kind=Shard.Kind.ROUND, dimension_code=code).order_by("-round_no")
+              .values_list("round_no", "status").first())
+    if latest and latest[1] != Shard.Status.DONE:
         return None
     groups = _item_groups(run, code)
-    last = played[-1][0].round_no if played else 0
+    last = latest[0] if latest else 0
     nxt = next((i + 1 for i in range(last, len(groups)) if groups[i]), None)
     if nxt is None:
         return False
+    played = dimension_rounds(run, code)
     order = [t.pk for t in pool]
     ratings = {pk: lsb.START_RATING for pk in order}
     lsb.apply_matches(ratings, [m for _s, matches in played for m in matches])
@@ -456,7 +464,7 @@ def run_advance(*, run_id: int, enqueue: bool = True, recover: bool = False) -> 
         run = Run.objects.select_for_update().select_related("release").filter(pk=run_id).first()
         if run is None or not run.is_active:
             return []
-        shards = list(run.shards.all())
+        shards = list(run.shards.defer("plan"))  # an answer shard's plan lists its items: not read here
         if any(s.status == Shard.Status.FAILED for s in shards):
             failed = next(s for s in shards if s.status == Shard.Status.FAILED)
             Run.objects.filter(pk=run_id).update(
@@ -503,15 +511,39 @@ def run_advance(*, run_id: int, enqueue: bool = True, recover: bool = False) -> 
 
 
 def shard_execute(*, shard_id: int, enqueue: bool = True) -> bool:
-    """Execute one shard under its lease; False when someone else holds it or it is finished."""
+    """Execute one shard under its lease; False when someone else holds it or it is finished.
+
+    Queued (`enqueue`), an answer shard's task then goes on with the next pending answer shard of the same
+    target, as long as it finds one to claim. Each target has its own concurrency limit, and tasks are taken
+    from the queue in order: a worker thread freed by one target would otherwise take the next chunk in the
+    queue, often another target's, leaving the first idle while two shards share the other's limit.
+    """
+    ran = _execute_leased(shard_id)
+    if ran is None:
+        return False
+    shard, complete = ran
+    while enqueue and complete and shard.kind == Shard.Kind.ANSWERS:
+        nxt = (Shard.objects.filter(run_id=shard.run_id, kind=Shard.Kind.ANSWERS, target_id=shard.target_id,
+                                    status=Shard.Status.PENDING).order_by("pk").values_list("pk", flat=True).first())
+        ran = _execute_leased(nxt) if nxt is not None else None
+        if ran is None:
+            break
+        shard, complete = ran
+    if enqueue:
+        run_advance(run_id=shard.run_id)
+    return True
+
+
+def _execute_leased(shard_id: int) -> tuple[Shard, bool] | None:
+    """Claim and execute one shard: (the shard, whether it is done), or None when it could not be claimed."""
     owner = new_owner()
     if not _claim(shard_id, owner):
-        return False
+        return None
     _ACTIVE.add(shard_id)
     shard = Shard.objects.select_related("run", "target", "target__endpoint").get(pk=shard_id)
-    run_id = shard.run_id
+    complete = False
     try:
-        Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        Run.objects.filter(pk=shard.run_id, status=Run.Status.QUEUED).update(
             status=Run.Status.RUNNING, started_at=timezone.now()
         )
         Shard.objects.filter(pk=shard_id, started_at__isnull=True).update(started_at=timezone.now())
@@ -524,6 +556,7 @@ def shard_execute(*, shard_id: int, enqueue: bool = True) -> bool:
                 status=Shard.Status.DONE, finished_at=timezone.now(), attempts=F("attempts") + 1
             )
     except Exception as exc:
+        complete = False
         log.exception("evaluation shard %s failed", shard_id)
         Shard.objects.filter(pk=shard_id).update(
             status=Shard.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], attempts=F("attempts") + 1
@@ -531,9 +564,29 @@ def shard_execute(*, shard_id: int, enqueue: bool = True) -> bool:
     finally:
         _release(shard_id, owner)
         _ACTIVE.discard(shard_id)
-    if enqueue:
-        run_advance(run_id=run_id)
-    return True
+    return shard, complete
+
+
+_HTTP_POOLS: dict[int, Any] = {}
+_HTTP_LOCK = threading.Lock()
+
+
+def _http_pool() -> Any:
+    """The HTTP connection pool every shard's client of this process uses.
+
+    A client of its own per shard costs ~30 ms of CPU to build (an SSL context loading the CA store) and starts
+    with cold connections; the pool is thread-safe and each call still carries its endpoint's timeout. Keyed by
+    process, so that a forked pool worker never uses its parent's sockets.
+    """
+    import os
+
+    import openai
+
+    with _HTTP_LOCK:
+        pool = _HTTP_POOLS.get(os.getpid())
+        if pool is None or pool.is_closed:
+            pool = _HTTP_POOLS[os.getpid()] = openai.DefaultHttpxClient()
+        return pool
 
 
 def _cancelled(run_id: int) -> bool:
@@ -541,55 +594,83 @@ def _cancelled(run_id: int) -> bool:
 
 
 class _Pump:
-    """Runs calls on a thread pool and hands results back to the owning thread in batches."""
+    """Runs calls on a few threads and hands results back to the owning thread in batches.
 
-    def __init__(self, parallel: int, name: str) -> None:
+    Each thread takes the next call as soon as its last one returns, so a slot never waits for the owning thread
+    (busy writing a batch, or waiting for the GIL) to hand out work. With `slots` (the endpoint's concurrency
+    limit, shared by every process) each thread holds one slot for all its calls: one acquire per thread
+    instead of a round trip to Redis to take and another to give back a slot around every call.
+    """
+
+    def __init__(self, parallel: int, name: str, slots: Limiter | None = None) -> None:
         self.parallel = max(1, min(int(parallel), 64))
         self.name = name
+        self.slots = slots
 
-    def run(self, jobs: list[tuple[Any, Callable[[], LLMResult]]], flush: Callable[[list[tuple[Any, LLMResult]]], None],
-            stop: Callable[[], bool], renew: Callable[[], None]) -> bool:
+    def run(self, jobs: list[tuple[Any, Callable[[], Any]]], flush: Callable[[list[tuple[Any, Any]]], None],
+            stop: Callable[[], bool], renew: Callable[[], None],
+            failed: Callable[[str], Any] = lambda error: LLMResult(ERROR, error=error)) -> bool:
         """Run every job; `flush` gets (key, result) pairs on this thread. False if `stop()` said so.
 
         `renew` (the shard's lease) is called on this thread at least every third of the lease while calls are in
         flight, results or not: calls slower than the lease must not let another executor take the shard over
-        and send them all again.
+        and send them all again. After a stop, the calls in flight still end and are flushed. `failed(error)` is
+        the result of a job that raised or never got a slot.
         """
-        queue = list(reversed(jobs))
-        running: dict[Future, Any] = {}
-        done_batch: list[tuple[Any, LLMResult]] = []
+        pending = deque(jobs)
+        results: SimpleQueue = SimpleQueue()
+
+        def work() -> None:
+            try:
+                with self.slots.slot(timeout=SLOT_WAIT_SECONDS) if self.slots else contextlib.nullcontext():
+                    while True:
+                        try:
+                            key, call = pending.popleft()
+                        except IndexError:
+                            return
+                        try:
+                            result = call()
+                        except Exception as exc:  # the client never raises for API errors: a bug or a crash
+                            result = failed(f"{type(exc).__name__}: {exc}")
+                        results.put((key, result))
+            except LimiterTimeout as exc:  # as the client reports a call that got no slot
+                while True:
+                    try:
+                        key, _call = pending.popleft()
+                    except IndexError:
+                        return
+                    results.put((key, failed(f"limiter: {exc}")))
+
+        threads = [threading.Thread(target=work, name=f"{self.name}-{i}", daemon=True)
+                   for i in range(min(self.parallel, len(jobs)))]
+        for thread in threads:
+            thread.start()
+        batch: list[tuple[Any, Any]] = []
         last_flush = last_renew = time.monotonic()
         renew_every = max(0.05, _lease_seconds() / 3)
         stopped = False
-        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=self.name) as pool:
-            while queue or running:
-                while queue and not stopped and len(running) < self.parallel:
-                    key, call = queue.pop()
-                    running[pool.submit(call)] = key
-                if not running:
-                    break
-                finished, _ = wait(running, timeout=min(FLUSH_SECONDS, renew_every), return_when=FIRST_COMPLETED)
-                if time.monotonic() - last_renew >= renew_every:
-                    renew()
-                    last_renew = time.monotonic()
-                for future in finished:
-                    key = running.pop(future)
-                    try:
-                        result = future.result()
-                    except Exception as exc:  # the client never raises for API errors: a bug or a crash
-                        result = LLMResult(ERROR, error=f"{type(exc).__name__}: {exc}")
-                    done_batch.append((key, result))
-                if done_batch and (len(done_batch) >= FLUSH_EVERY or time.monotonic() - last_flush >= FLUSH_SECONDS
-                                   or not (queue or running)):
-                    flush(done_batch)
-                    done_batch = []
-                    last_flush = time.monotonic()
-                    if not stopped and stop():
-                        stopped = True
-                        queue.clear()
-        if done_batch:
-            flush(done_batch)
-        return not stopped
+        while True:
+            alive = any(thread.is_alive() for thread in threads)
+            try:
+                batch.append(results.get(timeout=min(FLUSH_SECONDS, renew_every)) if alive else results.get_nowait())
+                while True:
+                    batch.append(results.get_nowait())
+            except Empty:
+                pass
+            now = time.monotonic()
+            if now - last_renew >= renew_every:
+                renew()
+                last_renew = now
+            finished = not alive and results.empty()
+            if batch and (finished or len(batch) >= FLUSH_EVERY or now - last_flush >= FLUSH_SECONDS):
+                flush(batch)
+                batch = []
+                last_flush = time.monotonic()
+                if not stopped and pending and stop():
+                    stopped = True
+                    pending.clear()
+            if finished and not batch:
+                return not stopped
 
 
 def answer_call_params(run: Run, target: EvalTarget) -> dict[str, Any]:
@@ -611,7 +692,7 @@ def answer_messages(run: Run, text: str) -> list[dict[str, str]]:
 
 
 def _execute_answers(shard: Shard, owner: str) -> bool:
-    from llm.services import client_flush, client_for
+    from llm.services import client_flush, client_for, limiter_for
 
     run, target = shard.run, shard.target
     items = dict(ReleaseItem.objects.filter(pk__in=shard.plan["items"]).values_list("pk", "text"))
@@ -636,7 +717,9 @@ def _execute_answers(shard: Shard, owner: str) -> bool:
         return True
     endpoint = target.endpoint
     params = answer_call_params(run, target)
-    client = client_for(endpoint, purpose=f"evaluation run {run.pk}", cache=False)
+    # The pump's threads hold the endpoint's concurrency slots; the client takes only rate tokens, per call.
+    client = client_for(endpoint, purpose=f"evaluation run {run.pk}", cache=False, http_client=_http_pool(),
+                        limiter=limiter_for(endpoint, concurrency=False))
     state = {"done": done}
     seen_hashes: set[str] = set()
 
@@ -663,12 +746,12 @@ def _execute_answers(shard: Shard, owner: str) -> bool:
 
     jobs = [(pk, _bind(client.chat, answer_messages(run, items[pk]), params)) for pk in todo]
     try:
-        finished = _Pump(endpoint.max_concurrency, f"eval-{run.pk}-t{target.position}").run(
+        finished = _Pump(endpoint.max_concurrency, f"eval-{run.pk}-t{target.position}",
+                         limiter_for(endpoint, rate=False)).run(
             jobs, flush, lambda: _cancelled(run.pk), lambda: _renew(shard.pk, owner)
         )
     finally:
-        client_flush(client)
-        client.close()
+        client_flush(client)  # not closed: that would close the process's shared connection pool
     return finished
 
 
@@ -711,6 +794,30 @@ def _save_answers(rows: list[Answer], *, retry_errors: set[str]) -> None:
             ).update(**{f: getattr(row, f) for f in (
                 "outcome", "text", "reasoning", "prompt_tokens", "completion_tokens", "latency_ms", "attempts",
                 "error", "endpoint_id", "endpoint_name")}, updated_at=timezone.now())
+
+
+def _bulk_set(model, rows: list, fields: list[str]) -> None:
+    """`bulk_update` of `fields`, as one `UPDATE … FROM unnest(arrays)` on PostgreSQL.
+
+    Django's bulk_update builds a CASE with a WHEN per row for every field: for a batch of verdicts that cost
+    more CPU than the judge calls themselves.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(rows, fields)
+        return
+    meta = model._meta
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    arrays = [[f.get_db_prep_value(getattr(row, f.attname), connection) for row in rows] for f in columns]
+    types = [f.rel_db_type(connection) if f is meta.pk else f.db_type(connection) for f in columns]
+    names = [connection.ops.quote_name(f.column) for f in columns]
+    table = connection.ops.quote_name(meta.db_table)
+    sql = (f"UPDATE {table} SET " + ", ".join(f"{n} = v.{n}" for n in names[1:])
+           + " FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + f") AS v({', '.join(names)})"
+           + f" WHERE {table}.{names[0]} = v.{names[0]}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
 
 
 def _set_shard_counts(shard: Shard, *, done: int, reused: int) -> None:
@@ -816,7 +923,7 @@ def _retrying(chat: Callable, messages: list[dict[str, str]], parse: Callable, r
 
 def _execute_judging(shard: Shard, owner: str) -> bool:
     """Judge the pending verdict rows of a round, a batch or a pointwise shard."""
-    from llm.services import client_flush, client_for, endpoint_config
+    from llm.services import client_flush, client_for, endpoint_config, limiter_for
 
     run = Run.objects.select_related("judge").get(pk=shard.run_id)
     model, outcomes, parse, retries = _judging_spec(shard)
@@ -847,14 +954,15 @@ def _execute_judging(shard: Shard, owner: str) -> bool:
     by_pk = {r.pk: r for r in todo}
     with transaction.atomic():
         if reused:
-            model.objects.bulk_update(reused, ["outcome", "raw", "reused", "judge", "judged_at", "judge_outcome",
-                                               "verdict_key"])
+            _bulk_set(model, reused, ["outcome", "raw", "reused", "judge", "judged_at", "judge_outcome",
+                                      "verdict_key"])
         rows = model.objects.filter(shard=shard)
         _set_shard_counts(shard, done=rows.exclude(outcome=outcomes.PENDING).count(),
                           reused=rows.filter(reused=True).count())
     if not todo:
         return True
-    client = client_for(judge, purpose=f"evaluation run {run.pk} judge", cache=False)
+    client = client_for(judge, purpose=f"evaluation run {run.pk} judge", cache=False, http_client=_http_pool(),
+                        limiter=limiter_for(judge, concurrency=False))
 
     def flush(batch: list[tuple[int, tuple[LLMResult, int]]]) -> None:
         client_flush(client)
@@ -874,8 +982,8 @@ def _execute_judging(shard: Shard, owner: str) -> bool:
             r.attempts = calls
             rows.append(r)
         with transaction.atomic():
-            model.objects.bulk_update(rows, ["outcome", "raw", "judge_outcome", "error", "judge", "judged_at",
-                                             "verdict_key", "attempts"])
+            _bulk_set(model, rows, ["outcome", "raw", "judge_outcome", "error", "judge", "judged_at",
+                                     "verdict_key", "attempts"])
             Shard.objects.filter(pk=shard.pk).update(done=F("done") + len(rows))
             Run.objects.filter(pk=run.pk).update(
                 matches_done=F("matches_done") + len(rows),
@@ -887,12 +995,12 @@ def _execute_judging(shard: Shard, owner: str) -> bool:
 
     jobs = [(r.pk, _retrying(client.chat, [{"role": "user", "content": prompts[r.pk]}], parse, retries)) for r in todo]
     try:
-        finished = _Pump(judge.max_concurrency, f"eval-{run.pk}-judge").run(
-            jobs, flush, lambda: _cancelled(run.pk), lambda: _renew(shard.pk, owner)
+        finished = _Pump(judge.max_concurrency, f"eval-{run.pk}-judge", limiter_for(judge, rate=False)).run(
+            jobs, flush, lambda: _cancelled(run.pk), lambda: _renew(shard.pk, owner),
+            lambda error: (LLMResult(ERROR, error=error), 0),
         )
     finally:
-        client_flush(client)
-        client.close()
+        client_flush(client)  # not closed: that would close the process's shared connection pool
     return finished
 
 

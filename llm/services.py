@@ -102,14 +102,18 @@ def endpoint_config(endpoint: ModelEndpoint) -> EndpointConfig:
     )
 
 
-def limiter_for(endpoint: ModelEndpoint) -> Limiter:
-    """Limits shared by every process: Redis when configured, else lock files under VAR_DIR."""
+def limiter_for(endpoint: ModelEndpoint, *, concurrency: bool = True, rate: bool = True) -> Limiter:
+    """Limits shared by every process: Redis when configured, else lock files under VAR_DIR.
+
+    `concurrency=False` or `rate=False` leaves that limit out, for a caller that takes it apart: a pool of
+    threads that each hold one concurrency slot for many calls, with a client taking rate tokens per call.
+    """
     redis_url = getattr(settings, "REDIS_URL", "") or None
     lock_dir = None if redis_url else str(settings.VAR_DIR / "llm-locks")
     return Limiter(
         f"endpoint:{endpoint.name}",
-        endpoint.max_concurrency,
-        endpoint.requests_per_minute or None,
+        endpoint.max_concurrency if concurrency else None,
+        (endpoint.requests_per_minute or None) if rate else None,
         redis_url=redis_url,
         lock_dir=lock_dir,
         lease_ttl=float(getattr(settings, "LLM_LIMITER_LEASE_SECONDS", 60.0)),
