@@ -106,8 +106,11 @@ def plan_next_batch(run: EvalRun, code: str, targets: list[EvalTarget]) -> Shard
     judge = _judge_for(run, code)
     # Room for the judge's whole concurrency in both orders, and a retry or two, within what is left.
     size = max(1, min(max(16, 4 * int(judge.max_concurrency)), left // 2))
-    if not shards:
-        plan = adaptive.warmup_plan(len(pool), len(items), seed=run.seed, per_pair=1)[:size]
+    # The warm-up (every pair on one item) comes first, over as many batches as it needs.
+    warmup = [c for c in adaptive.warmup_plan(len(pool), len(items), seed=run.seed, per_pair=1)
+              if used[c.first, c.second] == 0]
+    if warmup:
+        plan = warmup[:size]
     else:
         result = fit(run, pool_ids, rows, resamples=PLANNING_RESAMPLES)
         plan = adaptive.plan_comparisons(result.ratings, result.low, result.high, used, len(items), size=size,
