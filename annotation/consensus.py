@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_noop
+
 ACCEPT, EDIT, REJECT = "accept", "edit", "reject"
 APPROVED, REJECTED = "approved", "rejected"
 
@@ -28,6 +30,38 @@ FINAL_FIELDS = (
     "expected_behaviour",
     "reference_answer",
 )
+
+# The explanations are stored in English (status log, adjudication note) and translated where they are shown:
+# annotation/log_messages.py registers these templates, and FIELD_LABELS are the words a field list is made of.
+NO_ANNOTATIONS = gettext_noop("no annotations")
+MAJORITY_REJECT = gettext_noop("majority reject (%(n)s of %(total)s)")
+NO_MAJORITY = gettext_noop("no majority for accept or reject")
+NO_MAJORITY_ON = gettext_noop("no majority on %(fields)s")
+MAJORITY_ACCEPT = gettext_noop("majority accept (%(n)s of %(total)s)")
+UNANIMOUS_REJECT = gettext_noop("unanimous reject (%(total)s)")
+DECISIONS_DIFFER = gettext_noop("decisions differ (%(accept)s accept, %(reject)s reject)")
+UNANIMOUS_ACCEPT = gettext_noop("unanimous accept (%(total)s)")
+LABELS_DIFFER = gettext_noop("texts or labels differ: %(fields)s")
+NO_LABEL_MAJORITY = gettext_noop("no label majority on %(fields)s")
+LABELS_BY_MAJORITY = gettext_noop("all accept, labels by majority (%(total)s)")
+EXPLANATIONS = (
+    NO_ANNOTATIONS, MAJORITY_REJECT, NO_MAJORITY, NO_MAJORITY_ON, MAJORITY_ACCEPT, UNANIMOUS_REJECT,
+    DECISIONS_DIFFER, UNANIMOUS_ACCEPT, LABELS_DIFFER, NO_LABEL_MAJORITY, LABELS_BY_MAJORITY,
+)
+FIELD_LABELS = {
+    "text": gettext_noop("text"),
+    "dimension_id": gettext_noop("dimension"),
+    "sub_dimension_id": gettext_noop("sub-dimension"),
+    "technique_ids": gettext_noop("techniques"),
+    "risk_expression": gettext_noop("risk expression"),
+    "severity": gettext_noop("severity"),
+    "expected_behaviour": gettext_noop("expected behaviour"),
+    "reference_answer": gettext_noop("reference answer"),
+}
+
+
+def _fields(names: Sequence[str]) -> str:
+    return ", ".join(FIELD_LABELS[name] for name in names)
 
 
 @dataclass(frozen=True)
@@ -97,33 +131,33 @@ def evaluate(rule: str, votes: Sequence[Vote]) -> Outcome:
     if rule not in RULES:
         raise ValueError(f"unknown consensus rule {rule!r}")
     if not votes:
-        return Outcome(None, explanation="no annotations")
+        return Outcome(None, explanation=NO_ANNOTATIONS)
     keepers = [v for v in votes if v.keeps]
     rejecters = len(votes) - len(keepers)
 
     if rule == MAJORITY:
         if rejecters * 2 > len(votes):
-            return Outcome(REJECTED, explanation=f"majority reject ({rejecters} of {len(votes)})")
+            return Outcome(REJECTED, explanation=MAJORITY_REJECT % {"n": rejecters, "total": len(votes)})
         if len(keepers) * 2 <= len(votes):
-            return Outcome(None, explanation="no majority for accept or reject")
+            return Outcome(None, explanation=NO_MAJORITY)
         final, missing = _majority_final(keepers)
         if missing:
-            return Outcome(None, explanation="no majority on " + ", ".join(missing), undecided_fields=missing)
-        return Outcome(APPROVED, final, explanation=f"majority accept ({len(keepers)} of {len(votes)})")
+            return Outcome(None, explanation=NO_MAJORITY_ON % {"fields": _fields(missing)}, undecided_fields=missing)
+        return Outcome(APPROVED, final, explanation=MAJORITY_ACCEPT % {"n": len(keepers), "total": len(votes)})
 
     if not keepers:
-        return Outcome(REJECTED, explanation=f"unanimous reject ({len(votes)})")
+        return Outcome(REJECTED, explanation=UNANIMOUS_REJECT % {"total": len(votes)})
     if rejecters:
-        return Outcome(None, explanation=f"decisions differ ({len(keepers)} accept, {rejecters} reject)")
+        return Outcome(None, explanation=DECISIONS_DIFFER % {"accept": len(keepers), "reject": rejecters})
 
     if rule == UNANIMOUS:
         finals = {tuple(sorted(v.final().items(), key=lambda kv: kv[0])) for v in keepers}
         if len(finals) == 1:
-            return Outcome(APPROVED, keepers[0].final(), explanation=f"unanimous accept ({len(votes)})")
+            return Outcome(APPROVED, keepers[0].final(), explanation=UNANIMOUS_ACCEPT % {"total": len(votes)})
         differing = tuple(name for name in FINAL_FIELDS if len({getattr(v, name) for v in keepers}) > 1)
-        return Outcome(None, explanation="texts or labels differ: " + ", ".join(differing), undecided_fields=differing)
+        return Outcome(None, explanation=LABELS_DIFFER % {"fields": _fields(differing)}, undecided_fields=differing)
 
     final, missing = _majority_final(keepers)
     if missing:
-        return Outcome(None, explanation="no label majority on " + ", ".join(missing), undecided_fields=missing)
-    return Outcome(APPROVED, final, explanation=f"all accept, labels by majority ({len(votes)})")
+        return Outcome(None, explanation=NO_LABEL_MAJORITY % {"fields": _fields(missing)}, undecided_fields=missing)
+    return Outcome(APPROVED, final, explanation=LABELS_BY_MAJORITY % {"total": len(votes)})

@@ -27,7 +27,7 @@ from curation import sqlrows
 from curation.models import Dimension, Prompt, SubDimension, Technique
 from curation.text import find_unstorable
 
-from . import consensus, selectors
+from . import consensus, log_messages, selectors
 from .models import FREE_NOW, MAX_ANNOTATORS_PER_ITEM, Annotation, Claim, Lease, QueueItem, ReviewQueue
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,8 @@ def queue_items_route(*, prompt_ids: Iterable[int], actor=None) -> int:
     for qid, pks in by_queue.items():
         QueueItem.objects.bulk_create([QueueItem(queue_id=qid, prompt_id=pk) for pk in pks], batch_size=ROUTE_CHUNK)
         routed += curation_services.prompts_transition(
-            prompt_ids=pks, to_status=Prompt.Status.IN_REVIEW, actor=actor, reason=f"entered review queue “{names[qid]}”"
+            prompt_ids=pks, to_status=Prompt.Status.IN_REVIEW, actor=actor,
+            reason=log_messages.ENTERED_QUEUE % {"queue": names[qid]},
         )
     return routed
 
@@ -1195,7 +1196,7 @@ def _evaluate(item: QueueItem, *, actor, also: Sequence[str] = ()) -> None:
                 prompt_id=item.prompt_id,
                 decision=outcome.decision,
                 actor=actor,
-                reason=f"consensus in “{item.queue.name}”: {outcome.explanation}",
+                reason=log_messages.CONSENSUS_IN % {"queue": item.queue.name, "explanation": outcome.explanation},
                 final=final,
                 technique_ids=technique_ids,
                 review_summary=summary,
@@ -1319,7 +1320,7 @@ def item_adjudicate(
             prompt_id=item.prompt_id,
             decision=decision,
             actor=actor,
-            reason=f"adjudicated: {reason}",
+            reason=log_messages.ADJUDICATED % {"reason": reason},
             final=final_fields,
             technique_ids=technique_ids,
             review_summary=summary,
@@ -1346,7 +1347,9 @@ def item_reopen(*, item_id: int, actor, reason: str) -> QueueItem:
         raise AnnotationInvalid({"reason": _("Give a reason; it is logged.")})
     if (bad := find_unstorable(reason)) is not None:
         raise AnnotationInvalid({"reason": bad.message()})
-    curation_services.prompt_reopen(prompt_id=item.prompt_id, actor=actor, reason=f"reopened: {reason}")
+    curation_services.prompt_reopen(
+        prompt_id=item.prompt_id, actor=actor, reason=log_messages.REOPENED % {"reason": reason}
+    )
     item.state = QueueItem.State.ADJUDICATION
     item.adjudication_reason = QueueItem.AdjudicationReason.REOPENED
     item.adjudication_note = reason

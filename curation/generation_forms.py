@@ -5,6 +5,7 @@ from llm.models import ModelEndpoint
 
 from . import mutations
 from .models import Dimension, Event, GenerationRun, Prompt, SubDimension, Technique
+from .templatetags.livesec_text import display_name
 from .text import from_textarea
 
 
@@ -21,6 +22,12 @@ class SubDimensionChoiceField(forms.ModelChoiceField):
 class TechniqueChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Technique) -> str:
         return f"{obj.name_zh} ({obj.name_en})"
+
+
+class TechniqueFilterField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Technique) -> str:
+        # Labels are built when the form renders, so they follow the request's language.
+        return display_name(obj)
 
 
 def _dimensions():
@@ -108,8 +115,8 @@ class CandidateFilterForm(forms.Form):
     run = forms.IntegerField(label=_("Run"), required=False, min_value=1)
     dimension = DimensionChoiceField(label=_("Dimension"), queryset=_dimensions(), required=False,
                                      empty_label=_("All"))
-    technique = forms.ModelChoiceField(label=_("Technique"), queryset=Technique.objects.all(), required=False,
-                                       to_field_name="code", empty_label=_("All"))
+    technique = TechniqueFilterField(label=_("Technique"), queryset=Technique.objects.all(), required=False,
+                                     to_field_name="code", empty_label=_("All"))
     status = forms.ChoiceField(label=_("Status"), required=False,
                                choices=[("", _("All"))] + list(Prompt.Status.choices))
     source = forms.ChoiceField(label=_("Source"), required=False,

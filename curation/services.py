@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import bulk, sqlrows
+from . import bulk, log_messages, sqlrows
 from .models import Prompt, PromptLog
 from .text import check_storable, text_hash
 
@@ -456,9 +456,8 @@ def prompts_import(
         known = set(Prompt.objects.filter(external_id__in=ids).values_list("external_id", flat=True)) if ids else set()
         skipped = [RowRef(row.line, row.external_id) for row in valid if row.external_id in known]
         valid = [row for row in valid if row.external_id not in known]
-    reason = f"imported from {filename or fmt}"
-    if status == Status.APPROVED:
-        reason += " directly as approved (trusted source)"
+    template = log_messages.IMPORTED_APPROVED if status == Status.APPROVED else log_messages.IMPORTED_FROM
+    reason = template % {"file": filename or fmt}
     with transaction.atomic():
         drafts = []
         for row in valid:
