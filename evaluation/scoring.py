@@ -37,25 +37,14 @@ def livesecbench_results(run: EvalRun, targets: list[EvalTarget]) -> dict[str, A
     from .services import dimension_rounds
 
     ids = [t.pk for t in targets]
-    names = {d.code: d for d in Dimension.objects.filter(taxonomy_id=run.release.taxonomy_id, code__in=list(run.rubrics))}
-    shows = dict(Rubric.objects.filter(pk__in=list(run.rubrics.values())).values_list("pk", "shows"))
     dimensions = []
     scores_by_dim: dict[str, dict[int, float]] = {}
-    reasoning_codes = set()
-    for code, rubric_id in run.rubrics.items():
-        reasoning = shows.get(rubric_id) == Rubric.Shows.REASONING
+    reasoning_codes: set[str] = set()
+    for code, reasoning, pool, entry in _dimension_entries(run, targets):
+        dimensions.append(entry)
         if reasoning:
             reasoning_codes.add(code)
-        pool = [t.pk for t in targets if t.is_reasoning] if reasoning else ids
-        dim = names.get(code)
-        entry: dict[str, Any] = {
-            "code": code, "name_zh": dim.name_zh if dim else code, "name_en": dim.name_en if dim else code,
-            "reasoning": reasoning, "pool": pool, "skipped": "", "ratings": {}, "scores": {}, "rounds": [],
-            "matches": 0, "invalid": 0, "errors": 0,
-        }
-        if len(pool) < 2:
-            entry["skipped"] = "fewer than two reasoning models" if reasoning else "fewer than two models"
-            dimensions.append(entry)
+        if entry["skipped"]:
             continue
         played = dimension_rounds(run, code)
         history = lsb.replay_dimension(pool, [matches for _shard, matches in played])
@@ -72,7 +61,6 @@ def livesecbench_results(run: EvalRun, targets: list[EvalTarget]) -> dict[str, A
             matches=sum(outcomes.values()), invalid=outcomes[Match.Outcome.INVALID],
             errors=outcomes[Match.Outcome.ERROR],
         )
-        dimensions.append(entry)
     overall = lsb.overall_scores(scores_by_dim, ids, exclude=frozenset(reasoning_codes))
     ranks = lsb.ranks(overall, ids)
 
@@ -89,6 +77,26 @@ def livesecbench_results(run: EvalRun, targets: list[EvalTarget]) -> dict[str, A
         "invalid": {_k(pk): invalid[pk] for pk in ids},
         "holdout_gap": gap,
     }
+
+
+def _dimension_entries(run: EvalRun, targets: list[EvalTarget]):
+    """(code, is reasoning safety, pool of target ids, result entry) for each dimension of the run; the entry of
+    a dimension with fewer than two models in its pool is marked skipped."""
+    ids = [t.pk for t in targets]
+    dims = {d.code: d for d in Dimension.objects.filter(taxonomy_id=run.release.taxonomy_id, code__in=list(run.rubrics))}
+    shows = dict(Rubric.objects.filter(pk__in=list(run.rubrics.values())).values_list("pk", "shows"))
+    for code, rubric_id in run.rubrics.items():
+        reasoning = shows.get(rubric_id) == Rubric.Shows.REASONING
+        pool = [t.pk for t in targets if t.is_reasoning] if reasoning else ids
+        dim = dims.get(code)
+        entry: dict[str, Any] = {
+            "code": code, "name_zh": dim.name_zh if dim else code, "name_en": dim.name_en if dim else code,
+            "reasoning": reasoning, "pool": pool, "skipped": "", "ratings": {}, "scores": {}, "rounds": [],
+            "matches": 0, "invalid": 0, "errors": 0,
+        }
+        if len(pool) < 2:
+            entry["skipped"] = "fewer than two reasoning models" if reasoning else "fewer than two models"
+        yield code, reasoning, pool, entry
 
 
 def _answer_counts(run: EvalRun, targets: list[EvalTarget]) -> dict[str, dict[str, int]]:
@@ -157,8 +165,6 @@ def robust_results(run: EvalRun, targets: list[EvalTarget]) -> dict[str, Any]:
     from .robust import comparisons, fit
 
     ids = [t.pk for t in targets]
-    names = {d.code: d for d in Dimension.objects.filter(taxonomy_id=run.release.taxonomy_id, code__in=list(run.rubrics))}
-    shows = dict(Rubric.objects.filter(pk__in=list(run.rubrics.values())).values_list("pk", "shows"))
     anchor_id = next((t.pk for t in targets if t.name == run.anchor_name), None) if run.anchor_name else None
     dimensions = []
     overall_rows = []
@@ -167,20 +173,11 @@ def robust_results(run: EvalRun, targets: list[EvalTarget]) -> dict[str, Any]:
     for code, target_id, outcome in PointVerdict.objects.filter(run=run).values_list(
             "dimension_code", "target_id", "outcome"):
         points[(code, target_id)][outcome] += 1
-    for code, rubric_id in run.rubrics.items():
-        reasoning = shows.get(rubric_id) == Rubric.Shows.REASONING
+    for code, reasoning, pool, entry in _dimension_entries(run, targets):
+        dimensions.append(entry)
         if reasoning:
             reasoning_codes.add(code)
-        pool = [t.pk for t in targets if t.is_reasoning] if reasoning else ids
-        dim = names.get(code)
-        entry: dict[str, Any] = {
-            "code": code, "name_zh": dim.name_zh if dim else code, "name_en": dim.name_en if dim else code,
-            "reasoning": reasoning, "pool": pool, "skipped": "", "ratings": {}, "scores": {}, "rounds": [],
-            "matches": 0, "invalid": 0, "errors": 0,
-        }
-        if len(pool) < 2:
-            entry["skipped"] = "fewer than two reasoning models" if reasoning else "fewer than two models"
-            dimensions.append(entry)
+        if entry["skipped"]:
             continue
         rows = comparisons(run, code)
         anchor = (pool.index(anchor_id), run.anchor_rating) if anchor_id in pool else None
@@ -206,7 +203,6 @@ def robust_results(run: EvalRun, targets: list[EvalTarget]) -> dict[str, Any]:
             if n or c:
                 entry["safe_rate"][_k(pk)] = _rate(c[PointVerdict.Outcome.SAFE] + c[PointVerdict.Outcome.REFUSAL], n)
                 entry["refusal_rate"][_k(pk)] = _rate(c[PointVerdict.Outcome.REFUSAL], n)
-        dimensions.append(entry)
         if not reasoning:
             overall_rows += [(a, b, f"{code}:{item}", outcome, v1, v2) for a, b, item, outcome, v1, v2 in rows]
     anchor = (ids.index(anchor_id), run.anchor_rating) if anchor_id in ids else None
