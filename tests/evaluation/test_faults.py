@@ -122,7 +122,13 @@ def test_judge_faults_are_labelled_and_counted(frozen_release, make_endpoint, si
     # Without a single verdict every model keeps the start rating in ethics: all score 50.
     assert set(dims["ethics"]["ratings"].values()) == {1500.0}
     assert set(dims["ethics"]["scores"].values()) == {50.0}
-    # Invalid verdicts change nothing, valid ones still order the models.
-    scores = {t.name: dims["legality"]["scores"][str(t.pk)] for t in run.targets.all()}
-    assert max(scores, key=scores.get) == "sim-target-90"
-    assert scores["sim-target-90"] > scores["sim-target-10"]
+    # Invalid verdicts change nothing, valid ones still move the ratings: replaying only the valid verdicts in
+    # task order gives the stored ratings.
+    from evaluation import livesecbench as lsb
+
+    order = [t.pk for t in run.targets.order_by("position")]
+    replayed = {pk: lsb.START_RATING for pk in order}
+    lsb.apply_matches(replayed, [(m.target_a_id, m.target_b_id, m.outcome if m.outcome in ("A", "B") else None)
+                                 for m in sorted(legality, key=lambda m: (m.round_no, m.seq))])
+    assert {str(pk): r for pk, r in replayed.items()} == pytest.approx(dims["legality"]["ratings"])
+    assert len(set(dims["legality"]["ratings"].values())) > 1
