@@ -167,6 +167,27 @@ def _profiler(pid: int, out: str | None) -> subprocess.Popen | None:
                              "--nonblocking", "--output", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def client_floor(base_url: str, calls: int = 480, threads: int = 16) -> float:
+    """CPU ms per call of the bare client (the openai SDK under LLMClient, no limiter, no database), in this
+    process, at this moment: what the worker's figure cannot go below on this machine as loaded now."""
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llm.client import EndpointConfig, LLMClient
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    cfg = EndpointConfig(name="floor", base_url=base_url, model="sim-target-50", max_concurrency=threads,
+                         requests_per_minute=0, timeout=30)
+    with LLMClient(cfg, limiter=False) as client, ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda i: client.chat(f"预热 {i}", use_cache=False), range(threads)))
+        start = cpu()
+        list(pool.map(lambda i: client.chat(f"基线问题 {i}", use_cache=False), range(calls)))
+        return 1000 * (cpu() - start) / calls
+
+
 def answer_phase(release, targets, judge, worker: Worker, profile: str | None = None) -> dict:
     from evaluation.models import Shard
     from evaluation.services import run_cancel, run_create
@@ -263,6 +284,7 @@ def main() -> None:
         worker.wait_ready()
         time.sleep(1.0)  # let the start-up recovery task finish before the clock starts
 
+        floor = client_floor(base_url)
         _sim_reset(base_url)
         answers = answer_phase(release, targets, other_judge, worker, args.profile)
         stats = _sim_stats(base_url)
@@ -297,12 +319,13 @@ def main() -> None:
           f"{1000 * judged['cpu_s'] / max(1, judged['calls']):.2f} | {judge_stats['max_inflight']} |")
     print()
     target_requests = sum(n for model, n in judge_stats["by_model"].items() if model.startswith("sim-target"))
-    print(f"simulator saw {stats['requests']} target requests for {answers['calls']} answers; the judged run sent "
+    print(f"simulator saw {sum(n for m, n in stats['by_model'].items() if m.startswith('sim-target'))} target requests for {answers['calls']} answers; the judged run sent "
           f"{target_requests} target requests ({run.answers_reused} answers reused) and {run.judge_calls} judge "
           f"calls for {run.matches_total} matches")
     anchors = ", ".join(f"{name} {value:.2f}" for name, value in ANCHORS.items())
     print(f"efficiency {efficiency:.3f} (target >= {TARGET_EFFICIENCY}; on this machine {anchors}); "
-          f"CPU {cpu_ms:.2f} ms per call (target <= {TARGET_CPU_MS})")
+          f"CPU {cpu_ms:.2f} ms per call (target <= {TARGET_CPU_MS}); the bare client alone, measured just before: "
+          f"{floor:.2f} ms per call")
     result(calls_per_s=round(rate, 1), efficiency=round(efficiency, 3), cpu_ms_per_call=round(cpu_ms, 2))
 
 

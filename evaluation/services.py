@@ -336,6 +336,8 @@ def human_label_set(*, answer: Answer, dimension_code: str, label: str, actor) -
 
 # -- leases ------------------------------------------------------------------------------------
 
+# The lease owners of the executions running in this process. Keyed by owner, not by shard: two threads of a
+# process can meet on one shard (a duplicate delivery), and the end of one must not make the other look dead.
 _ACTIVE = ActiveSet()
 
 
@@ -346,15 +348,18 @@ def _lease_seconds() -> float:
 def _claim(shard_id: int, owner: str) -> bool:
     now = timezone.now()
     expires = now + timedelta(seconds=_lease_seconds())
+    # Conditions on the shard's own columns only: a condition through a join makes Django write the UPDATE as
+    # `WHERE id IN (SELECT …)`, which PostgreSQL evaluates on the snapshot taken before waiting for the row lock,
+    # so that two claims racing for one free lease both succeeded.
     open_ = Shard.objects.filter(
         pk=shard_id, status__in=[Shard.Status.PENDING, Shard.Status.RUNNING],
-        run__status__in=Run.ACTIVE,
+        run_id__in=Run.objects.filter(status__in=Run.ACTIVE).values("pk"),
     )
     free = Q(lease_owner="") | Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner)
     if open_.filter(free).update(lease_owner=owner, lease_expires_at=expires, status=Shard.Status.RUNNING):
         return True
     held = open_.values_list("lease_owner", flat=True).first()
-    if held and owner_dead(held, shard_id, _ACTIVE):
+    if held and owner_dead(held, held, _ACTIVE):
         log.warning("evaluation shard %s: lease holder %s is gone; taking it over", shard_id, held)
         return bool(open_.filter(lease_owner=held).update(lease_owner=owner, lease_expires_at=expires))
     return False
@@ -372,7 +377,7 @@ def _release(shard_id: int, owner: str) -> None:
 
 def _lease_free(shard: Shard, now) -> bool:
     return (not shard.lease_owner or shard.lease_expires_at is None or shard.lease_expires_at < now
-            or owner_dead(shard.lease_owner, shard.pk, _ACTIVE))
+            or owner_dead(shard.lease_owner, shard.lease_owner, _ACTIVE))
 
 
 # -- advancing a run ---------------------------------------------------------------------------
@@ -537,9 +542,18 @@ def shard_execute(*, shard_id: int, enqueue: bool = True) -> bool:
 def _execute_leased(shard_id: int) -> tuple[Shard, bool] | None:
     """Claim and execute one shard: (the shard, whether it is done), or None when it could not be claimed."""
     owner = new_owner()
-    if not _claim(shard_id, owner):
-        return None
-    _ACTIVE.add(shard_id)
+    # Known alive before the lease is taken: another thread of this process that finds the lease held by this
+    # process must see its holder alive even in the instant after the claim.
+    _ACTIVE.add(owner)
+    try:
+        if not _claim(shard_id, owner):
+            return None
+        return _execute_claimed(shard_id, owner)
+    finally:
+        _ACTIVE.discard(owner)
+
+
+def _execute_claimed(shard_id: int, owner: str) -> tuple[Shard, bool]:
     shard = Shard.objects.select_related("run", "target", "target__endpoint").get(pk=shard_id)
     complete = False
     try:
@@ -563,7 +577,6 @@ def _execute_leased(shard_id: int) -> tuple[Shard, bool] | None:
         )
     finally:
         _release(shard_id, owner)
-        _ACTIVE.discard(shard_id)
     return shard, complete
 
 
@@ -591,6 +604,9 @@ def _http_pool() -> Any:
 
 def _cancelled(run_id: int) -> bool:
     return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() not in Run.ACTIVE
+
+
+_THREAD_DONE = object()
 
 
 class _Pump:
@@ -640,28 +656,36 @@ class _Pump:
                     except IndexError:
                         return
                     results.put((key, failed(f"limiter: {exc}")))
+            finally:
+                # Wakes the owning thread at once: waiting out its timeout after the last call cost a second
+                # a shard.
+                results.put(_THREAD_DONE)
 
         threads = [threading.Thread(target=work, name=f"{self.name}-{i}", daemon=True)
                    for i in range(min(self.parallel, len(jobs)))]
         for thread in threads:
             thread.start()
+        live = len(threads)  # a thread's results come before its _THREAD_DONE: none left once all are in
         batch: list[tuple[Any, Any]] = []
         last_flush = last_renew = time.monotonic()
         renew_every = max(0.05, _lease_seconds() / 3)
         stopped = False
         while True:
-            alive = any(thread.is_alive() for thread in threads)
             try:
-                batch.append(results.get(timeout=min(FLUSH_SECONDS, renew_every)) if alive else results.get_nowait())
+                item = results.get(timeout=min(FLUSH_SECONDS, renew_every)) if live else results.get_nowait()
                 while True:
-                    batch.append(results.get_nowait())
+                    if item is _THREAD_DONE:
+                        live -= 1
+                    else:
+                        batch.append(item)
+                    item = results.get_nowait()
             except Empty:
                 pass
             now = time.monotonic()
             if now - last_renew >= renew_every:
                 renew()
                 last_renew = now
-            finished = not alive and results.empty()
+            finished = not live
             if batch and (finished or len(batch) >= FLUSH_EVERY or now - last_flush >= FLUSH_SECONDS):
                 flush(batch)
                 batch = []

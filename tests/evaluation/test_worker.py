@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from evaluation.models import Answer, EvalRun, Match, Shard
 from evaluation.services import run_create, run_execute_inline, shard_execute
+from llm.services import endpoint_update
 
 from .boards import board, forget, match_list, sim_stats
 
@@ -98,6 +99,11 @@ def _wait(predicate, timeout, worker, what):
     raise AssertionError(f"timed out waiting for {what}\n{worker.logs()}")
 
 
+def _concurrency(endpoints, n: int) -> None:
+    for endpoint in endpoints:
+        endpoint_update(endpoint=endpoint, max_concurrency=n)
+
+
 def _target_calls(sim) -> int:
     return sum(n for m, n in sim_stats(sim)["by_model"].items() if m.startswith("sim-target"))
 
@@ -110,14 +116,15 @@ def _judged(shard_id: int) -> int:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("pool", ["solo", "threads"])
 def test_killing_the_worker_mid_answers_and_mid_round_ends_as_an_uninterrupted_run(
-    frozen_release, make_endpoint, sim, tmp_path, pool
+    frozen_release, make_endpoint, sim, tmp_path, pool, settings
 ):
     release = frozen_release(per_dimension=30, dimensions=("legality", "ethics"), holdout_fraction=0.2)
-    targets = [make_endpoint(name, max_concurrency=2) for name in TARGETS]
-    judge = make_endpoint("sim-judge", max_concurrency=1)
+    targets = [make_endpoint(name, max_concurrency=8) for name in TARGETS]
+    judge = make_endpoint("sim-judge", max_concurrency=8)
     # The reference: the same release, targets, judge, seed and answer parameters, uninterrupted. It is then
     # forgotten (run, answers and verdicts), so that the interrupted run has to ask for everything itself. The
-    # simulator's targets and judge are deterministic, so the same prompt gets the same reply in both runs.
+    # simulator's targets and judge are deterministic, so the same prompt gets the same reply in both runs; how
+    # many calls are in flight changes no result (verdicts apply in task order, whenever they arrive).
     reference = run_execute_inline(
         run_id=run_create(release=release, targets=targets, judge=judge, seed=5, enqueue=False).pk)
     assert reference.status == EvalRun.Status.SUCCEEDED, reference.error
@@ -125,8 +132,11 @@ def test_killing_the_worker_mid_answers_and_mid_round_ends_as_an_uninterrupted_r
     n_answers, n_matches = reference.answers_total, reference.matches_total
     forget(reference)
 
+    _concurrency(targets, 2)
+    _concurrency([judge], 1)
     sim.reset()
-    sim.set_latency(100)  # 2 in flight per target: 20 answers/s, a shard of 60 questions takes 3 s
+    sim.set_latency(100)  # 2 in flight per target: 20 answers/s, 60 questions take 3 s
+    settings.EVAL_ANSWER_CHUNK = 20  # three shards per target, which one task takes one after the other
     run = run_create(release=release, targets=targets, judge=judge, seed=5, enqueue=False)
     worker = Worker(tmp_path, pool)
     try:
@@ -141,6 +151,7 @@ def test_killing_the_worker_mid_answers_and_mid_round_ends_as_an_uninterrupted_r
         lost_answers = sent - saved  # in flight or not yet written when the worker died
 
         sim.set_latency(0)
+        _concurrency(targets, 8)  # the rest of the answers quickly
         sim.set_model_fault("sim-judge", "latency=200")  # one in flight: a round of 12 matches takes 2.4 s
         worker.start()  # recovers the run on start-up: its lease holders are dead
 
@@ -158,6 +169,7 @@ def test_killing_the_worker_mid_answers_and_mid_round_ends_as_an_uninterrupted_r
         lost_verdicts = sim_stats(sim)["by_model"]["sim-judge"] - judged_at_kill
 
         sim.set_model_fault("sim-judge", None)
+        _concurrency([judge], 8)
         worker.start()
 
         def finished():
@@ -233,3 +245,36 @@ def _wait_for(predicate, timeout):
             return value
         time.sleep(0.02)
     raise AssertionError("timed out")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shard_delivered_to_many_threads_at_once_is_executed_once(frozen_release, make_endpoint, judge, sim):
+    """Duplicate deliveries of a shard's task (a run advance and a recovery queue it again; a task goes on with
+    its target's next chunk while that chunk's own task arrives) land on threads of one worker process."""
+    release = frozen_release(per_dimension=20, dimensions=("legality",), holdout_fraction=0)
+    target = make_endpoint("sim-target-50", max_concurrency=4)
+    run = run_create(release=release, targets=[target, make_endpoint("sim-target-10")], judge=judge,
+                     enqueue=False)
+    shard = Shard.objects.get(run=run, target__name="sim-target-50")
+    sim.set_latency(50)
+    start = threading.Barrier(16)
+    ran = []
+
+    def deliver():
+        try:
+            start.wait()
+            ran.append(shard_execute(shard_id=shard.pk, enqueue=False))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ran.count(True) == 1, ran
+    assert sim_stats(sim)["by_model"]["sim-target-50"] == 20
+    shard.refresh_from_db()
+    run.refresh_from_db()
+    assert (shard.status, shard.done, shard.attempts) == ("done", 20, 1)
+    assert (run.answers_done, run.answers_reused, run.target_calls) == (20, 0, 20)
