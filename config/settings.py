@@ -204,6 +204,9 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "curation.models.GenerationRun.Status",
         "BatchStatusEnum": "curation.models.GenerationBatch.Status",
         "ReleaseStatusEnum": "curation.models.Release.Status",
+        # Generation runs and evaluation runs both have a `mode`.
+        "GenerationModeEnum": "curation.models.GenerationRun.Mode",
+        "EvalModeEnum": "evaluation.models.EvalRun.Mode",
     },
 }
 
