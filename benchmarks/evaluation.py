@@ -1,22 +1,32 @@
 """Throughput of an evaluation run through the real run path: a Celery worker process on Redis, PostgreSQL writes.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres CELERY_BROKER_URL=redis://127.0.0.1:6379/11 \\
-        .venv/bin/python benchmarks/evaluation.py [--quick]
+        .venv/bin/python benchmarks/evaluation.py [--quick] [--pool prefork|threads] [--profile FILE]
 
 A frozen release of 2,000 items (four dimensions) is answered by 8 simulator targets at a fixed 100 ms latency,
 each limited to 4 calls in flight (`max_concurrency=4`): 32 in flight at most, so at most 320 calls/s. The
-simulator runs in its own process, as a provider would. The worker is `celery worker --pool threads
---concurrency 8`: a shard task spends its time waiting on HTTP (its calls run on a thread pool of the target's
-`max_concurrency`, its database writes on the task's own thread), so eight task threads of one process keep
-the eight targets busy at once; prefork would need eight processes (eight copies of Django, ~150 MB each) on a
-2-core machine for work that is all waiting. The run's answer shards are queued chunk by chunk across the
-targets, so the eight shards a worker takes first are one per target.
+simulator runs in its own process, as a provider would.
+
+The worker is `celery worker --pool prefork --concurrency 8`: eight processes, so that the eight targets' shards
+run at once, one per process, each with its target's 4 calls on threads. The work is mostly waiting, but each
+call still costs a few milliseconds of Python (the openai SDK most of it), about one core at 320 calls/s: in one
+process (`--pool threads --concurrency 8`) all of it goes through one GIL, and a reply waits its turn before the
+next call of that slot leaves (measured: 0.6-0.8 of the ceiling against 0.86 with prefork). Eight processes
+forked from the loaded parent share most of their memory. `--pool threads` measures the other. An answer
+shard's task goes on with its target's next chunk, so the eight tasks stay one per target.
 
 Measured for the answer phase: calls/s (answers stored / wall time from queueing the run to the last answer
 stored), its efficiency against the 320 calls/s ceiling, and the worker's client CPU time per call (user +
-system CPU of the worker process over the phase, from psutil, divided by the calls). The 8-target run is then
+system CPU of the worker's processes, the parent and its pool's children, over the phase, from psutil,
+divided by the calls). The 8-target run is then
 cancelled; a judged `livesecbench` run of 5 of the same targets follows (their answers are stored, so it
 only judges) with a judge limited to 16 in flight (160 calls/s at 100 ms), timed the same way.
+
+Also printed: the bare client's CPU per call measured just before in the same conditions (LLMClient alone, no
+limiter, no database: the floor of the worker's figure on this machine as loaded at that moment), and the CPU
+of the worker, the simulator and the whole machine during the answers. `--profile FILE` runs py-spy on the
+worker (threads holding the GIL) and writes raw stacks of the answers to FILE, of the judged run to
+FILE.judging.
 
 --quick: 200 items x 4 targets, judged with all 4. Last line:
 RESULT calls_per_s=<n> efficiency=<ratio> cpu_ms_per_call=<n>
@@ -44,7 +54,7 @@ DB_NAME = "livesec_bench_evaluation"
 LATENCY_MS = 100
 PER_TARGET = 4
 JUDGE_CONCURRENCY = 16
-WORKER_THREADS = 8
+WORKER_CONCURRENCY = 8  # one task per target at once
 DIMENSIONS = ("legality", "ethics", "privacy", "robustness")
 # Distinct models: answers are shared by (model, question), so two targets of one model would share them.
 RATES = (95, 85, 75, 65, 55, 45, 35, 25)
@@ -83,13 +93,13 @@ def _sim_reset(base_url: str) -> None:
 
 
 class Worker:
-    """`celery -A config worker --pool threads` on the benchmark database and a queue of its own."""
+    """`celery -A config worker --pool POOL --concurrency 8` on the benchmark database and a queue of its own."""
 
-    def __init__(self, env: dict[str, str], queue: str, log_path: Path):
+    def __init__(self, env: dict[str, str], queue: str, log_path: Path, pool: str):
         self.log_path = log_path
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency",
-             str(WORKER_THREADS), "-Q", queue, "--loglevel", "warning", "--without-gossip", "--without-mingle",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", pool, "--concurrency",
+             str(WORKER_CONCURRENCY), "-Q", queue, "--loglevel", "warning", "--without-gossip", "--without-mingle",
              "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -163,8 +173,9 @@ def _profiler(pid: int, out: str | None) -> subprocess.Popen | None:
     if not out:
         return None
     spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--gil", "--rate", "250", "--format", "raw",
-                             "--nonblocking", "--output", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--subprocesses", "--gil", "--rate", "250",
+                             "--format", "raw", "--nonblocking", "--output", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def client_floor(base_url: str, calls: int = 480, threads: int = 16) -> float:
@@ -188,16 +199,29 @@ def client_floor(base_url: str, calls: int = 480, threads: int = 16) -> float:
         return 1000 * (cpu() - start) / calls
 
 
-def answer_phase(release, targets, judge, worker: Worker, profile: str | None = None) -> dict:
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (every process, other users' included)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def answer_phase(release, targets, judge, worker: Worker, sim_pid: int, profile: str | None = None) -> dict:
+    import psutil
+
     from evaluation.models import Shard
     from evaluation.services import run_cancel, run_create
 
+    sim = psutil.Process(sim_pid)
     spy = _profiler(worker.proc.pid, profile)
+    sim0, busy0 = sum(sim.cpu_times()[:2]), _busy_seconds()
     cpu0, t0 = worker.cpu_seconds(), time.perf_counter()
     run = run_create(release=release, targets=targets, judge=judge, seed=1)  # queued to the worker on commit
     total = run.answers_total
     run = _wait_for(lambda: (r := _run_row(run.pk)).answers_done >= total and r, 1800, "the answers", poll=0.05)
     elapsed, cpu = time.perf_counter() - t0, worker.cpu_seconds() - cpu0
+    sim_cpu, busy = sum(sim.cpu_times()[:2]) - sim0, _busy_seconds() - busy0
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(60)
@@ -205,6 +229,7 @@ def answer_phase(release, targets, judge, worker: Worker, profile: str | None = 
     _wait_for(lambda: not Shard.objects.filter(run=run, status=Shard.Status.RUNNING).exclude(lease_owner="")
               .exists(), 60, "the cancelled run's shards to stop")
     return {"run": run, "calls": total, "target_calls": run.target_calls, "seconds": elapsed, "cpu_s": cpu,
+            "sim_cpu_s": sim_cpu, "busy_s": busy,
             "shards": Shard.objects.filter(run=run, kind=Shard.Kind.ANSWERS).count()}
 
 
@@ -228,6 +253,7 @@ def judged_run(release, targets, judge, worker: Worker, profile: str | None = No
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="200 items x 4 targets")
+    ap.add_argument("--pool", choices=("prefork", "threads"), default="prefork", help="the worker's pool")
     ap.add_argument("--profile", metavar="FILE",
                     help="py-spy the worker: raw stacks of the answers to FILE, of the judged run to FILE.judging")
     args = ap.parse_args()
@@ -280,13 +306,13 @@ def main() -> None:
 
         env = {**os.environ, "DATABASE_URL": db_url, "CELERY_BROKER_URL": broker, "CELERY_TASK_DEFAULT_QUEUE": queue,
                "LIVESEC_VAR_DIR": tmp.name, "PYTHONUNBUFFERED": "1"}
-        worker = Worker(env, queue, Path(tmp.name) / "worker.log")
+        worker = Worker(env, queue, Path(tmp.name) / "worker.log", args.pool)
         worker.wait_ready()
         time.sleep(1.0)  # let the start-up recovery task finish before the clock starts
 
         floor = client_floor(base_url)
         _sim_reset(base_url)
-        answers = answer_phase(release, targets, other_judge, worker, args.profile)
+        answers = answer_phase(release, targets, other_judge, worker, sim.pid, args.profile)
         stats = _sim_stats(base_url)
         rate = answers["calls"] / answers["seconds"]
         efficiency = rate / ceiling
@@ -307,7 +333,7 @@ def main() -> None:
         tmp.cleanup()
 
     print(f"machine: {speed:.3f} s for the reference loop (machine_speed: larger when the cores are shared)")
-    print(f"worker: --pool threads --concurrency {WORKER_THREADS}; simulator latency {LATENCY_MS} ms")
+    print(f"worker: --pool {args.pool} --concurrency {WORKER_CONCURRENCY}; simulator latency {LATENCY_MS} ms")
     print()
     print("| phase | calls | wall s | calls/s | ceiling | efficiency | worker CPU ms/call | max in flight |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -322,6 +348,11 @@ def main() -> None:
     print(f"simulator saw {sum(n for m, n in stats['by_model'].items() if m.startswith('sim-target'))} target requests for {answers['calls']} answers; the judged run sent "
           f"{target_requests} target requests ({run.answers_reused} answers reused) and {run.judge_calls} judge "
           f"calls for {run.matches_total} matches")
+    seconds = answers["seconds"]
+    print(f"CPU during the answers, in cores: worker {answers['cpu_s'] / seconds:.2f}, simulator "
+          f"{answers['sim_cpu_s'] / seconds:.2f} ({1000 * answers['sim_cpu_s'] / answers['calls']:.2f} ms a request), "
+          f"the whole machine {answers['busy_s'] / seconds:.2f} of {os.cpu_count()} (PostgreSQL, Redis and other "
+          f"users' processes included)")
     anchors = ", ".join(f"{name} {value:.2f}" for name, value in ANCHORS.items())
     print(f"efficiency {efficiency:.3f} (target >= {TARGET_EFFICIENCY}; on this machine {anchors}); "
           f"CPU {cpu_ms:.2f} ms per call (target <= {TARGET_CPU_MS}); the bare client alone, measured just before: "

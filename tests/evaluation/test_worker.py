@@ -39,7 +39,7 @@ class Worker:
 
     def __init__(self, tmp: Path, pool: str):
         self.tmp = tmp
-        self.pool = ["--pool", "solo"] if pool == "solo" else ["--pool", "threads", "--concurrency", "4"]
+        self.pool = ["--pool", "solo"] if pool == "solo" else ["--pool", pool, "--concurrency", "4"]
         self.queue = f"livesec-test-{uuid.uuid4().hex[:10]}"
         broker = os.environ.get("CELERY_BROKER_URL", "")
         self.broker = broker if broker.startswith(("redis://", "rediss://")) else "filesystem://"
@@ -114,7 +114,7 @@ def _judged(shard_id: int) -> int:
 
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("pool", ["solo", "threads"])
+@pytest.mark.parametrize("pool", ["solo", "threads", "prefork"])
 def test_killing_the_worker_mid_answers_and_mid_round_ends_as_an_uninterrupted_run(
     frozen_release, make_endpoint, sim, tmp_path, pool, settings
 ):
