@@ -135,15 +135,18 @@ def test_killing_the_worker_mid_answers_and_mid_round_ends_as_an_uninterrupted_r
     _concurrency(targets, 2)
     _concurrency([judge], 1)
     sim.reset()
-    sim.set_latency(100)  # 2 in flight per target: 20 answers/s, 60 questions take 3 s
-    settings.EVAL_ANSWER_CHUNK = 20  # three shards per target, which one task takes one after the other
+    sim.set_latency(150)  # 2 in flight per target: 13 answers/s, a chunk of 30 takes 2.3 s (two flushes)
+    settings.EVAL_ANSWER_CHUNK = 30  # two shards per target, which one task takes one after the other
     run = run_create(release=release, targets=targets, judge=judge, seed=5, enqueue=False)
     worker = Worker(tmp_path, pool)
     try:
         worker.start()
         worker.send("evaluation.tasks.eval_run_advance", run.pk)
 
-        _wait(lambda: Answer.objects.exists(), 60, worker, "the first answers")
+        def mid_chunk():
+            return any(0 < s.done < s.total for s in Shard.objects.filter(run=run, kind="answers", status="running"))
+
+        _wait(mid_chunk, 60, worker, "a chunk of answers half done")
         worker.kill()
         saved, sent = Answer.objects.count(), _target_calls(sim)
         assert 0 < saved < n_answers  # really killed while answers were being collected
