@@ -256,6 +256,7 @@ LOGGING = {
         "django.request": {"filters": ["client_error_without_traceback"]},
         "django.db.backends": {"level": "INFO"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
     },
 }
 

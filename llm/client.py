@@ -29,6 +29,12 @@ field (OpenRouter), or a ``<think>...</think>`` block at the start of the conten
 Parameters that ``chat.completions.create`` does not take (``reasoning={"enabled": True}``, ``top_k``,
 ``enable_thinking``, ...) are sent in ``extra_body``, from ``default_params`` and from the call alike.
 
+The request goes through the SDK's documented low-level call, ``client.post("/chat/completions",
+body=..., cast_to=bytes)``: the same connection pool, headers, authentication, timeouts and status
+errors (``APIStatusError`` and its subclasses, ``APITimeoutError``, ``APIConnectionError``) as
+``chat.completions.create``, without building the typed request and response objects, which cost
+more CPU than the HTTP call itself; the JSON body is read here (:func:`_parse_completion`).
+
 Retries: 408/409/429/5xx, timeouts and connection errors, at most ``max_attempts`` attempts in
 total.  The wait before a retry is ``min(Retry-After, retry_after_cap)`` when the server sent
 ``Retry-After``/``retry-after-ms``, else full jitter ``uniform(0, min(backoff_cap,
@@ -255,6 +261,47 @@ def _describe(exc: BaseException) -> str:
 
 
 
+_OPTION_KEYS = {"extra_headers": "headers", "extra_query": "params", "timeout": "timeout"}
+
+
+def _request_body(model: str, messages: list[dict[str, Any]], params: Mapping[str, Any]
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON body and the request options for ``client.post`` from :func:`request_params`' output:
+    named parameters as they are, ``extra_body`` merged in (it wins, as in the SDK), ``extra_headers``,
+    ``extra_query`` and ``timeout`` as request options; ``None`` values are left out."""
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    options: dict[str, Any] = {}
+    for k, v in params.items():
+        if k in _OPTION_KEYS:
+            if v is not None:
+                options[_OPTION_KEYS[k]] = v
+        elif k != "extra_body" and v is not None:
+            body[k] = v
+    extra = params.get("extra_body")
+    if isinstance(extra, Mapping):
+        body.update(extra)
+    body.pop("stream", None)  # one JSON reply per call; streaming is never asked for
+    return body, options
+
+
+def _content_text(content: Any) -> str:
+    """A message's content as text: a string as it is, a list of parts as their texts joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text") or "") for p in content if isinstance(p, Mapping))
+    return ""
+
+
+def _parse_completion(raw: bytes) -> dict[str, Any] | None:
+    """The completion object of a reply body, or None when it is not a JSON object."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _reasoning_field(extra: Mapping[str, Any]) -> str | None:
     """A trace sent beside the content: DeepSeek's ``reasoning_content`` or OpenRouter's ``reasoning``
     (else the text of its ``reasoning_details``)."""
@@ -388,6 +435,7 @@ class LLMClient:
         return result
 
     def _call_with_retries(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> LLMResult:
+        body, options = _request_body(self.config.model, messages, params)
         attempt = 0
         last_error = "no attempt made"
         last_status: int | None = None
@@ -397,11 +445,9 @@ class LLMClient:
             try:
                 if self.limiter is not None:
                     with self.limiter.slot(timeout=self.acquire_timeout):
-                        resp = self._openai.chat.completions.create(
-                            model=self.config.model, messages=messages, **params)
+                        raw = self._openai.post("/chat/completions", body=body, options=options, cast_to=bytes)
                 else:
-                    resp = self._openai.chat.completions.create(
-                        model=self.config.model, messages=messages, **params)
+                    raw = self._openai.post("/chat/completions", body=body, options=options, cast_to=bytes)
             except LimiterTimeout as exc:
                 return LLMResult(ERROR, attempts=attempt - 1, error=f"limiter: {exc}", status_code=last_status)
             except openai.APIStatusError as exc:
@@ -420,11 +466,12 @@ class LLMClient:
             except openai.OpenAIError as exc:  # e.g. response validation: not retryable
                 return LLMResult(ERROR, attempts=attempt, error=_describe(exc), status_code=last_status)
             else:
-                res = self._classify(resp, attempt)
+                data = _parse_completion(raw)
+                res = self._classify(data, attempt) if data is not None else None
                 if res is not None:
                     return res
                 last_status = 200
-                last_error = "response without choices"
+                last_error = "response without choices" if data is not None else "response is not a JSON object"
             if attempt < self.max_attempts:
                 delay = self.backoff_delay(attempt, retry_after)
                 log.info("LLM %s attempt %d/%d failed (%s); retrying in %.2fs", self.config.name, attempt,
@@ -433,26 +480,29 @@ class LLMClient:
         return LLMResult(ERROR, attempts=attempt, status_code=last_status,
                          error=f"{last_error} (gave up after {attempt} attempts)")
 
-    def _classify(self, resp: Any, attempt: int) -> LLMResult | None:
-        choices = getattr(resp, "choices", None) or []
-        if not choices:
+    def _classify(self, data: Mapping[str, Any], attempt: int) -> LLMResult | None:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
             return None  # retried
         choice = choices[0]
-        msg = getattr(choice, "message", None)
-        raw = (getattr(msg, "content", None) or "") if msg is not None else ""
-        finish = getattr(choice, "finish_reason", None)
-        reasoning = _reasoning_field(getattr(msg, "model_extra", None) or {})
+        msg = choice.get("message")
+        msg = msg if isinstance(msg, Mapping) else {}
+        raw = _content_text(msg.get("content"))
+        finish = choice.get("finish_reason")
+        reasoning = _reasoning_field(msg)
         content = raw
         if self.config.is_reasoning or raw.lstrip().lower().startswith("<think>"):
             content, think = strip_reasoning(raw, orphan_close=self.config.is_reasoning)
             if think:
                 reasoning = f"{reasoning}\n\n{think}" if reasoning else think
-        usage = getattr(resp, "usage", None)
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, Mapping) else {}
+        model = data.get("model")
         res = LLMResult(
             OK, content=content, finish_reason=finish, attempts=attempt, status_code=200,
-            prompt_tokens=getattr(usage, "prompt_tokens", None),
-            completion_tokens=getattr(usage, "completion_tokens", None),
-            reasoning=reasoning, model=getattr(resp, "model", None),
+            prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
+            completion_tokens=_int_or_none(usage.get("completion_tokens")),
+            reasoning=reasoning, model=model if isinstance(model, str) else None,
         )
         if finish in BLOCKED_FINISH_REASONS:
             res.outcome, res.error = BLOCKED, f"finish_reason={finish}"
@@ -461,3 +511,7 @@ class LLMClient:
         elif not content.strip():
             res.outcome, res.error = EMPTY, "empty content"
         return res
+
+
+def _int_or_none(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None

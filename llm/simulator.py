@@ -181,6 +181,8 @@ Terms:
                    else a ``key=...`` term, else a hash of (model, messages).
 ``slow[=S]``       sleep S seconds (default 5) before answering.
 ``latency=MS``     fixed extra latency in milliseconds (added to the server-wide ``--latency-ms``).
+``badbody[=V]``    HTTP 200 whose body is no completion: ``V=html`` (default) a proxy's HTML page,
+                   ``V=nochoices`` a JSON object with an empty ``choices`` list.
 ``malformed``      invalid JSON content (generator/judge) / garbled text (target).
 ``empty[=null]``   empty string content (``=null``: ``content: null``), finish_reason ``stop``.
 ``truncated``      content cut at ~60 %, finish_reason ``length``.
@@ -1311,7 +1313,7 @@ def _trace_wanted(body: Mapping[str, Any], knobs: Mapping[str, str | None]) -> b
 # ---------------------------------------------------------------------------
 
 _SPLIT_RE = re.compile(r"[,+;@\s]+")
-_FAILURE_TERMS = ("429", "slow", "malformed", "empty", "truncated", "blocked", "ramble", "echo")
+_FAILURE_TERMS = ("429", "slow", "badbody", "malformed", "empty", "truncated", "blocked", "ramble", "echo")
 
 
 def parse_fault_spec(spec: Any) -> dict[str, str | None]:
@@ -1528,8 +1530,9 @@ class SimHandler(BaseHTTPRequestHandler):
         if not self.server.quiet:
             super().log_message(format, *args)
 
-    def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None,
+              content_type: str = "application/json; charset=utf-8") -> None:
+        body = obj if isinstance(obj, bytes) else json.dumps(obj, ensure_ascii=False).encode("utf-8")
         leave = getattr(self, "_leave", None)
         if leave is not None:
             # count the request as finished *before* the client can see the response, so the
@@ -1538,7 +1541,7 @@ class SimHandler(BaseHTTPRequestHandler):
             leave(status)
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -1685,6 +1688,14 @@ class SimHandler(BaseHTTPRequestHandler):
             if re.fullmatch(r"5\d\d", name):
                 return self._error(int(name), "The server had an error while processing your request "
                                    "(simulated)", "server_error", "server_error")
+        if "badbody" in faults:
+            if (faults["badbody"] or "html") == "nochoices":
+                self._send(200, {"id": "chatcmpl-sim", "object": "chat.completion", "model": requested,
+                                 "choices": []})
+            else:
+                self._send(200, b"<html><body>502 Bad Gateway (simulated proxy page)</body></html>",
+                           content_type="text/html")
+            return 200
         user_text = "\n".join(str(m.get("content") or "") for m in messages
                               if isinstance(m, dict) and m.get("role") == "user")
         last_user = next((str(m.get("content") or "") for m in reversed(messages)

@@ -108,6 +108,18 @@ def test_persistent_500_errors_after_max_attempts(sim, make_client, sleeps):
     assert sim_stats(sim)["requests"] == 4
 
 
+@pytest.mark.parametrize("body", ["html", "nochoices"])
+def test_a_reply_that_is_no_completion_is_retried_then_an_error(sim, make_client, sleeps, body):
+    """A proxy's HTML page or a completion without choices, with HTTP 200: retried, then an error
+    that says what came back; a later good reply is taken."""
+    c = make_client(sim, max_attempts=3)
+    res = c.chat("hi", extra_headers=fault(f"badbody={body}"))
+    assert res.outcome == "error" and res.attempts == 3 and res.status_code == 200
+    assert ("not a JSON object" if body == "html" else "without choices") in res.error
+    res = c.chat("hi", extra_headers=fault(f"badbody={body},burst=1"))
+    assert res.outcome == "ok" and res.attempts == 2 and res.content
+
+
 def test_timeout_bounded_retries(fresh_sim, make_client, sleeps):
     c = make_client(fresh_sim, timeout=0.3, max_attempts=3)
     t0 = time.monotonic()
