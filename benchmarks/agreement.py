@@ -81,7 +81,7 @@ def load(n_items: int, seed: int = 7) -> dict:
     from django.utils import timezone
 
     from annotation.models import Annotation, ReviewQueue
-    from curation import bulk
+    from core import bulk
     from curation.models import Dimension, Prompt, Taxonomy
 
     rng = np.random.default_rng(seed)

@@ -3,7 +3,7 @@
 One MinHash-LSH index (curation.dedup.NearDupIndex) per process, caught up from the database before
 every check: prompts with an id above the index's high-water mark are added, prompts whose text
 changed are re-added, released items above their own mark likewise. Prompt creation is serialised
-(`bulk.lock_pool`), so ids commit in order and the high-water mark never skips a row.
+(`services.lock_pool`), so ids commit in order and the high-water mark never skips a row.
 
 The index is persisted under DEDUP_INDEX_DIR, named by NORMALIZATION_VERSION, the database and the
 high-water marks, so a new worker process loads it and only catches up. A file that does not match the

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import bulk, log_messages, sqlrows
+from core import bulk
+
+from . import log_messages, sqlrows
 from .models import Prompt, PromptLog
 from .text import check_storable, text_hash
 
@@ -92,6 +94,19 @@ class CreateResult:
     released_duplicates: list[int] = field(default_factory=list)
 
 
+# Any constant: the key of the advisory lock that serialises writes to the prompt pool.
+_POOL_LOCK_KEY = 0x4C53_504F_4F4C  # "LSPOOL"
+
+
+def lock_pool() -> None:
+    """Serialise prompt creation until the transaction ends (PostgreSQL).
+
+    Dedup checks then see every committed prompt, and ids commit in increasing order, which the dedup
+    index's high-water mark relies on.
+    """
+    bulk.advisory_xact_lock(_POOL_LOCK_KEY)
+
+
 def existing_hashes(hashes: Iterable[str], chunk: int = 20000) -> set[str]:
     """Which of these normalised-text hashes are already in the pool."""
     hashes = list(hashes)
@@ -129,7 +144,7 @@ def prompts_create(
         check_storable(draft.text)
         if not draft.normalized_hash:
             draft.normalized_hash = text_hash(draft.text)
-    bulk.lock_pool()
+    lock_pool()
     taken = existing_hashes(d.normalized_hash for d in drafts)
     verdicts = {}
     if near_dup_check:

@@ -602,6 +602,13 @@ def _http_pool() -> Any:
         return pool
 
 
+def http_stack_preload() -> None:
+    """Import what a first HTTP call would (the SDK's transport modules are imported on first use)."""
+    import openai
+
+    openai.DefaultHttpxClient().close()
+
+
 def _cancelled(run_id: int) -> bool:
     return Run.objects.filter(pk=run_id).values_list("status", flat=True).first() not in Run.ACTIVE
 

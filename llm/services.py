@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core import bulk
+
 from .client import EndpointConfig, LLMClient, LLMResult
 from .models import LLMCall, ModelEndpoint, ResponseCacheEntry
 from .ratelimit import Limiter
@@ -135,29 +137,35 @@ class _OwnedBuffer:
         return threading.get_ident() == self.owner
 
 
+_CALL_FIELDS = ("endpoint_id", "endpoint_name", "model", "purpose", "latency_ms", "prompt_tokens",
+                "completion_tokens", "outcome", "attempts", "status_code", "error", "cached", "created_at")
+
+
 class CallRecorder(_OwnedBuffer):
+    """An `LLMCall` row per chat(), written in bulk (COPY on PostgreSQL) by the owning thread."""
+
     def __init__(self, endpoint: ModelEndpoint, purpose: str = "") -> None:
         super().__init__()
         self.endpoint_id = endpoint.pk
-        self.purpose = purpose
-        self.rows: list[LLMCall] = []
+        self.purpose = purpose[:50]
+        self.rows: list[tuple] = []
 
     def __call__(self, row: dict[str, Any]) -> None:
-        call = LLMCall(
-            endpoint_id=self.endpoint_id,
-            endpoint_name=row["endpoint"][:100],
-            model=str(row.get("model") or "")[:200],
-            purpose=self.purpose[:50],
-            latency_ms=float(row.get("latency_ms") or 0),
-            prompt_tokens=row.get("prompt_tokens"),
-            completion_tokens=row.get("completion_tokens"),
-            outcome=row["outcome"],
-            attempts=int(row.get("attempts") or 0),
-            status_code=row.get("status_code"),
-            error=(row.get("error") or "")[:2000],
-            cached=bool(row.get("cached")),
-            created_at=dt.datetime.fromtimestamp(row.get("timestamp") or 0, tz=dt.UTC)
-            if row.get("timestamp") else timezone.now(),
+        stamp = row.get("timestamp")
+        call = (
+            self.endpoint_id,
+            row["endpoint"][:100],
+            str(row.get("model") or "")[:200],
+            self.purpose,
+            float(row.get("latency_ms") or 0),
+            row.get("prompt_tokens"),
+            row.get("completion_tokens"),
+            row["outcome"],
+            int(row.get("attempts") or 0),
+            row.get("status_code"),
+            (row.get("error") or "")[:2000],
+            bool(row.get("cached")),
+            dt.datetime.fromtimestamp(stamp, tz=dt.UTC) if stamp else timezone.now(),
         )
         with self.lock:
             self.rows.append(call)
@@ -168,7 +176,7 @@ class CallRecorder(_OwnedBuffer):
         with self.lock:
             rows, self.rows = self.rows, []
         if rows:
-            LLMCall.objects.bulk_create(rows)
+            bulk.insert_rows(LLMCall, _CALL_FIELDS, rows)
         return len(rows)
 
 

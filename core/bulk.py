@@ -1,7 +1,7 @@
-"""Fast bulk writes. On PostgreSQL rows go in with COPY; elsewhere through bulk_create.
+"""Fast bulk writes, for every app. On PostgreSQL rows go in with COPY; elsewhere through bulk_create.
 
 COPY skips per-value quoting in Python and the INSERT planner, which makes it several times faster for
-the large batches of imports, generation and release freezes.
+the large batches of imports, generation, release freezes and an evaluation's call records.
 """
 
 from __future__ import annotations
@@ -18,19 +18,12 @@ def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-# Any constant: the key of the advisory lock that serialises writes to the prompt pool.
-_POOL_LOCK_KEY = 0x4C53_504F_4F4C  # "LSPOOL"
-
-
-def lock_pool() -> None:
-    """Serialise prompt creation until the transaction ends (PostgreSQL).
-
-    Dedup checks then see every committed prompt, and ids commit in increasing order, which the dedup
-    index's high-water mark relies on. SQLite needs nothing: its writers are serialised already.
-    """
+def advisory_xact_lock(key: int) -> None:
+    """Hold PostgreSQL's advisory lock `key` until the transaction ends (nothing elsewhere: SQLite's writers are
+    serialised already)."""
     if on_postgres():
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_POOL_LOCK_KEY])
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
