@@ -87,7 +87,8 @@ def copy_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[S
     by_attname = {f.attname: f for f in meta.concrete_fields}
     column_sql = ", ".join(connection.ops.quote_name(by_attname[name].column) for name in fields)
     count = 0
-    with connection.cursor() as cur:
+    # The driver's errors (a unique violation...) are raised as Django's, as through the ORM.
+    with connection.wrap_database_errors, connection.cursor() as cur:
         raw = cur.cursor  # the psycopg cursor behind Django's wrapper
         with raw.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({column_sql}) FROM STDIN") as copy:
             lines: list[str] = []

@@ -213,3 +213,23 @@ def test_a_cancelled_run_resumed_sends_only_what_is_missing_and_ends_as_an_unint
     assert Answer.objects.count() == n_answers
     assert board(run) == expected
     assert match_list(run) == expected_matches
+
+
+@pytest.mark.django_db
+def test_an_answer_another_run_stored_first_is_kept_and_the_rest_of_the_batch_goes_in(make_endpoint):
+    """Two runs of one target answering the same question at once: the second batch meets the first's row (on
+    PostgreSQL the COPY fails on it and the batch goes in again skipping it); nothing is lost or overwritten."""
+    from evaluation import services
+
+    endpoint = make_endpoint("shared", "sim-target-50")
+
+    def row(h, text):
+        return Answer(fingerprint="f" * 64, content_hash=h, params_hash="p" * 64, endpoint_id=endpoint.pk,
+                      endpoint_name="shared", outcome="ok", text=text, attempts=1)
+
+    services._save_answers([row("a" * 64, "first run's answer")], retry_errors=set())
+    services._save_answers([row("a" * 64, "second run's answer"), row("b" * 64, "another question")],
+                           retry_errors=set())
+    stored = dict(Answer.objects.filter(fingerprint="f" * 64).values_list("content_hash", "text"))
+    assert stored == {"a" * 64: "first run's answer", "b" * 64: "another question"}
+    assert all(a.created_at and a.updated_at for a in Answer.objects.filter(fingerprint="f" * 64))
