@@ -25,6 +25,7 @@ LABELS = {
     "model": _("Model"),
     "templates": _("Template versions"),
     "params": _("Parameters"),
+    "techniques_requested": _("Techniques requested"),
     "events": _("Events"),
     "topics": _("Topics"),
     "llm_outcome": _("LLM outcome"),
@@ -44,8 +45,8 @@ KINDS = {
     "demo": _("Demo data"),
 }
 # The order a reader follows: what made it, where from, with what, then the rest as stored.
-ORDER = ("kind", "run", "batch", "endpoint", "model", "templates", "params", "events", "topics", "llm_outcome",
-         "source_prompt", "occurrence", "chain", "seed", "file", "line", "format", "import", "generator")
+ORDER = ("kind", "run", "batch", "endpoint", "model", "templates", "params", "techniques_requested", "events",
+         "topics", "llm_outcome", "source_prompt", "occurrence", "chain", "seed", "file", "line", "format", "import", "generator")
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,16 @@ def test_import_provenance_reads_file_line_format_and_the_extra_fields():
     assert [e.key for e in entries] == ["file", "line", "format", "import"]
     imported = entries[3]
     assert [(c.key, c.text, c.parts) for c in imported.children] == [("category", "诈骗", ()), ("tags", "", ("a", "b"))]
+
+
+def test_requested_techniques_have_a_label_in_both_languages(client, maintainer, taxonomy):
+    prompt = approved_prompt("请求了手法的题目", provenance={**GENERATION, "techniques_requested": ["role_play"]},
+                             source="generated")
+    client.force_login(maintainer)
+    url = reverse("curation:prompt_detail", args=[prompt.pk])
+    block = re.search(r'<td id="provenance">(.*?)</td>', client.get(url).content.decode(), re.S).group(1)
+    assert "<dt>请求的手法</dt>" in block and "techniques_requested" not in block
+    client.cookies["django_language"] = "en"
+    block = re.search(r'<td id="provenance">(.*?)</td>', client.get(url).content.decode(), re.S).group(1)
+    assert "<dt>Techniques requested</dt>" in block
+    assert block.index("<dt>Parameters</dt>") < block.index("<dt>Techniques requested</dt>") < block.index("<dt>Events</dt>")
