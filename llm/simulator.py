@@ -197,6 +197,11 @@ Terms:
                    texts are lines of the system and user messages and one or two cut-off
                    format fragments (``使用 "test_list" 字段，输入 "test_``); ``=mixed`` mixes
                    some real prompts in.
+``say=B64``        (any model) the reply's content is exactly the text B64 carries: URL-safe base64 of
+                   its UTF-8 (padding optional; lone surrogates pass), so hostile model output (markup,
+                   NUL, unpaired surrogates, megabytes) reaches the client as the model would send it.
+``say_trace=B64``  (reasoners) the same for the reasoning trace; a model that sends no trace sends this one.
+                   :func:`say_term` writes both.
 
 Every knob above (``tie``, ``bias``, ``rate.<code>``, ``trace``, ``blocked_rate``, ...) is a term of
 the same spec, so it works from any of the four sources, like the fault terms.
@@ -205,6 +210,7 @@ the same spec, so it works from any of the four sources, like the fault terms.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import random
@@ -236,6 +242,7 @@ __all__ = [
     "judge_pair",
     "judge_pointwise",
     "parse_fault_spec",
+    "say_term",
     "parse_rubric",
     "premise_stance",
     "reasoner_trace",
@@ -1340,6 +1347,16 @@ def parse_fault_spec(spec: Any) -> dict[str, str | None]:
     return out
 
 
+def say_term(text: str, *, name: str = "say") -> str:
+    """The fault term that makes a model reply ``text`` exactly (``name="say_trace"``: its reasoning trace)."""
+    return f"{name}=" + base64.urlsafe_b64encode(text.encode("utf-8", "surrogatepass")).decode("ascii").rstrip("=")
+
+
+def _said(value: str | None) -> str:
+    raw = (value or "").strip()
+    return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8", "surrogatepass")
+
+
 def _is_failure(name: str) -> bool:
     return name in _FAILURE_TERMS or bool(re.fullmatch(r"5\d\d", name))
 
@@ -1532,7 +1549,14 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None,
               content_type: str = "application/json; charset=utf-8") -> None:
-        body = obj if isinstance(obj, bytes) else json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        if isinstance(obj, bytes):
+            body = obj
+        else:
+            text = json.dumps(obj, ensure_ascii=False)
+            try:
+                body = text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (say=): JSON's own escape carries it
+                body = json.dumps(obj).encode("ascii")
         leave = getattr(self, "_leave", None)
         if leave is not None:
             # count the request as finished *before* the client can see the response, so the
@@ -1770,6 +1794,10 @@ class SimHandler(BaseHTTPRequestHandler):
                 content = _ramble(base, [], rng)
         if "echo" in faults and kind == "generator":
             content = _echo(messages, prompts if (faults["echo"] or "").lower() == "mixed" else [], rng)
+        if "say" in faults:
+            content = _said(faults["say"])
+        if "say_trace" in faults:
+            trace = _said(faults["say_trace"])
         if "truncated" in faults:
             content = (content or "")[: max(1, int(len(content or "") * 0.6))]
             finish = "length"
