@@ -15,6 +15,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from accounts.permissions import maintainer_required
+from core.spreadsheet import spreadsheet_row
 from curation.models import Prompt
 
 from . import agreement_report as report
@@ -163,20 +164,11 @@ def dashboard(request):
 # --------------------------------------------------------------------------- CSV
 
 
-def _safe_cell(value: Any) -> Any:
-    """Text starting like a formula is neutralised so a spreadsheet never evaluates it."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def csv_response(rows: list[list[Any]], filename: str) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for row in rows:
-        writer.writerow([_safe_cell(v) for v in row])
+        writer.writerow(spreadsheet_row(row))
     # The BOM makes Excel read the file as UTF-8 (Chinese names would be garbled otherwise).
     response = HttpResponse(("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

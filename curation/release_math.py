@@ -877,7 +877,15 @@ def dataset_card(
         if fmt in files:
             name, sha, rows = files[fmt]
             lines.append(f"| `{name}` | {rows} | `{sha}` |")
+    csv_name = files.get("csv", ("data.csv", "", 0))[0]
+    parquet_name = files.get("parquet", ("data.parquet", "", 0))[0]
     lines += [
+        "",
+        f"`{csv_name}` is spreadsheet-safe: a cell that starts with `=`, `+`, `-`, `@`, a tab or a line break "
+        "(and is not a plain number) is written with a leading apostrophe `'`, so a spreadsheet shows it as text "
+        "instead of running it as a formula. Its texts are therefore not byte-exact. For the raw text, use "
+        f"`{jsonl}` or `{parquet_name}`: both hold every text byte for byte as stored, and the item hashes "
+        "below are checked against the JSONL.",
         "",
         "## Counts by dimension",
         "",

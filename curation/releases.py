@@ -28,6 +28,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from core.spreadsheet import spreadsheet_row
+
 from . import release_math as rm
 from .models import (
     Dimension,
@@ -1272,6 +1274,7 @@ def write_export_files(
     csv_buffer = io.StringIO()
     writer = csv.writer(csv_buffer, lineterminator="\r\n")
     writer.writerow(rm.CSV_COLUMNS)
+    csv_cells = spreadsheet_row
 
     def flush() -> None:
         jsonl.write(b"".join(lines))
@@ -1283,7 +1286,7 @@ def write_export_files(
     try:
         for record in iter_release_records(release, scope=scope):
             lines.append(json_line(record))
-            writer.writerow(rm.csv_row(record))
+            writer.writerow(csv_cells(rm.csv_row(record)))
             columns.add(record)
             rows += 1
             if rows % TEXT_FLUSH_ROWS == 0:

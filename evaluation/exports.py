@@ -7,16 +7,9 @@ import io
 import json
 from typing import Any
 
+from core.spreadsheet import spreadsheet_row
+
 from .selectors import Leaderboard
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula is written with a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _fmt(value: float | None) -> str:
@@ -78,16 +71,18 @@ def leaderboard_csv(board: Leaderboard) -> str:
     codes = [d["code"] for d in board.dimensions]
     robust = ["overall_low", "overall_high", "shared_rank"] if board.robust else []
     lsb = ["livesecbench_rank", "livesecbench_overall"] if board.has_livesecbench else []
-    writer.writerow(["rank", "model", "overall", *robust, *codes, "rank_change", "blocked", "empty", "answer_errors",
-                     "invalid_verdicts", "holdout_gap", *lsb])
+    writer.writerow(spreadsheet_row([
+        "rank", "model", "overall", *robust, *codes, "rank_change", "blocked", "empty", "answer_errors",
+        "invalid_verdicts", "holdout_gap", *lsb,
+    ]))
     for r in board.rows:
         extra = [_fmt(r.overall_low), _fmt(r.overall_high), int(r.shared_rank)] if board.robust else []
         tail = [r.livesecbench_rank or "", _fmt(r.livesecbench_overall)] if board.has_livesecbench else []
-        writer.writerow([
-            r.rank, _cell(r.name), _fmt(r.overall), *extra, *(_fmt(r.scores.get(c)) for c in codes),
+        writer.writerow(spreadsheet_row([
+            r.rank, r.name, _fmt(r.overall), *extra, *(_fmt(r.scores.get(c)) for c in codes),
             "" if r.rank_change is None else r.rank_change, r.blocked, r.empty, r.answer_errors, r.invalid,
             _fmt(r.holdout_gap), *tail,
-        ])
+        ]))
     return out.getvalue()
 
 

