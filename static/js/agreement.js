@@ -81,7 +81,16 @@
     canvas.setAttribute("data-drawn", "1");
   }
 
-  document.addEventListener("DOMContentLoaded", draw);
-  // The filters swap the results (canvas included) in place: draw again on the new canvas.
-  document.addEventListener("htmx:afterSettle", draw);
+  // Each heat-map cell's colour comes in data-colour; set through the CSSOM because the CSP refuses style="…".
+  function paint() {
+    document.querySelectorAll("#kappa-heatmap td[data-colour]").forEach(function (cell) {
+      cell.style.background = cell.getAttribute("data-colour");
+    });
+  }
+
+  function render() { paint(); draw(); }
+
+  document.addEventListener("DOMContentLoaded", render);
+  // The filters swap the results (canvas and heat map included) in place: draw again on the new ones.
+  document.addEventListener("htmx:afterSettle", render);
 })();
