@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from accounts.permissions import IsAnyRole
 
 from . import errors, views
 
@@ -26,11 +29,15 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The schema and its Swagger UI are for signed-in users with a role, like the API they describe: anonymous
+    # schema calls get 401 (the API's own authentication), anonymous visitors of the docs page the login page.
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[IsAnyRole]), name="schema"),
     # The split view serves Swagger's init script as a response of its own (?script), not inline: see the CSP.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
+        login_required(SpectacularSwaggerSplitView.as_view(
+            url_name="schema", template_name="api/swagger_ui.html", permission_classes=[IsAnyRole],
+        )),
         name="swagger-ui",
     ),
 ]

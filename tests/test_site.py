@@ -40,6 +40,31 @@ def test_openapi_schema_and_offline_docs(client, maintainer):
 
 
 @pytest.mark.django_db
+def test_the_schema_and_its_docs_are_for_signed_in_users_with_a_role(client, annotator):
+    from rest_framework.authtoken.models import Token
+
+    from tests.factories import UserFactory
+
+    schema = client.get(reverse("schema"), {"format": "json"})
+    assert schema.status_code == 401 and "paths" not in schema.content.decode()
+    docs = client.get(reverse("swagger-ui"))
+    assert docs.status_code == 302 and docs["Location"].startswith(reverse("accounts:login"))
+    script = client.get(reverse("swagger-ui"), {"script": ""})
+    assert script.status_code == 302
+    client.force_login(UserFactory())  # signed in, but no role
+    assert client.get(reverse("schema"), {"format": "json"}).status_code == 403
+    assert client.get(reverse("swagger-ui")).status_code == 403
+    client.force_login(annotator)
+    assert "/api/prompts/" in client.get(reverse("schema"), {"format": "json"}).json()["paths"]
+    docs = client.get(reverse("swagger-ui"))
+    assert docs.status_code == 200 and "swagger-ui" in docs.content.decode()
+    client.logout()
+    token = Token.objects.create(user=annotator)
+    by_token = client.get(reverse("schema"), {"format": "json"}, HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert by_token.status_code == 200 and "/api/prompts/" in by_token.json()["paths"]
+
+
+@pytest.mark.django_db
 def test_seed_demo_is_idempotent_and_prints_the_logins(capsys, settings):
     settings.DEBUG = True  # the test runner turns it off; seed_demo is a development command
     call_command("seed_demo")
