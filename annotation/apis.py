@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -281,6 +281,19 @@ def _to_input(data) -> services.AnnotationInput:
     )
 
 
+def _own_input(request, *, is_own) -> services.AnnotationInput:
+    """The body, parsed and validated, but only once the object is known to be the caller's: someone else's
+    claim or annotation answers 404 whatever the body, so a 400 never tells that an id exists. The ownership
+    query runs only when the body is bad (a valid one reaches the service, which checks ownership under its
+    lock)."""
+    try:
+        return _to_input(request.data)
+    except (ParseError, ValidationError):
+        if not is_own():
+            raise NotFound
+        raise
+
+
 class SubmitOutput(serializers.Serializer):
     status = serializers.CharField()
     surplus = serializers.BooleanField()
@@ -321,7 +334,7 @@ class ClaimSubmitApi(APIView):
 
     @extend_schema(request=AnnotationInputSerializer, responses={201: SubmitOutput, 200: SubmitOutput})
     def post(self, request, pk: int):
-        data = _to_input(request.data)
+        data = _own_input(request, is_own=lambda: selectors.claim_is_own(pk=pk, user=request.user))
         try:
             result = services.annotation_submit(claim_id=pk, user=request.user, data=data)
         except services.NotAllowed:
@@ -364,7 +377,7 @@ class AnnotationReviseApi(APIView):
 
     @extend_schema(request=AnnotationInputSerializer, responses=SubmitOutput)
     def post(self, request, pk: int):
-        data = _to_input(request.data)
+        data = _own_input(request, is_own=lambda: selectors.annotation_is_own(pk=pk, user=request.user))
         try:
             result = services.annotation_revise(annotation_id=pk, user=request.user, data=data)
         except services.NotAllowed:
@@ -428,10 +441,10 @@ class AdjudicationDecideApi(APIView):
 
     @extend_schema(request=AdjudicationDecideInputSerializer, responses=AdjudicationOutput)
     def post(self, request, pk: int):
+        item = get_object_or_404(QueueItem.objects.select_related("prompt"), pk=pk)
         data = self.AdjudicationDecideInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
-        item = get_object_or_404(QueueItem.objects.select_related("prompt"), pk=pk)
         final = None
         if d["decision"] == Prompt.Status.APPROVED:
             base = services.final_labels_from(item=item, annotation_id=d.get("from_annotation"))
@@ -470,9 +483,9 @@ class AdjudicationReopenApi(APIView):
 
     @extend_schema(request=AdjudicationReopenInputSerializer, responses=AdjudicationOutput)
     def post(self, request, pk: int):
+        item = get_object_or_404(QueueItem, pk=pk)
         data = self.AdjudicationReopenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        item = get_object_or_404(QueueItem, pk=pk)
         try:
             services.item_reopen(item_id=item.pk, actor=request.user, reason=data.validated_data["reason"])
         except services.AnnotationError as exc:

@@ -207,6 +207,14 @@ def technique_choices() -> list[Technique]:
     return list(Technique.objects.all())
 
 
+def claim_is_own(*, pk: int, user) -> bool:
+    return Claim.objects.filter(pk=pk, annotator_id=user.pk).exists()
+
+
+def annotation_is_own(*, pk: int, user) -> bool:
+    return Annotation.objects.filter(pk=pk, annotator_id=user.pk).exists()
+
+
 def annotation_list_for_item(*, item: QueueItem) -> list[Annotation]:
     return list(
         Annotation.objects.filter(prompt_id=item.prompt_id)

@@ -171,6 +171,7 @@ def run_resume(request, pk: int):
 @maintainer_required
 @require_POST
 def run_publish(request, pk: int):
+    get_object_or_404(EvalRun, pk=pk)  # an unknown run is 404 whatever the form says
     if request.POST.get("confirm") != "1":
         messages.error(request, _("Tick the confirmation to publish."))
         return redirect("evaluation:run_detail", pk=pk)

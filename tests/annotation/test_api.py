@@ -168,6 +168,40 @@ def test_claims_of_others_are_not_found(taxonomy, annotators, api):
     assert Lease.objects.get().expires_at > timezone.now()
 
 
+def test_ownership_is_checked_before_the_body(taxonomy, annotators, api, maintainer):
+    """Someone else's claim or annotation is 404 whatever the body (empty, invalid, malformed or valid); the
+    owner gets 400 for a bad body. An unknown adjudication item is 404 before its body is read too."""
+    queue = make_queue(n=2)
+    (item,) = make_items(1)
+    owner = api(annotators[0])
+    claim = post(owner, "api-queue-next", queue.pk).json()["id"]
+    other = api(annotators[1])
+    bodies = [{}, {"decision": "不存在的选项"}, {"decision": "accept"}]
+    for body in bodies:
+        assert post(other, "api-claim-submit", claim, body).status_code == 404, body
+    malformed = other.post(reverse("api-claim-submit", args=[claim]), "{not json", content_type="application/json")
+    assert malformed.status_code == 404
+    assert not Annotation.objects.exists()
+    owner = api(annotators[0])
+    assert post(owner, "api-claim-submit", claim, {}).status_code == 400
+    assert post(owner, "api-claim-submit", claim, {"decision": "不存在的选项"}).status_code == 400
+    annotation = post(owner, "api-claim-submit", claim, {"decision": "accept"}).json()["annotation"]["id"]
+
+    other = api(annotators[1])
+    for body in [*bodies, {"decision": "reject", "reject_reason": "unclear"}]:
+        assert post(other, "api-annotation-revise", annotation, body).status_code == 404, body
+    assert Annotation.objects.get().decision == "accept"
+    owner = api(annotators[0])
+    assert post(owner, "api-annotation-revise", annotation, {}).status_code == 400
+    assert post(owner, "api-annotation-revise", annotation, {"decision": "reject", "reject_reason": "unclear"}).status_code == 200
+
+    staff = api(maintainer)
+    missing = item.pk + 1000
+    assert post(staff, "api-adjudication-decide", missing, {}).status_code == 404
+    assert post(staff, "api-adjudication-reopen", missing, {}).status_code == 404
+    assert post(staff, "api-adjudication-decide", item.pk, {}).status_code == 400
+
+
 def test_the_claim_answers_with_the_prompt_its_labels_techniques_twin_and_lease(taxonomy, annotators, api, hostile_strings):
     from curation.models import Dimension, Technique
 

@@ -621,3 +621,9 @@ def test_the_leaderboard_csv_neutralises_a_model_name_a_spreadsheet_would_run(cl
     assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
     assert formula in [r["model"] for r in json.loads(client.get(
         reverse("evaluation:leaderboard_export", args=[release.version, "json"])).content)["rows"]]
+
+
+def test_publishing_an_unknown_run_is_404_with_or_without_the_confirmation(client, maintainer):
+    client.force_login(maintainer)
+    for body in ({}, {"confirm": "1"}):
+        assert client.post(reverse("evaluation:run_publish", args=[987654]), body).status_code == 404
