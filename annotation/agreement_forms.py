@@ -57,7 +57,7 @@ class AgreementFilterForm(forms.Form):
     )
     min_shared = forms.IntegerField(
         label=_("Minimum shared items (k)"), required=False, min_value=1, max_value=MAX_MIN_SHARED, initial=10,
-        widget=forms.NumberInput(attrs={"style": "width:6em"}),
+        widget=forms.NumberInput(attrs={"class": "narrow-number"}),
     )
 
     def clean(self):
