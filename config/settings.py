@@ -1,6 +1,7 @@
 """LiveSec Studio settings: one file, driven by the environment (see .env.example)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
     "csp",
     "accounts",
     "llm",
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so the lockout page it returns is rendered with the session, language and user already set.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,6 +159,31 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Login throttling (django-axes): AxesStandaloneBackend refuses a locked-out account or address before the
+# password is checked. Failures are counted per account and, separately, per client address; past the limit
+# within the cool-off window every login from that account or address is refused with the lockout page
+# (429) until the window has passed since its last failure. Every failure and lockout is kept in the database
+# (AccessAttempt, AccessFailureLog), shown in the Django admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_HANDLER = "accounts.throttle.LoginAttemptHandler"  # a success clears only its own account's failures
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# A refused attempt during a lockout does not push its end further: the page can then say when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_SENSITIVE_PARAMETERS = ["password"]  # log lines name the account and address; passwords never
+# Behind a reverse proxy every request comes from the proxy's address: name the header it sets (e.g.
+# HTTP_X_FORWARDED_FOR) and how many proxies stand in front, or all visitors share one per-address count.
+AXES_IPWARE_META_PRECEDENCE_ORDER = tuple(env_list("LOGIN_CLIENT_IP_HEADERS", ["REMOTE_ADDR"]))
+AXES_IPWARE_PROXY_COUNT = int(os.environ["LOGIN_PROXY_COUNT"]) if os.environ.get("LOGIN_PROXY_COUNT") else None
 
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
