@@ -11,6 +11,7 @@ import logging
 from functools import lru_cache
 
 from django.contrib.staticfiles import finders
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
@@ -19,6 +20,8 @@ from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
+
+from core.parsers import too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,13 @@ def _page(request: HttpRequest, template: str, status: int, detail: str) -> Http
 
 @requires_csrf_token
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        # Said as it is (413), not as a malformed request: the sender can send less.
+        detail = too_large_message()
+        if _is_api(request):
+            return JsonResponse({"detail": detail}, status=413)
+        return render(request, "400.html", {"request_path": request.path, "detail": detail, "status": 413},
+                      status=413)
     return _page(request, "400.html", 400, _("Malformed request."))
 
 

@@ -220,7 +220,14 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# At most 1 MB of form fields or JSON per request (files of an upload do not count): more is no text anyone
+# types, and is refused with 413 (config.errors, core.parsers) before it is read.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
 REST_FRAMEWORK = {
+    # JSON with the size limit above and no NUL or unpaired surrogate in any string (core.parsers).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StorableJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call is told to authenticate (401) rather than refused (403).
         "accounts.authentication.TokenAuthentication",

@@ -1,0 +1,301 @@
+"""Hostile text through every text field a page or an API shows: stored exactly, shown escaped, never run.
+
+The corpus is /work/shared/testdata/hostile-strings.json (tests/data/ holds a copy). Every field gets a mix of
+all its categories (markup, attribute breakers, htmx attributes, template syntax, SQL, bidi and zero-width
+controls, combining marks, astral CJK, CR/LF/tab); the whole corpus goes through the cheapest path only (the
+event API and the event page). NUL and lone surrogates are refused with a 400 that names the field, in every
+JSON API and form; an oversized request is refused with a 413 that says so, never a 500.
+
+Inventory (field → where it is shown → where it is tested; "here" = this module):
+
+| field (write path) | shown on | test |
+|---|---|---|
+| prompt text (import, generation, annotation edit, adjudication) | prompt list/detail, candidates, review, twin, adjudication, agreement, release diff, drill-down; prompts API, claim API | curation/test_import.py, test_prompt_pages.py, test_generation_faults.py, test_text_storage.py; annotation/test_pages.py, test_api.py, test_agreement_dashboard.py; curation/test_release_pages.py |
+| prompt provenance (generation run, batch raw output, gate reasons) | prompt detail, run page | curation/test_prompt_pages.py, test_generation_faults.py |
+| annotation final text, note, reference answer; revise | adjudication side by side, my work; annotation API | NUL/surrogate: here (`test_json_apis_refuse_nul_and_lone_surrogates`); display: annotation/test_pages.py |
+| reject reason | choice, not free text | — |
+| adjudication / reopen reason | adjudication page, prompt log | NUL/surrogate: here |
+| queue name, guidelines (Markdown, sanitised) | queue list/detail/edit, review page; queues API | here (`test_queue_name_and_guidelines`); annotation/test_pages.py (guidelines sanitised) |
+| event title, summary, tags | event list, event edit, generation page; events API | here (whole corpus: `test_whole_corpus_through_the_event_api_and_page`; `test_event_title_and_tags`) |
+| generator template system text, body, change note | template list, template edit (history) | here (`test_generator_template_texts`) |
+| endpoint model, base URL, notes (name is a slug) | endpoint list/edit, connection-test fragment; endpoints API | here (`test_endpoint_texts_and_the_connection_test_fragment`) |
+| release title, notes | release list/detail/edit; releases API | here (`test_release_title_and_notes_through_the_api`); curation/test_release_pages.py |
+| release items (frozen copies) and exports (JSONL, CSV, Parquet, card) | release pages, downloads | curation/test_release_exports.py, test_release_pages.py |
+| rubric text, change note (rubric editor) | rubric detail (history), rubric list | here (`test_rubric_text_and_change_note`) |
+| run system prompt (run form, API) | run detail; evaluations API | here (`test_run_system_prompt_and_model_output`) |
+| answers, reasoning traces, raw judge replies (model output, through the simulator's `say=`) | drill-down page and its API, calibration page, leaderboard | here (`test_run_system_prompt_and_model_output`); evaluation/test_pages.py (written into rows) |
+| calibration labels | choices; the dimension filter is echoed | here (`test_calibration_dimension_filter_is_escaped`) |
+| leaderboard model names (endpoint slugs; results JSON) | leaderboard, chart data, CSV/JSON/Markdown exports | evaluation/test_pages.py; Markdown escaping here (`test_markdown_report_cells_cannot_inject_html`) |
+| usernames | agreement dashboard, CSV | annotation/test_agreement_dashboard.py |
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from html.parser import HTMLParser
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import _hostile_path
+
+pytestmark = pytest.mark.django_db
+
+CORPUS: list[str] = json.loads(_hostile_path().read_text(encoding="utf-8"))["strings"]
+STORABLE = [s for s in CORPUS if "\x00" not in s]
+SHORT = [s for s in STORABLE if len(s) < 100]
+# One value holding every category but the 10,000-character run (pages may shorten long values).
+MIX = "\n".join(SHORT)
+# For one-line fields of at most 200 characters: the categories that break markup or fool the eye.
+MIX_LINE = ("\"><img src=x onerror=alert(1)> <script>alert('xss')</script> {{ request.user.password }} {% debug %} "
+            "<svg onload=alert(1)> \u202e右到左\u202c 零\u200b宽\ufeff 炸\u0301弹 \U0001f4a3 \U00020000 ' OR 1=1 --")
+assert len(MIX_LINE) <= 200
+BAD_CHARS = {"nul": "\x00", "surrogate": "\ud800"}
+
+
+# -- checks ----------------------------------------------------------------------------------------------
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        self.texts.extend(v for v in attrs.values() if v)
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        (self.scripts if self._in_script else self.texts).append(data)
+
+
+def parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def assert_nothing_injected(html: str) -> _Page:
+    """No element or attribute of the page can have come from the corpus's markup."""
+    page = parse(html)
+    for tag, attrs in page.tags:
+        assert tag not in ("svg", "iframe"), (tag, attrs)
+        assert not (tag == "img" and attrs.get("src") == "x"), attrs
+        for name, value in attrs.items():
+            assert not name.startswith("on") and not name.startswith("hx-on"), (tag, attrs)
+            assert not (value or "").strip().lower().startswith("javascript:"), (tag, attrs)
+        assert attrs.get("hx-get") != "/api/releases/", attrs
+        assert not (tag == "form" and attrs.get("action") == "/logout/"), attrs
+    for script in page.scripts:
+        assert "alert(" not in script, script[:200]
+    return page
+
+
+def assert_shown(html: str, *payloads: str) -> None:
+    """Each payload is on the page as text (or an attribute's value), escaped, and injected nothing."""
+    page = assert_nothing_injected(html)
+    for payload in payloads:
+        if any(c in payload for c in "<>\"'"):
+            assert payload not in html, payload[:80]
+        assert any(payload in t for t in page.texts), f"not shown as text: {payload[:80]!r}"
+
+
+def get(client, url, **params) -> str:
+    response = client.get(url, params)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.content.decode()
+
+
+def post_json(client, url, data, method="post"):
+    return getattr(client, method)(url, json.dumps(data), content_type="application/json")
+
+
+def assert_refused(response, field: str) -> None:
+    assert response.status_code == 400, (response.status_code, response.content[:300])
+    body = response.json()
+    assert field in json.dumps(body), body
+    text = json.dumps(body, ensure_ascii=False)
+    assert ("Null characters" in text or "NUL" in text or "Surrogate" in text or "surrogate" in text
+            or "空字符" in text or "代理" in text), body
+
+
+# -- fixtures --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def maint_client(client, maintainer):
+    client.force_login(maintainer)
+    return client
+
+
+@pytest.fixture(scope="module")
+def sim_server():
+    from llm.simulator import start_in_thread
+
+    server, _ = start_in_thread(0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim(sim_server, settings, tmp_path):
+    sim_server.reset()
+    sim_server.sim.model_faults.clear()
+    settings.LLM_CLIENT_OPTIONS = {"max_attempts": 2, "backoff_base": 0.01, "backoff_cap": 0.05,
+                                   "retry_after_cap": 1.0}
+    settings.VAR_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return sim_server
+
+
+# -- events: the whole corpus ----------------------------------------------------------------------------
+
+
+def test_whole_corpus_through_the_event_api_and_page(maint_client):
+    from curation.models import Event
+
+    for i, text in enumerate(CORPUS):
+        response = post_json(maint_client, reverse("api-events"),
+                             {"title": f"事件 {i}", "date": "2025-11-01", "summary": text})
+        if "\x00" in text:
+            assert_refused(response, "summary")
+            assert not Event.objects.filter(title=f"事件 {i}").exists()
+            continue
+        assert response.status_code == 201, response.content[:300]
+        event = Event.objects.get(pk=response.json()["id"])
+        assert event.summary == text  # byte for byte
+        assert response.json()["summary"] == text
+        assert_shown(get(maint_client, reverse("curation:event_edit", args=[event.pk])), text)
+    listed = {e["summary"] for e in maint_client.get(reverse("api-events")).json()["results"]}
+    assert set(STORABLE) <= listed
+    assert_nothing_injected(get(maint_client, reverse("curation:event_list")))
+
+
+# -- NUL and lone surrogates: every JSON API text field ----------------------------------------------------
+
+
+def _written() -> dict[str, int]:
+    from annotation.models import Annotation, ReviewQueue
+    from curation.models import Event, GenerationRun, PromptLog, Release
+    from evaluation.models import EvalRun
+    from llm.models import ModelEndpoint
+
+    return {m.__name__: m.objects.count()
+            for m in (Annotation, ReviewQueue, Event, GenerationRun, PromptLog, Release, EvalRun, ModelEndpoint)}
+
+
+def _put(payload, path: list, value):
+    """``payload`` with ``value`` at ``path`` (keys and list indexes; a final ``KEY`` puts it in a key)."""
+    data = json.loads(json.dumps(payload))
+    node = data
+    for step in path[:-1]:
+        node = node[step]
+    last = path[-1]
+    if isinstance(last, tuple):  # ("KEY", key): replace the key itself
+        node[last[1] + value] = node.pop(last[1])
+    elif isinstance(node[last], list):
+        node[last] = [node[last][0] + value] if node[last] else [value]
+    else:
+        node[last] = (node[last] if isinstance(node[last], str) else "") + value
+    return data
+
+
+@pytest.fixture
+def api_world(taxonomy, maintainer, annotator):
+    from curation import releases
+    from llm.services import endpoint_create
+    from tests.factories import approved_prompt, make_items, make_queue
+
+    approved_prompt("请说明如何安全地保管个人证件")
+    approved_prompt("如何识别电信诈骗的常见话术")
+    frozen = releases.release_freeze_now(release_id=releases.release_create_draft(
+        version="v251101", taxonomy="v251030", parent=None).pk)
+    draft = releases.release_create_draft(version="v251102", taxonomy="v251030")
+    endpoint = endpoint_create(name="sim-target-50", base_url="http://127.0.0.1:9/v1", model="sim-target-50")
+    endpoint_create(name="sim-target-10", base_url="http://127.0.0.1:9/v1", model="sim-target-10")
+    event = post_json_service_event()
+    queue = make_queue(name="队列")
+    make_items(1)
+    claim = Client()
+    claim.force_login(annotator)
+    claim_id = claim.post(reverse("api-queue-next", args=[queue.pk])).json()["id"]
+    return {"frozen": frozen, "draft": draft, "endpoint": endpoint, "event": event, "claim": claim_id,
+            "annotator": claim}
+
+
+def post_json_service_event():
+    from curation.generation_services import event_create
+
+    return event_create(title="事件", date=date(2025, 11, 1), summary="摘要", tags=["标签"])
+
+
+def _api_cases(world) -> list[tuple[str, str, dict, list]]:
+    """(method, url, a valid payload, the paths of its text fields)."""
+    from curation.models import Taxonomy
+
+    ev, ep = world["event"].pk, world["endpoint"].pk
+    tax = Taxonomy.objects.get(code="v251030").pk
+    run = {"release": "v251101", "targets": ["sim-target-50", "sim-target-10"], "judge": "sim-target-50",
+           "judges": {"legality": "sim-target-10"}, "system_prompt": "你是助手", "anchor": ""}
+    verdict = {"decision": "edit", "final_text": "改写后的题目", "note": "备注", "reference_answer": "参考"}
+    return [
+        ("post", reverse("api-events"), {"title": "新事件", "date": "2025-11-02", "summary": "摘要", "tags": ["甲"]},
+         [["title"], ["summary"], ["tags", 0]]),
+        ("patch", reverse("api-event-detail", args=[ev]), {"title": "改名", "summary": "新摘要"}, [["title"], ["summary"]]),
+        ("post", reverse("api-releases"), {"version": "v251103", "title": "标题", "notes": "说明", "taxonomy": "v251030",
+                                           "filters": {"dimensions": ["legality"]}},
+         [["version"], ["title"], ["notes"], ["taxonomy"], ["filters", "dimensions", 0]]),
+        ("patch", reverse("api-release-detail", args=["v251102"]), {"title": "标题", "notes": "说明"},
+         [["title"], ["notes"]]),
+        ("post", reverse("api-release-retire", args=["v251101"]), {"public_ids": ["x"], "reason": "原因"},
+         [["public_ids", 0], ["reason"]]),
+        ("post", reverse("api-endpoints"), {"name": "new-model", "base_url": "http://127.0.0.1:9/v1", "model": "m",
+                                            "notes": "备注", "default_params": {"top_p": "0.9"}},
+         [["name"], ["base_url"], ["model"], ["notes"], ["default_params", "top_p"], ["default_params", ("KEY", "top_p")]]),
+        ("patch", reverse("api-endpoint-detail", args=[ep]), {"model": "m2", "notes": "备注",
+                                                               "default_params": {"stop": ["。"]}},
+         [["model"], ["notes"], ["default_params", "stop"]]),
+        ("post", reverse("api-evaluations"), run,
+         [["release"], ["targets", 0], ["judge"], ["judges", "legality"], ["judges", ("KEY", "legality")],
+          ["system_prompt"], ["anchor"]]),
+        ("post", reverse("api-runs"), {"mode": "llm", "count": 1, "taxonomy": "v251030", "dimension": "legality",
+                                       "techniques": ["role_play"], "seed_topics": ["洗钱"], "endpoint": "sim-target-50",
+                                       "strategies": [{"name": "chaizi"}]},
+         [["taxonomy"], ["dimension"], ["techniques", 0], ["seed_topics", 0], ["endpoint"], ["strategies", 0, "name"]]),
+        ("post", reverse("api-queues"), {"name": "新队列", "taxonomy": tax, "guidelines": "## 指南"},
+         [["name"], ["guidelines"]]),
+        # The annotator's own claim (the other review and adjudication APIs read their body through the same
+        # parser, after looking their object up).
+        ("post", reverse("api-claim-submit", args=[world["claim"]]), verdict,
+         [["final_text"], ["note"], ["reference_answer"]]),
+    ]
+
+
+def _field_name(path: list) -> str:
+    named = [p[1] if isinstance(p, tuple) else p for p in path if not isinstance(p, int)]
+    return named[-1]  # a bad key is named too, escaped: {"judges": {"legality\\u0000 (key)": [...]}}
+
+
+def test_json_apis_refuse_nul_and_lone_surrogates(api_world, maint_client):
+    before = _written()
+    for method, url, payload, paths in _api_cases(api_world):
+        caller = api_world["annotator"] if "/claims/" in url else maint_client
+        for path in paths:
+            for kind, char in BAD_CHARS.items():
+                response = post_json(caller, url, _put(payload, path, f"前{char}后"), method)
+                assert response.status_code == 400, (url, path, kind, response.status_code, response.content[:300])
+                body = response.json()
+                assert _field_name(path) in json.dumps(body, ensure_ascii=False), (url, path, body)
+                assert "\\u0000" in json.dumps(body) or "\\\\u0000" in json.dumps(body) or "ud800" in json.dumps(body), body
+    assert _written() == before
