@@ -20,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from queue import Empty, SimpleQueue
 from typing import Any
 
 from django.conf import settings
@@ -642,7 +641,15 @@ class _Pump:
         the result of a job that raised or never got a slot.
         """
         pending = deque(jobs)
-        results: SimpleQueue = SimpleQueue()
+        # Results wait in a deque (append and popleft are atomic) and the owning thread is woken only for a full
+        # batch or a thread's end: a wake-up per result cost a thread switch and the GIL's handover per call.
+        results: deque = deque()
+        wake = threading.Event()
+
+        def put(item: Any) -> None:
+            results.append(item)
+            if item is _THREAD_DONE or len(results) >= FLUSH_EVERY:
+                wake.set()
 
         def work() -> None:
             try:
@@ -656,18 +663,18 @@ class _Pump:
                             result = call()
                         except Exception as exc:  # the client never raises for API errors: a bug or a crash
                             result = failed(f"{type(exc).__name__}: {exc}")
-                        results.put((key, result))
+                        put((key, result))
             except LimiterTimeout as exc:  # as the client reports a call that got no slot
                 while True:
                     try:
                         key, _call = pending.popleft()
                     except IndexError:
                         return
-                    results.put((key, failed(f"limiter: {exc}")))
+                    put((key, failed(f"limiter: {exc}")))
             finally:
                 # Wakes the owning thread at once: waiting out its timeout after the last call cost a second
                 # a shard.
-                results.put(_THREAD_DONE)
+                put(_THREAD_DONE)
 
         threads = [threading.Thread(target=work, name=f"{self.name}-{i}", daemon=True)
                    for i in range(min(self.parallel, len(jobs)))]
@@ -679,16 +686,17 @@ class _Pump:
         renew_every = max(0.05, _lease_seconds() / 3)
         stopped = False
         while True:
-            try:
-                item = results.get(timeout=min(FLUSH_SECONDS, renew_every)) if live else results.get_nowait()
-                while True:
-                    if item is _THREAD_DONE:
-                        live -= 1
-                    else:
-                        batch.append(item)
-                    item = results.get_nowait()
-            except Empty:
-                pass
+            if live:
+                now = time.monotonic()
+                wake.wait(max(0.0, min(last_flush + FLUSH_SECONDS, last_renew + renew_every) - now))
+                # Cleared before draining: a result put after the drain sets it again.
+                wake.clear()
+            while results:
+                item = results.popleft()
+                if item is _THREAD_DONE:
+                    live -= 1
+                else:
+                    batch.append(item)
             now = time.monotonic()
             if now - last_renew >= renew_every:
                 renew()
@@ -701,6 +709,8 @@ class _Pump:
                 if not stopped and pending and stop():
                     stopped = True
                     pending.clear()
+            elif not batch:
+                last_flush = now  # the next flush is due a second after results come, not at once
             if finished and not batch:
                 return not stopped
 
