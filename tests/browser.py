@@ -56,3 +56,24 @@ def screenshot(page, name: str):
     path = screenshot_dir() / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def thread_after_commit(threads: list, work) -> None:
+    """Stand in for a Celery worker: run `work()` on a thread once the current transaction commits (the request
+    that queued it has answered by then), so a page can watch the work progress."""
+    import threading
+
+    from django.db import connection, transaction
+
+    def run():
+        try:
+            work()
+        finally:
+            connection.close()
+
+    def start():
+        thread = threading.Thread(target=run, daemon=True)
+        threads.append(thread)
+        thread.start()
+
+    transaction.on_commit(start)

@@ -72,6 +72,19 @@ def _eager_celery(request):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture
+def worker_thread(monkeypatch):
+    """Stands in for the Celery worker: runs a queued generation run on a thread, after the request committed."""
+    from curation import generation_services as gen
+    from tests.browser import thread_after_commit
+
+    threads = []
+    monkeypatch.setattr(gen, "_enqueue", lambda run_id: thread_after_commit(threads, lambda: gen.run_execute(run_id=run_id)))
+    yield threads
+    for t in threads:
+        t.join(60)
+
+
 def on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 

@@ -1,8 +1,6 @@
 """In a real browser: a maintainer starts a 50-candidate run and watches htmx progress and the batch table reach
 the end without reloading; the run page (and one whose quality gate dropped texts) in both languages."""
 
-import threading
-
 import pytest
 
 from tests.browser import chromium, login, new_page, screenshot
@@ -17,35 +15,6 @@ def _async_unsafe(monkeypatch):
     # Playwright's sync API runs an event loop. Set for these tests only: at module level the variable
     # would leak into every later subprocess (e.g. `check --deploy`, which rightly refuses it).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def worker_thread(monkeypatch):
-    """Stands in for the Celery worker: runs the queued run on a thread, after the request committed."""
-    from django.db import connection, transaction
-
-    from curation import generation_services as gen
-
-    threads = []
-
-    def run_later(run_id):
-        def work():
-            try:
-                gen.run_execute(run_id=run_id)
-            finally:
-                connection.close()
-
-        def start():
-            t = threading.Thread(target=work, daemon=True)
-            threads.append(t)
-            t.start()
-
-        transaction.on_commit(start)
-
-    monkeypatch.setattr(gen, "_enqueue", run_later)
-    yield threads
-    for t in threads:
-        t.join(60)
 
 
 def _batch_rows(page) -> list[dict]:
