@@ -10,6 +10,7 @@ from django.utils.html import escape
 from accounts.models import RoleChange
 from accounts.roles import ADMIN, ANNOTATOR, MAINTAINER, user_roles
 from accounts.services import user_set_role
+from tests.conftest import requires_postgres
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +155,18 @@ def test_nav_links_the_users_page_for_admins_only(client, admin, maintainer):
     assert reverse("accounts:users") in client.get(reverse("home")).content.decode()
     client.force_login(maintainer)
     assert reverse("accounts:users") not in client.get(reverse("home")).content.decode()
+
+
+@requires_postgres
+def test_role_change_log_is_append_only_in_the_database_but_survives_deleting_the_user(admin):
+    from django.db import connection, transaction
+    from django.db.utils import ProgrammingError
+
+    bob = UserFactory(username="bob", role=ANNOTATOR)
+    change = user_set_role(user=bob, role=MAINTAINER, actor=admin)
+    for sql in ("UPDATE accounts_rolechange SET new_role = 'Admin'", "DELETE FROM accounts_rolechange"):
+        with pytest.raises(ProgrammingError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    bob.delete()
+    kept = RoleChange.objects.get(pk=change.pk)
+    assert (kept.user_id, kept.username, kept.new_role) == (None, "bob", MAINTAINER)
