@@ -409,7 +409,8 @@ def queue_create(request):
         else:
             messages.success(request, _("Queue created. Matching candidates are being routed into it."))
             return redirect("annotation:queue_detail", pk=queue.pk)
-    return render(request, "annotation/queue_form.html", {"form": form, "queue": None})
+    return render(request, "annotation/queue_form.html", {"form": form, "queue": None},
+                  status=400 if form.errors else 200)
 
 
 @maintainer_required
@@ -424,7 +425,8 @@ def queue_edit(request, pk: int):
         else:
             messages.success(request, _("Queue saved."))
             return redirect("annotation:queue_detail", pk=queue.pk)
-    return render(request, "annotation/queue_form.html", {"form": form, "queue": queue})
+    return render(request, "annotation/queue_form.html", {"form": form, "queue": queue},
+                  status=400 if form.errors else 200)
 
 
 @maintainer_required

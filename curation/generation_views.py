@@ -152,7 +152,7 @@ def event_edit(request, pk: int | None = None):
         else:
             messages.success(request, _("Event saved."))
             return redirect("curation:event_list")
-    return render(request, "curation/event_form.html", {"form": form, "event": event})
+    return render(request, "curation/event_form.html", {"form": form, "event": event}, status=400 if form.errors else 200)
 
 
 @maintainer_required
@@ -176,7 +176,7 @@ def template_edit(request, pk: int):
             return redirect("curation:template_edit", pk=new.pk)
     return render(request, "curation/template_form.html", {
         "form": form, "template": template, "history": selectors.template_history(template=template),
-    })
+    }, status=400 if form.errors else 200)
 
 
 @maintainer_required

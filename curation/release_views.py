@@ -114,7 +114,7 @@ def release_create(request):
             messages.success(request, _("Draft %(version)s created.") % {"version": release.version})
             return redirect("curation:release_detail", version=release.version)
     return render(request, "curation/releases/form.html",
-                  {"form": form, "release": None, "taxonomy_note": taxonomy_note})
+                  {"form": form, "release": None, "taxonomy_note": taxonomy_note}, status=400 if form.errors else 200)
 
 
 @maintainer_required
@@ -148,7 +148,8 @@ def release_edit(request, version: str):
         else:
             messages.success(request, _("Draft saved."))
             return redirect("curation:release_detail", version=release.version)
-    return render(request, "curation/releases/form.html", {"form": form, "release": release})
+    return render(request, "curation/releases/form.html", {"form": form, "release": release},
+                  status=400 if form.errors else 200)
 
 
 def _chart_data(release: Release) -> dict:

@@ -3,6 +3,8 @@ import json
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.parsers import unstorable_errors
+
 from .models import ModelEndpoint
 
 
@@ -44,4 +46,9 @@ class EndpointForm(forms.Form):
             raise forms.ValidationError(_("Enter a valid JSON object."))
         if not isinstance(value, dict):
             raise forms.ValidationError(_("Enter a valid JSON object."))
+        # JSON escapes let "\u0000" or a lone "\ud800" through the textarea: neither fits a JSON column.
+        errors = unstorable_errors(value)
+        if errors is not None:
+            raise forms.ValidationError(_("Text may not contain a NUL character (\\u0000) or an unpaired surrogate "
+                                          "(\\ud800-\\udfff)."))
         return value

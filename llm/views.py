@@ -26,7 +26,8 @@ def endpoint_create(request):
         else:
             messages.success(request, _("Endpoint %(name)s saved.") % {"name": endpoint.name})
             return redirect("llm:endpoint_list")
-    return render(request, "llm/endpoint_form.html", {"form": form, "endpoint": None})
+    return render(request, "llm/endpoint_form.html", {"form": form, "endpoint": None},
+                  status=400 if form.errors else 200)
 
 
 @maintainer_required
@@ -43,7 +44,7 @@ def endpoint_edit(request, pk: int):
             return redirect("llm:endpoint_list")
     return render(request, "llm/endpoint_form.html", {
         "form": form, "endpoint": endpoint, "calls": selectors.call_list(endpoint=endpoint, limit=20),
-    })
+    }, status=400 if form.errors else 200)
 
 
 @maintainer_required

@@ -299,3 +299,92 @@ def test_json_apis_refuse_nul_and_lone_surrogates(api_world, maint_client):
                 assert _field_name(path) in json.dumps(body, ensure_ascii=False), (url, path, body)
                 assert "\\u0000" in json.dumps(body) or "\\\\u0000" in json.dumps(body) or "ud800" in json.dumps(body), body
     assert _written() == before
+
+
+# -- NUL in every form field; oversized requests ---------------------------------------------------------
+
+
+@pytest.fixture
+def form_world(taxonomy, maintainer):
+    from curation import generation_services as gen
+    from curation.models import GeneratorTemplate, Taxonomy
+    from evaluation.models import Rubric
+    from evaluation.services import rubrics_seed_defaults
+    from tests.factories import approved_prompt
+
+    approved_prompt("请说明如何安全地保管个人证件")
+    gen.templates_seed_defaults()
+    rubrics_seed_defaults()
+    return {
+        "taxonomy": Taxonomy.objects.get(code="v251030"),
+        "template": GeneratorTemplate.objects.order_by("pk").first(),
+        "rubric": Rubric.objects.filter(kind="pairwise").order_by("pk").first(),
+    }
+
+
+def _form_cases(world) -> list[tuple[str, dict, list[str]]]:
+    """(url, a valid post, its text fields)."""
+    cases = [
+        (reverse("curation:event_create"), {"title": "事件", "date": "2025-11-01", "summary": "摘要", "tags": "甲, 乙"},
+         ["title", "summary", "tags"]),
+        (reverse("annotation:queue_create"), {"name": "队列", "taxonomy": world["taxonomy"].pk, "annotators_per_item": 1,
+                                              "lease_minutes": 20, "consensus_rule": "unanimous", "guidelines": "指南"},
+         ["name", "guidelines"]),
+        (reverse("llm:endpoint_create"), {"name": "new-model", "base_url": "http://127.0.0.1:9/v1", "model": "m",
+                                          "max_concurrency": 1, "requests_per_minute": 0, "timeout": 5,
+                                          "default_params": '{"stop": "x"}', "notes": "备注"},
+         ["model", "notes", "base_url"]),
+        (reverse("curation:release_create"), {"version": "v251109", "title": "标题", "notes": "说明",
+                                              "taxonomy": "v251030", "parent": "none", "holdout_fraction": 0,
+                                              "include_new": "on"},
+         ["version", "title", "notes"]),
+    ]
+    if world["template"] is not None:
+        t = world["template"]
+        cases.append((reverse("curation:template_edit", args=[t.pk]),
+                      {"system_text": t.system_text or "系统", "body": t.body, "notes": "改动"},
+                      ["system_text", "body", "notes"]))
+    r = world["rubric"]
+    cases.append((reverse("evaluation:rubric_detail", args=[r.pk]), {"text": r.text, "notes": "改动"}, ["text", "notes"]))
+    return cases
+
+
+def test_forms_refuse_nul_with_a_400_naming_the_field(form_world, maint_client):
+    before = _written()
+    templates = _template_versions()
+    for url, data, fields in _form_cases(form_world):
+        for field in fields:
+            response = maint_client.post(url, {**data, field: data[field] + "前\x00后"})
+            assert response.status_code == 400, (url, field, response.status_code)
+            assert field in response.context["form"].errors, (url, field, response.context["form"].errors)
+            shown = parse(response.content.decode()).texts
+            assert any(response.context["form"].errors[field][0] in t for t in shown), (url, field)
+    # A JSON escape is how NUL and lone surrogates reach a textarea of JSON.
+    url, data, _fields = _form_cases(form_world)[2]
+    for escaped in ('{"stop": "\\u0000"}', '{"\\ud800": 1}'):
+        response = maint_client.post(url, {**data, "default_params": escaped})
+        assert response.status_code == 400 and "default_params" in response.context["form"].errors
+    assert _written() == before and _template_versions() == templates
+
+
+def _template_versions():
+    from curation.models import GeneratorTemplate
+    from evaluation.models import Rubric
+
+    return GeneratorTemplate.objects.count(), Rubric.objects.count()
+
+
+def test_oversized_requests_are_refused_with_413_never_500(maint_client, taxonomy):
+    from curation.models import Event
+
+    two_mb = "长" * (2 * 1024 * 1024 // 3 + 10)  # 2 MB of UTF-8
+    response = post_json(maint_client, reverse("api-events"), {"title": "大", "date": "2025-11-01", "summary": two_mb})
+    assert response.status_code == 413 and "1 MB" in response.json()["detail"], response.content[:200]
+    ten_mb = json.dumps({"title": "大", "date": "2025-11-01", "summary": "a" * (10 * 1024 * 1024)})
+    response = maint_client.post(reverse("api-events"), ten_mb, content_type="application/json")
+    assert response.status_code == 413 and "1 MB" in response.json()["detail"]
+    page = maint_client.post(reverse("curation:event_create"), {"title": "大", "date": "2025-11-01", "summary": two_mb})
+    assert page.status_code == 413
+    text = page.content.decode()
+    assert 'id="error-detail"' in text and "1 MB" in text
+    assert not Event.objects.exists()

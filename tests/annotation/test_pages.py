@@ -207,7 +207,7 @@ def test_queue_management_pages(taxonomy, maintainer, annotators, client, django
     bad = client.post(reverse("annotation:queue_edit", args=[queue.pk]), {
         "name": "", "taxonomy": tax.pk, "annotators_per_item": 0, "lease_minutes": 15, "consensus_rule": "unanimous",
     })
-    assert bad.status_code == 200 and "errorlist" in bad.content.decode()
+    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
 
 
 def _disagree(queue, annotators, client, texts):

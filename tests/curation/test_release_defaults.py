@@ -101,7 +101,7 @@ def test_the_new_release_form_and_the_api_refuse_an_empty_release(pool, client, 
     page = client.post(reverse("curation:release_create"), {
         "version": "v251201", "taxonomy": "v251215", "parent": "latest", "holdout_fraction": "0", "include_new": "on",
     })
-    assert page.status_code == 200
+    assert page.status_code == 400
     assert "the 5 approved prompts are in taxonomy v251030, not v251215" in page.content.decode()
     api = client.post(reverse("api-releases"), {"version": "v251201", "taxonomy": "v251215"}, content_type="application/json")
     assert api.status_code == 400 and "approved prompts are in taxonomy v251030" in api.json()["detail"]
@@ -204,7 +204,7 @@ def test_a_dimension_ticked_under_one_taxonomy_is_refused_after_switching_to_ano
         "version": "v251201", "taxonomy": "v251215", "parent": "latest", "holdout_fraction": "0", "include_new": "on",
         "dimensions": [privacy],
     })
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Dimension privacy belongs to taxonomy v251030, not to v251215." in response.content.decode()
     assert not Release.objects.exists()
 
@@ -217,7 +217,7 @@ def test_with_two_taxonomies_of_approved_prompts_the_form_starts_with_no_taxonom
     assert re.search(r'<option value="" selected>', page)
     response = client.post(reverse("curation:release_create"), {"version": "v251201", "taxonomy": "",
                                                                 "parent": "latest", "holdout_fraction": "0"})
-    assert response.status_code == 200 and not Release.objects.exists()
+    assert response.status_code == 400 and not Release.objects.exists()
 
 
 # --- confirmation ------------------------------------------------------------------------------------------------

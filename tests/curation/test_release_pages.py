@@ -260,7 +260,7 @@ def test_create_and_edit_draft_pages(client, world, maintainer):
     assert release.parent is None and release.filters["dimensions"] == ["legality"] and release.holdout_fraction == 0.2
     response = client.post(reverse("curation:release_create"), {"version": "v251124", "taxonomy": "v251030",
                                                                 "parent": "latest", "holdout_fraction": "0"})
-    assert response.status_code == 200 and "v251124" in response.content.decode()  # exists: error shown, nothing new
+    assert response.status_code == 400 and "v251124" in response.content.decode()  # exists: error shown, nothing new
     response = client.post(reverse("curation:release_edit", args=["v251124"]), {
         "title": "改名", "parent": "v251121", "holdout_fraction": "0.1", "include_new": "on",
     })

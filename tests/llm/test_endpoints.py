@@ -89,7 +89,7 @@ def test_endpoint_pages_create_edit_and_test_connection(client_for, maintainer, 
     bad = client.post(reverse("llm:endpoint_edit", args=[e.pk]), {
         "name": "gen", "base_url": sim.base_url, "model": "m", "api_key_env": "sk-live-123", "max_concurrency": 3,
         "requests_per_minute": 60, "timeout": 5, "default_params": "[1]"})
-    assert bad.status_code == 200 and bad.content.decode().count('class="errorlist') == 2  # key and params
+    assert bad.status_code == 400 and bad.content.decode().count('class="errorlist') == 2  # key and params
     e.refresh_from_db()
     assert e.api_key_env == "GEN_KEY" and e.model == "sim-generator"
     fragment = client.post(reverse("llm:endpoint_test", args=[e.pk]), HTTP_HX_REQUEST="true").content.decode()
