@@ -321,6 +321,9 @@ LLM_CLIENT_OPTIONS = {
     "backoff_cap": float(os.environ.get("LLM_BACKOFF_CAP", "20")),
     "retry_after_cap": float(os.environ.get("LLM_RETRY_AFTER_CAP", "30")),
 }
+# An LLM reply body larger than this (bytes, decoded) is refused as an error; redirects are never followed and a
+# reply must arrive within the endpoint's timeout in total (llm/client.py).
+LLM_MAX_RESPONSE_BYTES = int(os.environ.get("LLM_MAX_RESPONSE_BYTES", str(4 << 20)))
 # Redis limiter: a concurrency slot of a process that died (SIGKILL) is free again after this many seconds; live
 # holders renew theirs every third of it. Until then a restarted worker waits for the dead one's slots.
 LLM_LIMITER_LEASE_SECONDS = float(os.environ.get("LLM_LIMITER_LEASE_SECONDS", "60"))

@@ -593,20 +593,20 @@ def _http_pool() -> Any:
     """
     import os
 
-    import openai
+    from llm.services import http_pool
 
     with _HTTP_LOCK:
         pool = _HTTP_POOLS.get(os.getpid())
         if pool is None or pool.is_closed:
-            pool = _HTTP_POOLS[os.getpid()] = openai.DefaultHttpxClient()
+            pool = _HTTP_POOLS[os.getpid()] = http_pool()  # no redirects, size-limited replies
         return pool
 
 
 def http_stack_preload() -> None:
     """Import what a first HTTP call would (the SDK's transport modules are imported on first use)."""
-    import openai
+    from llm.services import http_pool
 
-    openai.DefaultHttpxClient().close()
+    http_pool().close()
 
 
 def _cancelled(run_id: int) -> bool:

@@ -35,6 +35,14 @@ errors (``APIStatusError`` and its subclasses, ``APITimeoutError``, ``APIConnect
 ``chat.completions.create``, without building the typed request and response objects, which cost
 more CPU than the HTTP call itself; the JSON body is read here (:func:`_parse_completion`).
 
+What an endpoint can make the client do is bounded (:class:`GuardedHttpClient`, the HTTP client under every
+``openai.OpenAI`` built here, also when a shared pool is passed in): redirects are never followed (a 3xx is an
+``error`` outcome naming the ``Location``, not retried), a reply body larger than ``max_response_bytes`` (decoded;
+refused on its ``Content-Length`` before it is read) is an ``error`` outcome without retry, and a reply still
+arriving after the call's timeout has passed in total is a timeout (retried like one), so a body trickled in
+small pieces cannot hold a call for longer than about twice the timeout (the last read may wait one read
+timeout of its own).
+
 Retries: 408/409/429/5xx, timeouts and connection errors, at most ``max_attempts`` attempts in
 total.  The wait before a retry is ``min(Retry-After, retry_after_cap)`` when the server sent
 ``Retry-After``/``retry-after-ms``, else full jitter ``uniform(0, min(backoff_cap,
@@ -70,9 +78,13 @@ __all__ = [
     "OUTCOMES",
     "TRUNCATED",
     "EndpointConfig",
+    "GuardedHttpClient",
     "LLMClient",
     "LLMResult",
+    "ResponseDeadline",
+    "ResponseTooLarge",
     "cache_key",
+    "http_client",
     "request_params",
     "strip_reasoning",
 ]
@@ -245,7 +257,77 @@ def _is_block_error(exc: openai.APIStatusError) -> bool:
     return any(m in norm for m in _BLOCK_MARKERS)
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 4 << 20
+
+
+class ResponseTooLarge(openai.OpenAIError):
+    """A reply body over the client's limit (not retried: the same request would get the same answer)."""
+
+
+class ResponseDeadline(openai.APITimeoutError):
+    """A reply still arriving when the call's whole timeout has passed (retried like any timeout)."""
+
+    def __init__(self, request: Any, seconds: float) -> None:
+        openai.APIConnectionError.__init__(
+            self, message=f"the reply took longer than {seconds:g}s in total", request=request)
+
+
+def _overall_timeout(request: Any) -> float | None:
+    timeouts = request.extensions.get("timeout") or {}
+    values = [float(v) for v in timeouts.values() if v is not None]
+    return max(values) if values else None
+
+
+class GuardedHttpClient(openai.DefaultHttpxClient):
+    """The SDK's default HTTP client (its pool limits and timeouts) with the limits of the module docstring:
+    never follows a redirect, reads at most ``max_response_bytes`` of a reply, and stops a reply that outlasts
+    the request's timeout in total. Thread-safe like the client it extends; one can be shared by many
+    ``openai.OpenAI`` instances."""
+
+    def __init__(self, *, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, **kwargs: Any) -> None:
+        kwargs["follow_redirects"] = False
+        super().__init__(**kwargs)
+        self.max_response_bytes = int(max_response_bytes)
+
+    def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
+        kwargs["follow_redirects"] = False
+        started = time.monotonic()
+        overall = _overall_timeout(request)
+        response = super().send(request, stream=True, **kwargs)
+        if stream:  # never asked for here; a caller that streams reads (and bounds) the body itself
+            return response
+        try:
+            limit = self.max_response_bytes
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise ResponseTooLarge(f"the reply is {int(declared)} bytes, more than the limit of {limit}")
+            body = bytearray()
+            for chunk in response.iter_bytes():  # decoded: a small compressed body cannot expand past the limit
+                body += chunk
+                if len(body) > limit:
+                    raise ResponseTooLarge(f"the reply is more than the limit of {limit} bytes")
+                if overall is not None and time.monotonic() - started > overall:
+                    raise ResponseDeadline(request, overall)
+            if overall is not None and time.monotonic() - started > overall:
+                raise ResponseDeadline(request, overall)
+        except BaseException:
+            response.close()
+            raise
+        # What Response.read() stores; the body was read above, with the limits.
+        response._content = bytes(body)
+        response.close()
+        return response
+
+
+def http_client(*, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> GuardedHttpClient:
+    """An HTTP client (connection pool) for LLM calls, to share between clients of one process."""
+    return GuardedHttpClient(max_response_bytes=max_response_bytes)
+
+
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.APIStatusError) and 300 <= exc.status_code < 400:
+        location = exc.response.headers.get("location", "") if exc.response is not None else ""
+        return f"HTTP {exc.status_code}: a redirect to {location[:300] or '(no Location)'}, not followed"
     if isinstance(exc, openai.APIStatusError):
         body = exc.body if isinstance(exc.body, Mapping) else {}
         msg = body.get("message") or exc.message
@@ -323,10 +405,15 @@ class LLMClient:
                  recorder: Callable[[dict[str, Any]], Any] | None = None, max_attempts: int = 5,
                  backoff_base: float = 0.5, backoff_cap: float = 20.0, retry_after_cap: float = 30.0,
                  sleep: Callable[[float], Any] = time.sleep, *, acquire_timeout: float | None = 600.0,
-                 http_client: Any = None, rng: random.Random | None = None):
+                 http_client: GuardedHttpClient | None = None, rng: random.Random | None = None,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES):
         """``limiter=None`` builds an in-process :class:`Limiter` keyed by ``config.name`` from
         ``config.max_concurrency``/``requests_per_minute``; pass ``limiter=False`` for none.
-        ``acquire_timeout`` bounds the wait for a limiter slot per attempt (None = forever)."""
+        ``acquire_timeout`` bounds the wait for a limiter slot per attempt (None = forever).
+        ``http_client`` (from :func:`http_client`, shared) or else one of the client's own with
+        ``max_response_bytes``; any other HTTP client is refused, so no call escapes the limits."""
+        if http_client is not None and not isinstance(http_client, GuardedHttpClient):
+            raise TypeError("http_client must come from llm.client.http_client() (redirect and size limits)")
         self.config = config
         if limiter is None:
             limiter = Limiter(config.name, config.max_concurrency, config.requests_per_minute)
@@ -341,12 +428,13 @@ class LLMClient:
         self.acquire_timeout = acquire_timeout
         self._rng = rng or random.Random()
         self._fingerprint = config.fingerprint()
+        self._http = http_client or GuardedHttpClient(max_response_bytes=max_response_bytes)
         self._openai = openai.OpenAI(
             base_url=config.base_url,
             api_key=config.api_key or "EMPTY",
             max_retries=0,
             timeout=config.timeout,
-            http_client=http_client,
+            http_client=self._http,
         )
 
     # -- helpers ----------------------------------------------------------

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core import bulk
 
-from .client import EndpointConfig, LLMClient, LLMResult
+from .client import EndpointConfig, GuardedHttpClient, LLMClient, LLMResult, http_client
 from .models import LLMCall, ModelEndpoint, ResponseCacheEntry
 from .ratelimit import Limiter
 
@@ -35,7 +35,11 @@ class EndpointError(ValueError):
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
 
-def _validate(values: Mapping[str, Any]) -> None:
+def endpoint_validate(values: Mapping[str, Any]) -> None:
+    """The rules every write of an endpoint checks (pages, API, admin, commands); raises EndpointError."""
+    base_url = values.get("base_url")
+    if base_url is not None and not re.match(r"https?://", str(base_url), re.I):
+        raise EndpointError("base_url must be an http:// or https:// URL")
     key_env = values.get("api_key_env") or ""
     if key_env and not _ENV_NAME_RE.fullmatch(key_env):
         # A pasted key ("sk-...") here would be stored in the database: refuse anything but a variable name.
@@ -54,7 +58,7 @@ def endpoint_create(*, name: str, base_url: str, model: str, **fields: Any) -> M
     if unknown:
         raise EndpointError(f"unknown endpoint fields: {sorted(unknown)}")
     values = {"name": name, "base_url": base_url, "model": model, **fields}
-    _validate(values)
+    endpoint_validate(values)
     if ModelEndpoint.objects.filter(name=name).exists():
         raise EndpointError(f"an endpoint named {name!r} already exists")
     endpoint = ModelEndpoint(**values)
@@ -68,7 +72,7 @@ def endpoint_update(*, endpoint: ModelEndpoint, **fields: Any) -> ModelEndpoint:
     unknown = set(fields) - set(ENDPOINT_FIELDS)
     if unknown:
         raise EndpointError(f"unknown endpoint fields: {sorted(unknown)}")
-    _validate(fields)
+    endpoint_validate(fields)
     if "name" in fields and ModelEndpoint.objects.filter(name=fields["name"]).exclude(pk=endpoint.pk).exists():
         raise EndpointError(f"an endpoint named {fields['name']!r} already exists")
     for key, value in fields.items():
@@ -234,6 +238,12 @@ class DBResponseCache(_OwnedBuffer):
         return len(pending)
 
 
+def http_pool() -> GuardedHttpClient:
+    """An HTTP connection pool for the clients of one process (`client_for(..., http_client=...)`), with the
+    outbound limits of llm.client and the size limit of the settings."""
+    return http_client(max_response_bytes=settings.LLM_MAX_RESPONSE_BYTES)
+
+
 def client_for(endpoint: ModelEndpoint, *, purpose: str = "", cache: bool = True,
                limiter: Limiter | None = None, **client_kwargs: Any) -> LLMClient:
     """An LLMClient for this endpoint with shared limits, the response cache and call records.
@@ -241,6 +251,7 @@ def client_for(endpoint: ModelEndpoint, *, purpose: str = "", cache: bool = True
     Calls made from other threads are recorded and cached by the creating thread at `client_flush`.
     """
     options = dict(getattr(settings, "LLM_CLIENT_OPTIONS", {}) or {})
+    options["max_response_bytes"] = settings.LLM_MAX_RESPONSE_BYTES  # for a client with its own HTTP pool
     options.update(client_kwargs)
     client = LLMClient(
         endpoint_config(endpoint),

@@ -197,6 +197,12 @@ Terms:
                    texts are lines of the system and user messages and one or two cut-off
                    format fragments (``使用 "test_list" 字段，输入 "test_``); ``=mixed`` mixes
                    some real prompts in.
+``redirect=URL``   HTTP 307 (``redirect_status=301|302|303|307|308`` for another) with ``Location: URL``, as a
+                   moved or hijacked endpoint would answer; a client that follows it would POST the request there.
+``huge=BYTES``     a normal completion whose content is padded (with 填充) until the body is about BYTES bytes.
+``chunked``        the body is sent with ``Transfer-Encoding: chunked`` and no ``Content-Length``.
+``trickle=S``      the body is sent chunked in 20 pieces spread over S seconds (each gap far below a read
+                   timeout, the whole far above it).
 ``say=B64``        (any model) the reply's content is exactly the text B64 carries: URL-safe base64 of
                    its UTF-8 (padding optional; lone surrogates pass), so hostile model output (markup,
                    NUL, unpaired surrogates, megabytes) reaches the client as the model would send it.
@@ -1320,7 +1326,9 @@ def _trace_wanted(body: Mapping[str, Any], knobs: Mapping[str, str | None]) -> b
 # ---------------------------------------------------------------------------
 
 _SPLIT_RE = re.compile(r"[,+;@\s]+")
-_FAILURE_TERMS = ("429", "slow", "badbody", "malformed", "empty", "truncated", "blocked", "ramble", "echo")
+_FAILURE_TERMS = ("429", "slow", "badbody", "malformed", "empty", "truncated", "blocked", "ramble", "echo",
+                  "redirect", "huge", "trickle")
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 def parse_fault_spec(spec: Any) -> dict[str, str | None]:
@@ -1548,7 +1556,8 @@ class SimHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None,
-              content_type: str = "application/json; charset=utf-8") -> None:
+              content_type: str = "application/json; charset=utf-8", *, chunked: bool = False,
+              trickle: float = 0.0) -> None:
         if isinstance(obj, bytes):
             body = obj
         else:
@@ -1563,6 +1572,9 @@ class SimHandler(BaseHTTPRequestHandler):
             # server's in-flight window lies strictly inside the client's limiter slot
             self._leave = None
             leave(status)
+        if chunked or trickle > 0:
+            self._send_chunked(status, body, headers, content_type, trickle)
+            return
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -1575,6 +1587,28 @@ class SimHandler(BaseHTTPRequestHandler):
             else:
                 self.end_headers()
                 self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
+
+    def _send_chunked(self, status: int, body: bytes, headers: dict[str, str] | None, content_type: str,
+                      trickle: float) -> None:
+        pieces = 20
+        step = max(1, -(-len(body) // pieces))
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            for i in range(0, len(body), step):
+                piece = body[i:i + step]
+                self.wfile.write(f"{len(piece):x}\r\n".encode("ascii") + piece + b"\r\n")
+                self.wfile.flush()
+                if trickle > 0:
+                    time.sleep(trickle / pieces)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
@@ -1712,6 +1746,12 @@ class SimHandler(BaseHTTPRequestHandler):
             if re.fullmatch(r"5\d\d", name):
                 return self._error(int(name), "The server had an error while processing your request "
                                    "(simulated)", "server_error", "server_error")
+        if "redirect" in faults:
+            code = int(faults.get("redirect_status") or 307)
+            code = code if code in _REDIRECT_STATUSES else 307
+            self._send(code, {"error": {"message": "moved (simulated)", "type": "redirect", "code": "moved"}},
+                       {"Location": faults["redirect"] or "/"})
+            return code
         if "badbody" in faults:
             if (faults["badbody"] or "html") == "nochoices":
                 self._send(200, {"id": "chatcmpl-sim", "object": "chat.completion", "model": requested,
@@ -1796,6 +1836,10 @@ class SimHandler(BaseHTTPRequestHandler):
             content = _echo(messages, prompts if (faults["echo"] or "").lower() == "mixed" else [], rng)
         if "say" in faults:
             content = _said(faults["say"])
+        if "huge" in faults:
+            # the padding is 3 bytes a character in UTF-8; the rest of the body is well under 1 KB
+            want = int(faults["huge"] or 8 << 20)
+            content = (content or "") + "填" * max(0, (want - len((content or "").encode("utf-8")) - 600) // 3)
         if "say_trace" in faults:
             trace = _said(faults["say_trace"])
         if "truncated" in faults:
@@ -1842,7 +1886,8 @@ class SimHandler(BaseHTTPRequestHandler):
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
-        self._send(200, resp)
+        trickle = float(faults.get("trickle") or 0) if "trickle" in faults else 0.0
+        self._send(200, resp, chunked="chunked" in faults, trickle=trickle)
         return 200
 
 
