@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_STARTS = frozenset(FORMULA_START)
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -32,4 +33,6 @@ def spreadsheet_cell(value: Any) -> Any:
 
 
 def spreadsheet_row(values) -> list[Any]:
-    return [spreadsheet_cell(v) for v in values]
+    """`spreadsheet_cell` of every value; text that cannot be a formula passes without the call (a release CSV
+    has millions of rows)."""
+    return [v if v.__class__ is str and v[:1] not in _STARTS else spreadsheet_cell(v) for v in values]

@@ -20,3 +20,10 @@ def test_plain_numbers_and_ordinary_text_are_written_as_they_are(value):
 def test_non_text_values():
     assert spreadsheet_cell(-3) == -3 and spreadsheet_cell(-0.5) == -0.5
     assert spreadsheet_cell(None) == "" and spreadsheet_cell(math.nan) == "" and spreadsheet_cell(math.inf) == ""
+
+
+def test_a_row_is_its_cells():
+    from core.spreadsheet import spreadsheet_row
+
+    values = ["=1+1", "-0.5", "文本", "", None, 3, -2.5, math.nan, "@x", "\tx", "'=x"]
+    assert spreadsheet_row(values) == [spreadsheet_cell(v) for v in values]
