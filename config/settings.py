@@ -278,6 +278,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
     }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # With acks_late a task stays unacknowledged while it runs; Redis hands it to another worker once it has been
+    # unacknowledged this long. Longer than any task (6 h); even then the copy is harmless: freezes share their
+    # chunks, exports, generation runs and evaluation shards hold leases. A killed worker's tasks are picked up
+    # by the recovery every worker runs as it starts, not after this timeout (docs/workers.md).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600))),
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
@@ -331,6 +339,12 @@ LLM_LIMITER_LEASE_SECONDS = float(os.environ.get("LLM_LIMITER_LEASE_SECONDS", "6
 # owner on this host) takes the run over.
 GENERATION_LEASE_SECONDS = float(os.environ.get("GENERATION_LEASE_SECONDS", "60"))
 GENERATION_BATCH_SIZE = int(os.environ.get("GENERATION_BATCH_SIZE", "10"))
+# Releases: a freeze commits this many items per chunk (its resume point); an export writes Parquet row groups
+# of this many rows and renews its writer's lease after each; an export whose writer stopped renewing for this
+# long may be taken over by another worker.
+RELEASE_FREEZE_CHUNK = int(os.environ.get("RELEASE_FREEZE_CHUNK", "5000"))
+RELEASE_EXPORT_ROW_GROUP = int(os.environ.get("RELEASE_EXPORT_ROW_GROUP", "5000"))
+RELEASE_EXPORT_LEASE_SECONDS = float(os.environ.get("RELEASE_EXPORT_LEASE_SECONDS", "120"))
 # Evaluation: shards hold leases like generation runs; answers are collected in chunks of this many items per
 # target (default: 250 on Redis, 5000 on the embedded on-disk broker, which handles few tasks well).
 EVAL_LEASE_SECONDS = float(os.environ.get("EVAL_LEASE_SECONDS", os.environ.get("GENERATION_LEASE_SECONDS", "60")))

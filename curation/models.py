@@ -453,6 +453,10 @@ class ReleaseExport(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The worker writing this scope's files holds a lease on all of its rows (see releases.release_export_run):
+    # a second delivery of the task, or a recovery, leaves the scope alone while the holder is alive.
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

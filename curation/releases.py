@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from core.leases import ActiveSet, new_owner, owner_dead
 from core.spreadsheet import spreadsheet_row
 
 from . import release_math as rm
@@ -858,20 +858,24 @@ def release_freeze_run(*, release_id: int, chunk_size: int = CHUNK, on_chunk=Non
     if not (release.freeze_state or {}).get("phase"):
         with transaction.atomic():
             locked = Release.objects.select_for_update().get(pk=release_id)
-            state = {**_initial_state(locked), "by": (locked.freeze_state or {}).get("by")}
-            ReleaseItem.objects.filter(release_id=release_id)._raw_delete(ReleaseItem.objects.db)
-            Release.objects.filter(pk=release_id).update(
-                freeze_state=state, progress_done=0, progress_total=_freeze_total(locked)
-            )
-    seen = rm.SeenFilter(Release.objects.filter(pk=release_id).values_list("progress_total", flat=True).first() or 0)
-    # A resumed freeze learns what the earlier run stored (one streamed pass over the release's keys).
-    for dim, h in raw_rows(ReleaseItem.objects.filter(release_id=release_id), ("dimension_code", "content_hash"), stream=True):
-        seen.add(rm.public_id(dim, h))
+            # Two deliveries of the task may both have seen no phase: only the first one starts from scratch.
+            if not (locked.freeze_state or {}).get("phase"):
+                state = {**_initial_state(locked), "by": (locked.freeze_state or {}).get("by")}
+                ReleaseItem.objects.filter(release_id=release_id)._raw_delete(ReleaseItem.objects.db)
+                Release.objects.filter(pk=release_id).update(
+                    freeze_state=state, progress_done=0, progress_total=_freeze_total(locked)
+                )
+    total, known_done = Release.objects.filter(pk=release_id).values_list("progress_total", "progress_done").first()
+    seen = _learn_stored(release_id, total)
     while True:
         with transaction.atomic():
             release = Release.objects.select_for_update(of=("self",)).select_related("taxonomy").get(pk=release_id)
             if release.is_frozen or release.status != Release.Status.FREEZING:
                 return release
+            if release.progress_done != known_done:
+                # Another copy of this freeze (a redelivered task, a recovery) committed chunks since this one
+                # last looked: learn its items, so that id collisions and repeated texts are still seen.
+                seen = _learn_stored(release_id, release.progress_total)
             state = dict(release.freeze_state)
             if state["phase"] == "carry":
                 n = _carry_chunk(release, state, chunk_size, seen)
@@ -879,11 +883,20 @@ def release_freeze_run(*, release_id: int, chunk_size: int = CHUNK, on_chunk=Non
                 n = _add_chunk(release, state, chunk_size, tax, seen)
             else:
                 return _freeze_finish(release, state)
+            known_done = release.progress_done + n
             Release.objects.filter(pk=release_id).update(
-                freeze_state=state, progress_done=release.progress_done + n, updated_at=timezone.now()
+                freeze_state=state, progress_done=known_done, updated_at=timezone.now()
             )
         if on_chunk is not None:
             on_chunk(state)
+
+
+def _learn_stored(release_id: int, expected: int) -> rm.SeenFilter:
+    """The short ids of the items stored so far (one streamed pass), for a freeze that resumes or runs twice."""
+    seen = rm.SeenFilter(expected or 0)
+    for dim, h in raw_rows(ReleaseItem.objects.filter(release_id=release_id), ("dimension_code", "content_hash"), stream=True):
+        seen.add(rm.public_id(dim, h))
+    return seen
 
 
 def _freeze_finish(release: Release, state: dict) -> Release:
@@ -1120,36 +1133,94 @@ def release_export_start(*, release_id: int, scope: str = Scope.PUBLIC, actor=No
     return list(ReleaseExport.objects.filter(pk__in=[e.pk for e in rows]))
 
 
-def release_export_run(*, release_id: int, scope: str = Scope.PUBLIC) -> list[ReleaseExport]:
-    """Write every format of one scope under MEDIA_ROOT/exports/<version>/<scope>/ and record their sha256."""
+_exporting = ActiveSet()  # lease owners of the exports this process is writing now
+_OPEN = (ReleaseExport.Status.PENDING, ReleaseExport.Status.RUNNING)
+
+
+class _ExportLeaseLost(Exception):
+    """The lease expired and another worker took the export over: this one's half-written folder is dropped."""
+
+
+def _export_lease_seconds() -> float:
+    return float(getattr(settings, "RELEASE_EXPORT_LEASE_SECONDS", 120))
+
+
+def _export_held_by_other(owner: str, expires, now) -> bool:
+    return bool(owner) and expires is not None and expires > now and not owner_dead(owner, owner, _exporting)
+
+
+def _export_claim(release: Release, scope: str, owner: str, *, queued: bool) -> bool:
+    """Take the lease on every row of (release, scope). False when another live worker holds it, or when a queued
+    run finds nothing queued any more (a second delivery of a finished task)."""
+    with transaction.atomic():
+        for fmt in EXPORT_FORMATS:
+            ReleaseExport.objects.get_or_create(release=release, scope=scope, format=fmt)
+        rows = list(ReleaseExport.objects.select_for_update().filter(release=release, scope=scope))
+        if queued and not any(r.status in _OPEN for r in rows):
+            return False
+        now = timezone.now()
+        if any(_export_held_by_other(r.lease_owner, r.lease_expires_at, now) for r in rows if r.lease_owner != owner):
+            return False
+        ReleaseExport.objects.filter(release=release, scope=scope).update(
+            status=ReleaseExport.Status.RUNNING, progress_done=0, progress_total=release.item_count, error="",
+            lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=_export_lease_seconds()),
+        )
+    _exporting.add(owner)
+    return True
+
+
+def _export_renew(release: Release, scope: str, owner: str, **fields) -> None:
+    expires = timezone.now() + dt.timedelta(seconds=_export_lease_seconds())
+    if not ReleaseExport.objects.filter(release=release, scope=scope, lease_owner=owner).update(
+        lease_expires_at=expires, **fields
+    ):
+        raise _ExportLeaseLost
+
+
+def release_export_run(*, release_id: int, scope: str = Scope.PUBLIC, queued: bool = False) -> list[ReleaseExport]:
+    """Write every format of one scope under MEDIA_ROOT/exports/<version>/<scope>/ and record their sha256.
+
+    The writer holds a lease on the scope's rows, so a second copy of the task (redelivered by the broker, or
+    queued again by a recovery) leaves a live export alone. `queued` is the task's run: it does nothing unless
+    the export is still pending or running, so a redelivered finished task writes no second set of files."""
     release = Release.objects.select_related("taxonomy").get(pk=release_id)
     if not release.is_frozen:
         raise ReleaseError(f"release {release.version} is not frozen")
-    for fmt in EXPORT_FORMATS:
-        ReleaseExport.objects.get_or_create(release=release, scope=scope, format=fmt)
-    exports = ReleaseExport.objects.filter(release=release, scope=scope)
-    exports.update(status=ReleaseExport.Status.RUNNING, progress_done=0, progress_total=release.item_count, error="")
+    owner = new_owner()
+    if not _export_claim(release, scope, owner, queued=queued):
+        if queued:
+            return list(ReleaseExport.objects.filter(release=release, scope=scope))
+        raise ReleaseError(f"release {release.version} ({scope}) is being exported by another worker")
     target = _export_dir(release, scope)
-    tmp = target.with_name(f".{scope}-tmp-{os.getpid()}")
+    token = owner.rsplit(":", 1)[1]
+    tmp = target.with_name(f".{scope}-tmp-{token}")
     try:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # Folders of a writer that is gone (killed mid-export): we hold the lease, so nobody else writes there.
+        for stale in target.parent.glob(f".{scope}-*") if target.parent.exists() else ():
+            shutil.rmtree(stale, ignore_errors=True)
         tmp.mkdir(parents=True)
 
         def progress(done: int) -> None:
-            ReleaseExport.objects.filter(release=release, scope=scope).update(progress_done=done)
+            _export_renew(release, scope, owner, progress_done=done)
 
         written = write_export_files(release=release, scope=scope, directory=tmp, progress=progress)
+        _export_renew(release, scope, owner)  # still ours: nobody else swaps a folder in
         # Swap the whole folder in at once, so a download never sees half of a new export.
-        old = target.with_name(f".{scope}-old-{os.getpid()}")
+        old = target.with_name(f".{scope}-old-{token}")
         if target.exists():
             target.rename(old)
         tmp.rename(target)
         shutil.rmtree(old, ignore_errors=True)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        ReleaseExport.objects.filter(release=release, scope=scope).update(
-            status=ReleaseExport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+        _exporting.discard(owner)
+        failed = ReleaseExport.objects.filter(release=release, scope=scope, lease_owner=owner).update(
+            status=ReleaseExport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now(),
+            lease_owner="", lease_expires_at=None,
         )
+        if not failed:  # the export was taken over: its new holder finishes it
+            log.warning("export of %s (%s): lease lost to another worker; stopped", release.version, scope)
+            return list(ReleaseExport.objects.filter(release=release, scope=scope))
         raise
     now = timezone.now()
     media = Path(settings.MEDIA_ROOT)
@@ -1162,14 +1233,44 @@ def release_export_run(*, release_id: int, scope: str = Scope.PUBLIC) -> list[Re
             rows=info.rows,
             progress_done=release.item_count,
             finished_at=now,
+            lease_owner="",
+            lease_expires_at=None,
         )
+    _exporting.discard(owner)
     return list(ReleaseExport.objects.filter(release=release, scope=scope))
 
 
+def releases_recover() -> tuple[list[int], list[tuple[int, str]]]:
+    """Queue again the freezes and exports a killed worker left open; returns what was queued.
+
+    Every freezing release is queued: copies of a freeze share its chunks (each takes the release's row lock and
+    goes on from the committed cursor), so a copy beside a live one costs nothing twice. An export is queued when
+    its lease is free, expired or held by a process of this host that is gone."""
+    from .tasks import release_export_task, release_freeze_task
+
+    freezing = list(Release.objects.filter(status=Release.Status.FREEZING, frozen_at__isnull=True).values_list(
+        "pk", flat=True))
+    for release_id in freezing:
+        release_freeze_task.delay(release_id)
+    now = timezone.now()
+    held, scopes = set(), set()
+    for release_id, scope, owner, expires in ReleaseExport.objects.filter(status__in=_OPEN).values_list(
+        "release_id", "scope", "lease_owner", "lease_expires_at"
+    ):
+        scopes.add((release_id, scope))
+        if _export_held_by_other(owner, expires, now):
+            held.add((release_id, scope))
+    exports = sorted(scopes - held)
+    for release_id, scope in exports:
+        release_export_task.delay(release_id, scope)
+    return freezing, exports
+
+
 def release_export_fail(*, release_id: int, scope: str, error: str) -> None:
-    ReleaseExport.objects.filter(release_id=release_id, scope=scope).exclude(status=ReleaseExport.Status.DONE).update(
-        status=ReleaseExport.Status.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
+    # Rows under a lease belong to a live writer (one that took over after this task's failure): left alone.
+    ReleaseExport.objects.filter(release_id=release_id, scope=scope, lease_owner="").exclude(
+        status=ReleaseExport.Status.DONE
+    ).update(status=ReleaseExport.Status.FAILED, error=error[:2000], finished_at=timezone.now())
 
 
 @dataclass
@@ -1257,6 +1358,8 @@ def write_export_files(
         now = time.perf_counter()
         timings[step] = now - clock
         clock = now
+        if progress:  # each step of a big export can take a while: the writer's lease is renewed between them
+            progress(rows)
 
     names = {fmt: export_file_name(release.version, scope, fmt) for fmt in EXPORT_FORMATS}
     jsonl = _HashingWriter(directory / names[Fmt.JSONL])
@@ -1269,6 +1372,7 @@ def write_export_files(
     )
     columns = rm.ParquetColumns()
     rows = 0
+    row_group = int(getattr(settings, "RELEASE_EXPORT_ROW_GROUP", 0) or PARQUET_ROW_GROUP)
     json_line = rm.json_line
     lines: list[bytes] = []
     csv_buffer = io.StringIO()
@@ -1291,7 +1395,7 @@ def write_export_files(
             rows += 1
             if rows % TEXT_FLUSH_ROWS == 0:
                 flush()
-            if len(columns) >= PARQUET_ROW_GROUP:
+            if len(columns) >= row_group:
                 parquet.write_table(columns.table())
                 columns = rm.ParquetColumns()
                 _release_memory()

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -13,7 +14,7 @@ def release_freeze_task(release_id: int) -> None:
     from . import releases
 
     try:
-        releases.release_freeze_run(release_id=release_id)
+        releases.release_freeze_run(release_id=release_id, chunk_size=settings.RELEASE_FREEZE_CHUNK)
     except Exception as exc:  # the draft shows the error and can be frozen again (it resumes)
         log.exception("freezing release %s failed", release_id)
         releases.release_freeze_fail(release_id=release_id, error=f"{type(exc).__name__}: {exc}")
@@ -24,7 +25,7 @@ def release_export_task(release_id: int, scope: str) -> None:
     from . import releases
 
     try:
-        releases.release_export_run(release_id=release_id, scope=scope)
+        releases.release_export_run(release_id=release_id, scope=scope, queued=True)
     except Exception as exc:
         log.exception("exporting release %s (%s) failed", release_id, scope)
         releases.release_export_fail(release_id=release_id, scope=scope, error=f"{type(exc).__name__}: {exc}")
@@ -44,7 +45,16 @@ def generation_runs_recover() -> None:
     runs_recover()
 
 
+@shared_task(ignore_result=True)
+def releases_recover() -> None:
+    from .releases import releases_recover as recover
+
+    recover()
+
+
 @worker_ready.connect
 def _recover_runs_on_start(sender=None, **kwargs) -> None:
-    # A worker killed mid-run leaves its run "running" under a dead lease: pick such runs up again.
+    # A worker killed mid-run leaves its run "running" under a dead lease: pick such runs up again. Its freeze or
+    # export is not redelivered before the broker's visibility timeout (Redis) or at all (the on-disk broker).
     generation_runs_recover.delay()
+    releases_recover.delay()

@@ -56,3 +56,12 @@ def test_prepared_statements_are_configurable_on_postgresql_and_a_bad_value_is_r
     assert off.returncode == 0 and off.stdout.strip() == "None", off.stderr
     bad = manage("check", DATABASE_URL=pg, DB_PREPARE_THRESHOLD="sometimes")
     assert bad.returncode != 0 and "DB_PREPARE_THRESHOLD" in bad.stderr
+
+
+def test_a_redis_broker_waits_longer_than_any_task_before_it_hands_an_unacknowledged_task_out_again():
+    show = "from config.celery import app; c = app.conf; print(c.task_acks_late, c.task_reject_on_worker_lost, " \
+           "c.worker_prefetch_multiplier, c.broker_transport_options.get('visibility_timeout'))"
+    default = manage("shell", "-c", show, CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
+    assert default.stdout.splitlines()[-1].split() == ["True", "True", "1", str(6 * 3600)], default.stderr
+    longer = manage("shell", "-c", show, CELERY_BROKER_URL="redis://127.0.0.1:6379/0", CELERY_VISIBILITY_TIMEOUT="86400")
+    assert longer.stdout.splitlines()[-1].split()[-1] == "86400", longer.stderr

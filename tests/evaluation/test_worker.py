@@ -2,13 +2,8 @@
 worker finishes the run with one answer per (target, question), one verdict per match, and the very leaderboard
 an uninterrupted run with the same seed gets."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,84 +14,20 @@ from django.utils import timezone
 from evaluation.models import Answer, EvalRun, Match, Shard
 from evaluation.services import run_create, run_execute_inline, shard_execute
 from llm.services import endpoint_update
+from tests.worker import Worker
 
 from .boards import board, forget, match_list, sim_stats
 
-ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ("sim-target-90", "sim-target-70", "sim-target-30", "sim-target-10")
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-class Worker:
-    """`celery -A config worker` on the test database, a broker and a queue of this test's own."""
-
-    def __init__(self, tmp: Path, pool: str):
-        self.tmp = tmp
-        self.pool = ["--pool", "solo"] if pool == "solo" else ["--pool", pool, "--concurrency", "4"]
-        self.queue = f"livesec-test-{uuid.uuid4().hex[:10]}"
-        broker = os.environ.get("CELERY_BROKER_URL", "")
-        self.broker = broker if broker.startswith(("redis://", "rediss://")) else "filesystem://"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": self.broker,
-            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
-            "LIVESEC_VAR_DIR": str(tmp),
-            "EVAL_LEASE_SECONDS": "3",
-            # The killed worker's limiter slots (Redis) must not hold the restarted one up for a minute.
-            "LLM_LIMITER_LEASE_SECONDS": "3",
-            "LLM_MAX_ATTEMPTS": "3",
-            "LLM_BACKOFF_BASE": "0.01",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.proc = None
-        self.starts = 0
-
-    def start(self):
-        self.starts += 1
-        log = open(self.tmp / f"worker-{self.starts}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", *self.pool, "-Q", self.queue,
-             "--loglevel", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def send(self, task: str, *args):
-        from celery import Celery
-
-        # Not the current app: shared tasks sent later in this process must still go through config's app.
-        app = Celery("livesec-test-client", broker=self.broker, set_as_current=False)
-        if self.broker.startswith("filesystem"):
-            folder = str(self.tmp / "celery-queue")
-            os.makedirs(folder, exist_ok=True)
-            app.conf.broker_transport_options = {"data_folder_in": folder, "data_folder_out": folder}
-        app.send_task(task, args=list(args), queue=self.queue)
-        app.close()
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.tmp.glob("worker-*.log")))
+def _worker(tmp: Path, pool: str) -> Worker:
+    # The killed worker's limiter slots (Redis) must not hold the restarted one up for a minute.
+    return Worker(tmp, pool, EVAL_LEASE_SECONDS="3", LLM_LIMITER_LEASE_SECONDS="3")
 
 
 def _wait(predicate, timeout, worker, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.logs()}")
+    return worker.wait(predicate, timeout, what)
 
 
 def _concurrency(endpoints, n: int) -> None:
@@ -138,7 +69,7 @@ def test_killing_the_worker_mid_answers_and_mid_round_ends_as_an_uninterrupted_r
     sim.set_latency(150)  # 2 in flight per target: 13 answers/s, a chunk of 30 takes 2.3 s (two flushes)
     settings.EVAL_ANSWER_CHUNK = 30  # two shards per target, which one task takes one after the other
     run = run_create(release=release, targets=targets, judge=judge, seed=5, enqueue=False)
-    worker = Worker(tmp_path, pool)
+    worker = _worker(tmp_path, pool)
     try:
         worker.start()
         worker.send("evaluation.tasks.eval_run_advance", run.pk)
