@@ -86,12 +86,18 @@ def parse(html: str) -> _Page:
     return page
 
 
-def assert_nothing_injected(html: str) -> _Page:
-    """No element or attribute of the page can have come from the corpus's markup."""
+def assert_nothing_injected(html: str, *, markdown: bool = False) -> _Page:
+    """No element or attribute of the page can have come from the corpus's markup.
+
+    ``markdown``: the page renders sanitised Markdown, whose allow-list keeps a bare ``<img src>`` (its
+    ``onerror`` is gone); script, frames, SVG, handlers, htmx attributes and javascript: URLs still may not pass.
+    """
     page = parse(html)
     for tag, attrs in page.tags:
         assert tag not in ("svg", "iframe"), (tag, attrs)
-        assert not (tag == "img" and attrs.get("src") == "x"), attrs
+        assert markdown or not (tag == "img" and attrs.get("src") == "x"), attrs
+        assert not any(name.startswith("hx-") for name in attrs) or attrs.get("hx-trigger") != "load" or \
+            attrs.get("hx-get") != "/api/releases/", attrs
         for name, value in attrs.items():
             assert not name.startswith("on") and not name.startswith("hx-on"), (tag, attrs)
             assert not (value or "").strip().lower().startswith("javascript:"), (tag, attrs)
@@ -102,9 +108,9 @@ def assert_nothing_injected(html: str) -> _Page:
     return page
 
 
-def assert_shown(html: str, *payloads: str) -> None:
+def assert_shown(html: str, *payloads: str, markdown: bool = False) -> None:
     """Each payload is on the page as text (or an attribute's value), escaped, and injected nothing."""
-    page = assert_nothing_injected(html)
+    page = assert_nothing_injected(html, markdown=markdown)
     for payload in payloads:
         if any(c in payload for c in "<>\"'"):
             assert payload not in html, payload[:80]
@@ -388,3 +394,131 @@ def test_oversized_requests_are_refused_with_413_never_500(maint_client, taxonom
     text = page.content.decode()
     assert 'id="error-detail"' in text and "1 MB" in text
     assert not Event.objects.exists()
+
+
+# -- field by field: stored exactly, shown escaped, JSON exact --------------------------------------------
+
+
+def test_event_title_and_tags(maint_client, taxonomy):
+    from curation.models import Event
+
+    tags = [s[:50].strip() for s in SHORT if s[:50].strip()][:20]
+    response = post_json(maint_client, reverse("api-events"),
+                         {"title": MIX_LINE, "date": "2025-11-01", "summary": MIX, "tags": tags})
+    assert response.status_code == 201, response.content[:300]
+    event = Event.objects.get()
+    assert (event.title, event.summary, event.tags) == (MIX_LINE, MIX, tags)
+    assert response.json()["title"] == MIX_LINE and response.json()["tags"] == tags
+    assert_shown(get(maint_client, reverse("curation:event_list")), MIX_LINE, *tags)
+    assert_shown(get(maint_client, reverse("curation:event_edit", args=[event.pk])), MIX_LINE, MIX)
+    assert_shown(get(maint_client, reverse("curation:generation")), MIX_LINE[:40])  # the event picker shortens
+
+
+def test_generator_template_texts(maint_client, taxonomy):
+    from curation import generation_services as gen
+    from curation.models import GeneratorTemplate
+
+    gen.templates_seed_defaults()
+    template = GeneratorTemplate.objects.filter(scope="dimension").order_by("pk").first()
+    notes = MIX_LINE[:300]
+    body = template.body + "\n" + MIX
+    response = maint_client.post(reverse("curation:template_edit", args=[template.pk]),
+                                 {"system_text": MIX, "body": body, "notes": notes})
+    assert response.status_code == 302
+    new = GeneratorTemplate.objects.filter(scope="dimension", dimension=template.dimension).order_by("-version").first()
+    # A textarea sends line breaks as CRLF: an edit is read with CRLF as LF, the rest exactly as sent.
+    assert (new.system_text, new.body, new.notes) == (MIX.replace("\r\n", "\n"), body.replace("\r\n", "\n"), notes)
+    gen.template_update(template=new, body=body, system_text=MIX, notes=notes)  # the service keeps CR as given
+    latest = GeneratorTemplate.objects.filter(dimension=template.dimension).order_by("-version").first()
+    assert (latest.system_text, latest.body) == (MIX, body)
+    assert_shown(get(maint_client, reverse("curation:template_edit", args=[latest.pk])), notes, *SHORT[:3])
+    assert_nothing_injected(get(maint_client, reverse("curation:template_list")))
+
+
+def test_endpoint_texts_and_the_connection_test_fragment(maint_client, sim):
+    from llm.models import ModelEndpoint
+    from llm.simulator import say_term
+
+    response = post_json(maint_client, reverse("api-endpoints"),
+                         {"name": "hostile-model", "base_url": sim.base_url, "model": MIX_LINE, "notes": MIX,
+                          "default_params": {"stop": SHORT[:4]}})
+    assert response.status_code == 201, response.content[:300]
+    endpoint = ModelEndpoint.objects.get(name="hostile-model")
+    assert (endpoint.model, endpoint.notes, endpoint.default_params) == (MIX_LINE, MIX, {"stop": SHORT[:4]})
+    assert maint_client.get(reverse("api-endpoint-detail", args=[endpoint.pk])).json()["model"] == MIX_LINE
+    assert_shown(get(maint_client, reverse("llm:endpoint_list")), MIX_LINE)
+    assert_shown(get(maint_client, reverse("llm:endpoint_edit", args=[endpoint.pk])), MIX_LINE, MIX)
+    # The simulator does not know this model: its error names it, and the fragment shows that escaped.
+    fragment = maint_client.post(reverse("llm:endpoint_test", args=[endpoint.pk]), HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    assert_nothing_injected(fragment.content.decode())
+    # A model that answers hostile text: the fragment shows the reply as text.
+    talker = post_json(maint_client, reverse("api-endpoints"),
+                       {"name": "talker", "base_url": sim.base_url, "model": "sim-target-50@who=talker"}).json()
+    sim.set_model_fault("sim-target-50@who=talker", say_term(MIX_LINE))
+    fragment = maint_client.post(reverse("llm:endpoint_test", args=[talker["id"]]), HTTP_HX_REQUEST="true")
+    assert_shown(fragment.content.decode(), MIX_LINE[:100])
+
+
+def test_queue_name_and_guidelines(maint_client, annotator, taxonomy):
+    from annotation.models import ReviewQueue
+    from curation.models import Taxonomy
+    from tests.factories import make_items
+
+    response = post_json(maint_client, reverse("api-queues"),
+                         {"name": MIX_LINE, "taxonomy": Taxonomy.objects.get(code="v251030").pk, "guidelines": MIX,
+                          "annotators_per_item": 1})
+    assert response.status_code == 201, response.content[:300]
+    queue = ReviewQueue.objects.get()
+    assert (queue.name, queue.guidelines) == (MIX_LINE, MIX)
+    assert response.json()["name"] == MIX_LINE
+    assert_shown(get(maint_client, reverse("annotation:queue_list")), MIX_LINE)
+    # The queue page shows the guidelines as sanitised Markdown too.
+    assert_shown(get(maint_client, reverse("annotation:queue_detail", args=[queue.pk])), MIX_LINE, markdown=True)
+    assert_shown(get(maint_client, reverse("annotation:queue_edit", args=[queue.pk])), MIX_LINE, MIX)
+    # The review page renders the guidelines as sanitised Markdown: the text stays, the markup goes.
+    make_items(1)
+    reviewer = Client()
+    reviewer.force_login(annotator)
+    page = reviewer.get(reverse("annotation:review", args=[queue.pk]), follow=True)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert_nothing_injected(text, markdown=True)
+    assert "{{ request.user.password }}" in text  # template syntax in Markdown is text too
+
+
+def test_release_title_and_notes_through_the_api(maint_client, taxonomy):
+    from curation.models import Release
+    from tests.factories import approved_prompt
+
+    approved_prompt("请说明如何安全地保管个人证件")
+    response = post_json(maint_client, reverse("api-releases"),
+                         {"version": "v251105", "title": MIX_LINE, "notes": MIX, "taxonomy": "v251030", "parent": None})
+    assert response.status_code == 201, response.content[:300]
+    patched = post_json(maint_client, reverse("api-release-detail", args=["v251105"]),
+                        {"notes": MIX + "\n" + MIX_LINE}, "patch")
+    assert patched.status_code == 200, patched.content[:300]
+    release = Release.objects.get(version="v251105")
+    assert (release.title, release.notes) == (MIX_LINE, MIX + "\n" + MIX_LINE)
+    assert patched.json()["notes"] == release.notes
+    assert_shown(get(maint_client, reverse("curation:release_detail", args=["v251105"])), MIX_LINE, *SHORT[:4])
+    assert_shown(get(maint_client, reverse("curation:release_list")), MIX_LINE)
+    assert_shown(get(maint_client, reverse("curation:release_edit", args=["v251105"])), MIX_LINE, release.notes)
+
+
+def test_rubric_text_and_change_note(maint_client, taxonomy):
+    from evaluation.models import Rubric
+    from evaluation.services import rubrics_seed_defaults
+
+    rubrics_seed_defaults()
+    rubric = Rubric.objects.filter(kind="pairwise", dimension__code="legality").order_by("-version").first()
+    text = rubric.text + "\n" + MIX
+    response = maint_client.post(reverse("evaluation:rubric_detail", args=[rubric.pk]),
+                                 {"text": text, "notes": MIX_LINE})
+    assert response.status_code in (200, 302), response.status_code
+    new = Rubric.objects.filter(dimension=rubric.dimension, kind="pairwise").order_by("-version").first()
+    assert new.version == rubric.version + 1
+    assert (new.text, new.notes) == (text.replace("\r\n", "\n"), MIX_LINE)
+    page = get(maint_client, reverse("evaluation:rubric_detail", args=[new.pk]))
+    assert_shown(page, MIX_LINE, *SHORT[:5])
+    assert_nothing_injected(get(maint_client, reverse("evaluation:rubric_list")))
