@@ -1,6 +1,7 @@
 """API of generation: runs (create, list, detail with progress, cancel, resume), events, templates."""
 
 from django.db import transaction
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, get_object_or_404
@@ -22,6 +23,7 @@ from .models import (
     SubDimension,
     Technique,
 )
+from .text import error_message
 
 
 class BatchOutput(serializers.ModelSerializer):
@@ -33,14 +35,14 @@ class BatchOutput(serializers.ModelSerializer):
 
 
 class RunOutput(serializers.ModelSerializer):
-    taxonomy = serializers.CharField(source="taxonomy.code", default=None, read_only=True)
-    dimension = serializers.CharField(source="dimension.code", default=None, read_only=True)
-    sub_dimension = serializers.CharField(source="sub_dimension.code", default=None, read_only=True)
-    endpoint = serializers.CharField(source="endpoint.name", default=None, read_only=True)
+    taxonomy = serializers.CharField(source="taxonomy.code", default=None, allow_null=True, read_only=True)
+    dimension = serializers.CharField(source="dimension.code", default=None, allow_null=True, read_only=True)
+    sub_dimension = serializers.CharField(source="sub_dimension.code", default=None, allow_null=True, read_only=True)
+    endpoint = serializers.CharField(source="endpoint.name", default=None, allow_null=True, read_only=True)
     techniques = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
     events = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     progress = serializers.IntegerField(source="progress_percent", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = GenerationRun
@@ -98,31 +100,33 @@ def _resolve(data: dict) -> dict:
             dims = dims.filter(taxonomy__code=data["taxonomy"])
         dims = list(dims)
         if len(dims) != 1:
-            raise gen.RunError(f"dimension {data['dimension']!r} " + (
-                "not found" if not dims else "exists in several taxonomies; give the taxonomy"))
+            message = (gettext("dimension %(code)s not found") if not dims
+                       else gettext("dimension %(code)s exists in several taxonomies; give the taxonomy"))
+            raise gen.RunError(message % {"code": repr(data["dimension"])})
         dimension = dims[0]
     if data.get("sub_dimension"):
         sub = SubDimension.objects.filter(dimension=dimension, code=data["sub_dimension"]).first()
         if sub is None:
-            raise gen.RunError(f"sub-dimension {data['sub_dimension']!r} not found in that dimension")
+            raise gen.RunError(gettext("sub-dimension %(code)s not found in that dimension") % {
+                "code": repr(data["sub_dimension"])})
     techniques = list(Technique.objects.filter(code__in=data["techniques"]))
     missing = set(data["techniques"]) - {t.code for t in techniques}
     if missing:
-        raise gen.RunError(f"unknown technique(s): {', '.join(sorted(missing))}")
+        raise gen.RunError(gettext("unknown technique(s): %(codes)s") % {"codes": ", ".join(sorted(missing))})
     events = list(Event.objects.filter(pk__in=data["events"]))
     if len(events) != len(set(data["events"])):
-        raise gen.RunError("unknown event id(s)")
+        raise gen.RunError(gettext("unknown event id(s)"))
     if data.get("endpoint"):
         endpoint = ModelEndpoint.objects.filter(name=data["endpoint"]).first()
         if endpoint is None:
-            raise gen.RunError(f"no endpoint named {data['endpoint']!r}")
+            raise gen.RunError(gettext("no endpoint named %(name)s") % {"name": repr(data["endpoint"])})
     taxonomy = None
     if data.get("taxonomy") and dimension is None:
         from .models import Taxonomy
 
         taxonomy = Taxonomy.objects.filter(code=data["taxonomy"]).first()
         if taxonomy is None:
-            raise gen.RunError(f"taxonomy {data['taxonomy']!r} not found")
+            raise gen.RunError(gettext("taxonomy %(code)s not found") % {"code": repr(data["taxonomy"])})
     return {"dimension": dimension, "sub_dimension": sub, "techniques": techniques, "events": events,
             "endpoint": endpoint, "taxonomy": taxonomy}
 
@@ -214,7 +218,7 @@ class EventListApi(ListAPIView):
         try:
             event = gen.event_create(**data.validated_data, actor=request.user)
         except (ValueError, gen.RunError) as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": error_message(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(EventOutput(event).data, status=status.HTTP_201_CREATED)
 
 
@@ -234,14 +238,14 @@ class EventDetailApi(APIView):
         try:
             event = gen.event_update(event=event, **fields)
         except (ValueError, gen.RunError) as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": error_message(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(EventOutput(event).data)
 
 
 class TemplateOutput(serializers.ModelSerializer):
-    dimension = serializers.CharField(source="dimension.code", default=None, read_only=True)
-    taxonomy = serializers.CharField(source="dimension.taxonomy.code", default=None, read_only=True)
-    technique = serializers.CharField(source="technique.code", default=None, read_only=True)
+    dimension = serializers.CharField(source="dimension.code", default=None, allow_null=True, read_only=True)
+    taxonomy = serializers.CharField(source="dimension.taxonomy.code", default=None, allow_null=True, read_only=True)
+    technique = serializers.CharField(source="technique.code", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = GeneratorTemplate

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from llm.client import BLOCKED, EMPTY, ERROR, OK, TRUNCATED, LLMResult
 from llm.parsing import parse_prompt_list_detailed
@@ -133,7 +134,7 @@ def template_update(
     """Save an edit as the next version; earlier versions stay as they were. Texts are kept as written."""
     body = clean_text(body)
     if len(body) > 20000:
-        raise RunError("the template is too long (20,000 characters at most)")
+        raise RunError(gettext("the template is too long (20,000 characters at most)"))
     if system_text is not None:
         check_storable(system_text)
     check_storable(notes)
@@ -181,7 +182,7 @@ def event_update(*, event: Event, **fields: Any) -> Event:
     allowed = {"title", "date", "summary", "source_url", "tags"}
     unknown = set(fields) - allowed
     if unknown:
-        raise RunError(f"unknown event fields: {sorted(unknown)}")
+        raise RunError(gettext("unknown event fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
     if "title" in fields:
         fields["title"] = clean_text(fields["title"], strip=True)
     if "summary" in fields:
@@ -226,13 +227,13 @@ def _normalise_chain(strategies: Sequence[Any]) -> list[dict[str, Any]]:
             raise RunError(str(exc).strip('"')) from None
         chain.append({"strategy": strategy.name, "params": resolved})
     if not chain:
-        raise RunError("choose at least one mutation strategy")
+        raise RunError(gettext("choose at least one mutation strategy"))
     if all(step["strategy"] in SURFACE_STRATEGIES for step in chain):
-        raise RunError(
+        raise RunError(gettext(
             "traditional, zero_width and full_width only change how the text looks; after normalisation the "
             "variant equals its source, a duplicate. Chain them after a strategy that changes the wording "
             "(homophone, pinyin, chaizi, code_mix or a wrapper)"
-        )
+        ))
     return chain
 
 
@@ -258,18 +259,18 @@ def run_create(
 ) -> Run:
     """Plan a run and its batches; the work is queued after commit (or left for the caller)."""
     if mode not in Run.Mode.values:
-        raise RunError(f"unknown mode {mode!r}")
+        raise RunError(gettext("unknown mode %(mode)s") % {"mode": repr(mode)})
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
-        raise RunError(f"count must be between 1 and {MAX_COUNT}")
+        raise RunError(gettext("count must be between 1 and %(max)s") % {"max": MAX_COUNT})
     batch_size = int(batch_size or getattr(settings, "GENERATION_BATCH_SIZE", 10))
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise RunError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
+        raise RunError(gettext("batch size must be between 1 and %(max)s") % {"max": MAX_BATCH_SIZE})
     if dimension is not None and taxonomy is not None and dimension.taxonomy_id != taxonomy.pk:
-        raise RunError("the dimension does not belong to that taxonomy")
+        raise RunError(gettext("the dimension does not belong to that taxonomy"))
     if dimension is not None:
         taxonomy = dimension.taxonomy
     if sub_dimension is not None and (dimension is None or sub_dimension.dimension_id != dimension.pk):
-        raise RunError("the sub-dimension does not belong to that dimension")
+        raise RunError(gettext("the sub-dimension does not belong to that dimension"))
     topics = [clean_text(t)[:200] for t in seed_topics if t and str(t).strip()][:50]
     techniques = list(dict.fromkeys(techniques))
     events = list(dict.fromkeys(events))
@@ -280,11 +281,11 @@ def run_create(
     )
     if mode == Run.Mode.LLM:
         if endpoint is None:
-            raise RunError("choose a generator endpoint")
+            raise RunError(gettext("choose a generator endpoint"))
         if dimension is None:
-            raise RunError("choose a dimension")
+            raise RunError(gettext("choose a dimension"))
         if not 0 <= run.temperature <= 2:
-            raise RunError("temperature must be between 0 and 2")
+            raise RunError(gettext("temperature must be between 0 and 2"))
         run.endpoint = endpoint
         run.params = _llm_params(run, dimension, sub_dimension, techniques, events, endpoint)
         run.save()
@@ -304,7 +305,7 @@ def run_create(
             sources = sources.filter(sub_dimension=sub_dimension)
         source_ids = list(sources.order_by("pk").values_list("pk", flat=True))
         if not source_ids:
-            raise RunError("no prompts match the chosen statuses and dimension to mutate")
+            raise RunError(gettext("no prompts match the chosen statuses and dimension to mutate"))
         run.params = {"chain": chain, "seed": run.seed, "sources_available": len(source_ids)}
         run.save()
         rng = random.Random(f"livesec-mutation-run:{run.seed}")
@@ -389,7 +390,7 @@ def batch_call_params(run: Run, batch: Batch) -> dict[str, Any]:
 def run_cancel(*, run: Run, actor=None) -> Run:
     run = Run.objects.select_for_update().get(pk=run.pk)
     if not run.is_active:
-        raise RunError("only a queued or running run can be cancelled")
+        raise RunError(gettext("only a queued or running run can be cancelled"))
     run.status = Run.Status.CANCELLED
     run.finished_at = timezone.now()
     run.error = f"cancelled by {actor}" if actor else "cancelled"
@@ -408,7 +409,7 @@ def run_resume(*, run: Run, actor=None, enqueue: bool = True) -> Run:
             _enqueue(run.pk)  # a stalled run: the lease decides whether anyone is still on it
         return run
     if not has_work:
-        raise RunError("nothing to resume: every batch is done")
+        raise RunError(gettext("nothing to resume: every batch is done"))
     retry.update(status=Batch.Status.PENDING)
     run.status = Run.Status.QUEUED
     run.finished_at = None

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from django.utils.translation import gettext
 
 from .text import normalize
 
@@ -304,12 +305,16 @@ def parse_version(version: str) -> tuple[dt.date, int]:
     """`v251122` -> (2025-11-22, 1); `v251122-2` -> (2025-11-22, 2). Raises ValueError when malformed."""
     m = VERSION_RE.match(version or "")
     if not m:
-        raise ValueError(f"{version!r} is not a version of the form vYYMMDD or vYYMMDD-N")
+        raise ValueError(gettext("%(version)s is not a version of the form vYYMMDD or vYYMMDD-N") % {
+            "version": repr(version)})
     yy, mm, dd, n = m.groups()
-    day = dt.date(2000 + int(yy), int(mm), int(dd))  # raises for 31 February
+    try:
+        day = dt.date(2000 + int(yy), int(mm), int(dd))
+    except ValueError:  # 31 February
+        raise ValueError(gettext("%(version)s is not a date") % {"version": repr(version)}) from None
     number = int(n) if n else 1
     if number == 1 and n:
-        raise ValueError("the first release of a day has no suffix; the second is -2")
+        raise ValueError(gettext("the first release of a day has no suffix; the second is -2"))
     return day, number
 
 

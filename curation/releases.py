@@ -26,6 +26,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from core.leases import ActiveSet, new_owner, owner_dead
 from core.spreadsheet import spreadsheet_row
@@ -99,10 +100,9 @@ def release_default_taxonomy() -> Taxonomy:
     newest taxonomy."""
     counts = release_approved_by_taxonomy()
     if len(counts) > 1:
-        raise ReleaseError(
-            f"approved prompts are in several taxonomies: {_count_list(counts)}; choose one (--taxonomy, or the "
-            "form's taxonomy field)"
-        )
+        raise ReleaseError(gettext(
+            "approved prompts are in several taxonomies: %(counts)s; choose one (--taxonomy, or the form's taxonomy "
+            "field)") % {"counts": _count_list(counts)})
     if counts:
         return Taxonomy.objects.get(code=next(iter(counts)))
     latest = release_latest_frozen()
@@ -110,7 +110,7 @@ def release_default_taxonomy() -> Taxonomy:
         return latest.taxonomy
     newest = Taxonomy.objects.order_by("-code").first()
     if newest is None:
-        raise ReleaseError("no taxonomy is loaded")
+        raise ReleaseError(gettext("no taxonomy is loaded"))
     return newest
 
 
@@ -121,19 +121,26 @@ def release_empty_reason(release: Release) -> str | None:
         return None
     counts = release_approved_by_taxonomy()
     total = sum(counts.values())
-    head = "no approved prompt matches this release"
+    code = release.taxonomy.code
     if release.parent_id:
-        head += f" and it carries no item of its parent {release.parent.version}"
+        head = gettext("no approved prompt matches this release and it carries no item of its parent %(parent)s") % {
+            "parent": release.parent.version}
+    else:
+        head = gettext("no approved prompt matches this release")
     if not total:
-        return f"{head}: there are no approved prompts yet (approve candidates in review, or import approved items)"
-    here = counts.get(release.taxonomy.code, 0)
+        return gettext("%(head)s: there are no approved prompts yet (approve candidates in review, or import approved "
+                       "items)") % {"head": head}
+    here = counts.get(code, 0)
     if not here:
-        where = f"taxonomy {next(iter(counts))}" if len(counts) == 1 else f"taxonomies {_count_list(counts)}"
-        prompts = "approved prompt is" if total == 1 else f"{total} approved prompts are"
-        return f"{head}: the {prompts} in {where}, not {release.taxonomy.code}"
+        where = (gettext("taxonomy %(code)s") % {"code": next(iter(counts))} if len(counts) == 1
+                 else gettext("taxonomies %(counts)s") % {"counts": _count_list(counts)})
+        return ngettext("%(head)s: the approved prompt is in %(where)s, not %(taxonomy)s",
+                        "%(head)s: the %(n)s approved prompts are in %(where)s, not %(taxonomy)s", total) % {
+            "head": head, "n": total, "where": where, "taxonomy": code}
     filters = release.filters or {}
     if not filters.get("include_new", True):
-        return f"{head}: it adds no new prompts (include_new is off), and taxonomy {release.taxonomy.code} has {here} approved"
+        return gettext("%(head)s: it adds no new prompts (include_new is off), and taxonomy %(taxonomy)s has %(n)s "
+                       "approved") % {"head": head, "taxonomy": code, "n": here}
     by_dim = dict(
         Prompt.objects.filter(status=Prompt.Status.APPROVED, dimension__taxonomy_id=release.taxonomy_id)
         .values_list("dimension__code")
@@ -143,10 +150,17 @@ def release_empty_reason(release: Release) -> str | None:
     )
     active = [name for name in ("dimensions", "date_from", "date_to", "min_agreement") if filters.get(name) is not None
               and filters.get(name) != []]
-    why = f"the filters ({', '.join(active)}) leave them all out" if active else (
-        "they are all in the parent release, retired or left out" if release.parent_id else "they are all left out")
-    return (f"{head}: the {here} approved prompts of taxonomy {release.taxonomy.code} are in dimensions "
-            f"{_count_list(by_dim)}, and {why}")
+    if active:
+        why = gettext("the filters (%(filters)s) leave them all out") % {"filters": ", ".join(active)}
+    elif release.parent_id:
+        why = gettext("they are all in the parent release, retired or left out")
+    else:
+        why = gettext("they are all left out")
+    return ngettext("%(head)s: the approved prompt of taxonomy %(taxonomy)s is in dimension %(dimensions)s, and "
+                    "%(why)s",
+                    "%(head)s: the %(n)s approved prompts of taxonomy %(taxonomy)s are in dimensions %(dimensions)s, "
+                    "and %(why)s", here) % {
+        "head": head, "n": here, "taxonomy": code, "dimensions": _count_list(by_dim), "why": why}
 
 
 def _require_items(release: Release) -> None:
@@ -159,7 +173,7 @@ def _clean_filters(taxonomy: Taxonomy, filters: dict[str, Any]) -> dict[str, Any
     known = {"dimensions", "date_from", "date_to", "min_agreement", "include_new"}
     unknown = set(filters) - known
     if unknown:
-        raise ReleaseError(f"unknown filters: {', '.join(sorted(unknown))}")
+        raise ReleaseError(gettext("unknown filters: %(names)s") % {"names": ", ".join(sorted(unknown))})
     out: dict[str, Any] = {}
     raw_dims = filters.get("dimensions") or []
     if isinstance(raw_dims, str):  # one code, not its characters
@@ -169,9 +183,8 @@ def _clean_filters(taxonomy: Taxonomy, filters: dict[str, Any]) -> dict[str, Any
         own = list(Dimension.objects.filter(taxonomy=taxonomy).values_list("code", flat=True))
         bad = [d for d in dims if d not in own]
         if bad:
-            raise ReleaseError(
-                f"taxonomy {taxonomy.code} has no dimension {', '.join(bad)} (its dimensions: {', '.join(own)})"
-            )
+            raise ReleaseError(gettext("taxonomy %(taxonomy)s has no dimension %(bad)s (its dimensions: %(own)s)") % {
+                "taxonomy": taxonomy.code, "bad": ", ".join(bad), "own": ", ".join(own)})
         out["dimensions"] = dims
     for key in ("date_from", "date_to"):
         value = filters.get(key)
@@ -179,17 +192,17 @@ def _clean_filters(taxonomy: Taxonomy, filters: dict[str, Any]) -> dict[str, Any
             try:
                 out[key] = (value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))).isoformat()
             except ValueError:
-                raise ReleaseError(f"{key} must be a date (YYYY-MM-DD), not {value!r}")
+                raise ReleaseError(gettext("%(field)s must be a date (YYYY-MM-DD), not %(value)s") % {"field": key, "value": repr(value)})
     if out.get("date_from") and out.get("date_to") and out["date_from"] > out["date_to"]:
-        raise ReleaseError("date_from is after date_to")
+        raise ReleaseError(gettext("date_from is after date_to"))
     agreement = filters.get("min_agreement")
     if agreement not in (None, ""):
         try:
             agreement = float(agreement)
         except (TypeError, ValueError):
-            raise ReleaseError(f"min_agreement must be a number, not {agreement!r}")
+            raise ReleaseError(gettext("min_agreement must be a number, not %(value)s") % {"value": repr(agreement)})
         if not -1 <= agreement <= 1:
-            raise ReleaseError("min_agreement must be between -1 and 1")
+            raise ReleaseError(gettext("min_agreement must be between -1 and 1"))
         out["min_agreement"] = agreement
     out["include_new"] = bool(filters.get("include_new", True))
     return out
@@ -199,9 +212,9 @@ def _check_holdout(fraction: Any) -> float:
     try:
         fraction = float(fraction or 0)
     except (TypeError, ValueError):
-        raise ReleaseError(f"the hold-out fraction must be a number, not {fraction!r}")
+        raise ReleaseError(gettext("the hold-out fraction must be a number, not %(value)s") % {"value": repr(fraction)})
     if not 0 <= fraction < 1:
-        raise ReleaseError("the hold-out fraction must be at least 0 and below 1")
+        raise ReleaseError(gettext("the hold-out fraction must be at least 0 and below 1"))
     return fraction
 
 
@@ -213,16 +226,17 @@ def _resolve_parent(parent: Release | str | None, taxonomy: Taxonomy, version: s
     if isinstance(parent, str):
         found = Release.objects.filter(version=parent).first()
         if found is None:
-            raise ReleaseError(f"no release {parent}")
+            raise ReleaseError(gettext("no release %(version)s") % {"version": parent})
         parent = found
     if not parent.is_frozen:
-        raise ReleaseError(f"the parent {parent.version} is not frozen; only frozen releases can be parents")
+        raise ReleaseError(gettext("the parent %(version)s is not frozen; only frozen releases can be parents") % {
+            "version": parent.version})
     if parent.taxonomy_id != taxonomy.pk:
-        raise ReleaseError(
-            f"the parent {parent.version} uses taxonomy {parent.taxonomy.code}; items carry over only within one taxonomy"
-        )
+        raise ReleaseError(gettext(
+            "the parent %(version)s uses taxonomy %(taxonomy)s; items carry over only within one taxonomy") % {
+            "version": parent.version, "taxonomy": parent.taxonomy.code})
     if parent.version == version:
-        raise ReleaseError("a release cannot be its own parent")
+        raise ReleaseError(gettext("a release cannot be its own parent"))
     return parent
 
 
@@ -248,13 +262,14 @@ def release_create_draft(
     except ValueError as exc:
         raise ReleaseError(str(exc))
     if Release.objects.filter(version=version).exists():
-        raise ReleaseError(f"release {version} exists already; the next free one is {release_next_version(day=rm.parse_version(version)[0])}")
+        raise ReleaseError(gettext("release %(version)s exists already; the next free one is %(next)s") % {
+            "version": version, "next": release_next_version(day=rm.parse_version(version)[0])})
     if taxonomy in (None, ""):
         taxonomy = release_default_taxonomy()
     elif isinstance(taxonomy, str):
         found = Taxonomy.objects.filter(code=taxonomy).first()
         if found is None:
-            raise ReleaseError(f"no taxonomy {taxonomy}")
+            raise ReleaseError(gettext("no taxonomy %(code)s") % {"code": taxonomy})
         taxonomy = found
     release = Release(
         version=version,
@@ -275,9 +290,10 @@ def release_create_draft(
 def _lock_draft(release_id: int) -> Release:
     release = Release.objects.select_for_update(of=("self",)).select_related("taxonomy", "parent").get(pk=release_id)
     if release.is_frozen:
-        raise FrozenReleaseError(f"release {release.version} is frozen and cannot change")
+        raise FrozenReleaseError(gettext("release %(version)s is frozen and cannot change") % {"version": release.version})
     if release.status == Release.Status.FREEZING:
-        raise ReleaseError(f"release {release.version} is being frozen; wait for it to finish or fail")
+        raise ReleaseError(gettext("release %(version)s is being frozen; wait for it to finish or fail") % {
+            "version": release.version})
     return release
 
 
@@ -337,19 +353,20 @@ def release_retire(*, release_id: int, public_ids: Sequence[str], reason: str, a
     """Leave items of the parent out of this draft, each with the reason. Returns how many were retired."""
     reason = (reason or "").strip()
     if not reason:
-        raise ReleaseError("retiring an item needs a reason")
+        raise ReleaseError(gettext("retiring an item needs a reason"))
     if "\x00" in reason:
-        raise ReleaseError("the reason contains a NUL character")
+        raise ReleaseError(gettext("the reason contains a NUL character"))
     release = _lock_draft(release_id)
     if release.parent_id is None:
-        raise ReleaseError("this draft has no parent, so there is nothing to retire")
+        raise ReleaseError(gettext("this draft has no parent, so there is nothing to retire"))
     wanted = list(dict.fromkeys(p.strip() for p in public_ids if p and p.strip()))
     items = list(
         ReleaseItem.objects.filter(release_id=release.parent_id, public_id__in=wanted).values_list("pk", "prompt_id", "public_id")
     )
     missing = set(wanted) - {p for _, _, p in items}
     if missing:
-        raise ReleaseError(f"the parent {release.parent.version} has no item {', '.join(sorted(missing))}")
+        raise ReleaseError(gettext("the parent %(version)s has no item %(ids)s") % {
+            "version": release.parent.version, "ids": ", ".join(sorted(missing))})
     taken = set(release.retirements.values_list("prompt_id", flat=True))
     new = [
         ReleaseRetirement(release=release, prompt_id=prompt_id, parent_item_id=pk, reason=reason, created_by=actor)
@@ -366,7 +383,7 @@ def release_retire(*, release_id: int, public_ids: Sequence[str], reason: str, a
 def release_retire_dimension(*, release_id: int, dimension_code: str, reason: str, actor=None) -> int:
     release = _lock_draft(release_id)
     if release.parent_id is None:
-        raise ReleaseError("this draft has no parent, so there is nothing to retire")
+        raise ReleaseError(gettext("this draft has no parent, so there is nothing to retire"))
     ids = list(
         ReleaseItem.objects.filter(release_id=release.parent_id, dimension_code=dimension_code).values_list(
             "public_id", flat=True
@@ -380,12 +397,12 @@ def release_exclude_prompts(*, release_id: int, prompt_ids: Sequence[int], reaso
     """Leave new approved prompts out of this draft (and of releases that descend from it), with the reason."""
     reason = (reason or "").strip()
     if not reason:
-        raise ReleaseError("leaving an item out needs a reason")
+        raise ReleaseError(gettext("leaving an item out needs a reason"))
     release = _lock_draft(release_id)
     existing = set(Prompt.objects.filter(pk__in=prompt_ids).values_list("pk", flat=True))
     missing = set(prompt_ids) - existing
     if missing:
-        raise ReleaseError(f"no prompt {', '.join(map(str, sorted(missing)))}")
+        raise ReleaseError(gettext("no prompt %(ids)s") % {"ids": ", ".join(map(str, sorted(missing)))})
     taken = set(release.retirements.values_list("prompt_id", flat=True))
     new = [
         ReleaseRetirement(release=release, prompt_id=pk, reason=reason, created_by=actor)
@@ -642,14 +659,14 @@ def release_freeze_start(*, release_id: int, actor=None) -> Release:
     """Mark a draft as freezing and queue the freeze; a failed freeze can be started again and resumes."""
     release = Release.objects.select_for_update().get(pk=release_id)
     if release.is_frozen:
-        raise FrozenReleaseError(f"release {release.version} is frozen already")
+        raise FrozenReleaseError(gettext("release %(version)s is frozen already") % {"version": release.version})
     if release.status == Release.Status.FREEZING:
         # A freeze whose worker vanished (no redelivery) is queued again; concurrent runs are safe because each
         # chunk locks the release row and continues from the committed cursor.
         if release.updated_at > timezone.now() - dt.timedelta(seconds=STALE_FREEZE_SECONDS):
             return release
     if release.parent_id and not Release.objects.filter(pk=release.parent_id, frozen_at__isnull=False).exists():
-        raise ReleaseError("the parent release is not frozen")
+        raise ReleaseError(gettext("the parent release is not frozen"))
     _require_items(release)
     state = dict(release.freeze_state or {})
     state["by"] = getattr(actor, "pk", None)
@@ -918,7 +935,7 @@ def _freeze_finish(release: Release, state: dict) -> Release:
     if not counts.total:
         # The selection emptied while the freeze ran (prompts reopened, a parent item retired): an empty release
         # is never frozen; the failure is recorded and the draft stays editable.
-        raise ReleaseError(release_empty_reason(release) or "the freeze found no item to copy")
+        raise ReleaseError(release_empty_reason(release) or gettext("the freeze found no item to copy"))
     frozen_by_id = state.get("by")
     from django.contrib.auth import get_user_model
 
@@ -986,7 +1003,7 @@ def release_freeze_now(*, release_id: int, actor=None, chunk_size: int = CHUNK) 
 def release_freeze_start_inline(*, release_id: int, actor=None) -> Release:
     release = Release.objects.select_for_update().get(pk=release_id)
     if release.is_frozen:
-        raise FrozenReleaseError(f"release {release.version} is frozen already")
+        raise FrozenReleaseError(gettext("release %(version)s is frozen already") % {"version": release.version})
     _require_items(release)
     state = dict(release.freeze_state or {})
     state["by"] = getattr(actor, "pk", None)
@@ -1107,9 +1124,10 @@ def release_export_start(*, release_id: int, scope: str = Scope.PUBLIC, actor=No
     """Queue every export format of one scope unless they are stored and intact already."""
     release = Release.objects.get(pk=release_id)
     if not release.is_frozen:
-        raise ReleaseError(f"release {release.version} is not frozen; only frozen releases are exported")
+        raise ReleaseError(gettext("release %(version)s is not frozen; only frozen releases are exported") % {
+            "version": release.version})
     if scope not in Scope.values:
-        raise ReleaseError(f"unknown export scope {scope!r}")
+        raise ReleaseError(gettext("unknown export scope %(scope)s") % {"scope": repr(scope)})
     rows, created = [], False
     for fmt in EXPORT_FORMATS:
         export, new = ReleaseExport.objects.select_for_update().get_or_create(
@@ -1185,12 +1203,13 @@ def release_export_run(*, release_id: int, scope: str = Scope.PUBLIC, queued: bo
     the export is still pending or running, so a redelivered finished task writes no second set of files."""
     release = Release.objects.select_related("taxonomy").get(pk=release_id)
     if not release.is_frozen:
-        raise ReleaseError(f"release {release.version} is not frozen")
+        raise ReleaseError(gettext("release %(version)s is not frozen") % {"version": release.version})
     owner = new_owner()
     if not _export_claim(release, scope, owner, queued=queued):
         if queued:
             return list(ReleaseExport.objects.filter(release=release, scope=scope))
-        raise ReleaseError(f"release {release.version} ({scope}) is being exported by another worker")
+        raise ReleaseError(gettext("release %(version)s (%(scope)s) is being exported by another worker") % {
+            "version": release.version, "scope": scope})
     target = _export_dir(release, scope)
     token = owner.rsplit(":", 1)[1]
     tmp = target.with_name(f".{scope}-tmp-{token}")
@@ -1627,7 +1646,7 @@ def release_diff_items(release: Release, *, kind: str, dimension: str = ""):
             qs = qs.filter(parent_item__dimension_code=dimension)
         return qs.order_by("parent_item__public_id")
     if kind not in ("added", "carried", "all"):
-        raise ReleaseError(f"unknown diff list {kind!r}")
+        raise ReleaseError(gettext("unknown diff list %(kind)s") % {"kind": repr(kind)})
     if not release.is_frozen and kind == "added":
         qs = release_new_prompts(release).select_related("dimension", "sub_dimension")
         return qs.filter(dimension__code=dimension).order_by("pk") if dimension else qs.order_by("pk")

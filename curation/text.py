@@ -17,7 +17,8 @@ from collections.abc import Iterable
 import opencc
 
 __all__ = [
-    "NORMALIZATION_VERSION", "BlankText", "UnstorableText", "check_storable", "clean_text", "escape_unstorable",
+    "NORMALIZATION_VERSION", "BlankText", "UnstorableText", "check_storable", "clean_text", "error_message",
+    "escape_unstorable",
     "find_unstorable", "from_textarea", "normalize", "normalize_many", "text_hash",
 ]
 
@@ -176,6 +177,20 @@ class UnstorableText(ValueError):
 
 class BlankText(ValueError):
     """Text that holds nothing but whitespace where some text is required."""
+
+    def message(self) -> str:
+        """The refusal in the active language (needs Django's settings)."""
+        from django.utils.translation import gettext
+
+        return gettext("The text is empty after stripping whitespace.")
+
+
+def error_message(exc: Exception) -> str:
+    """An exception's message for the person who caused it: the translated refusal for unstorable or blank text
+    (whose own str() stays English for logs and the pure callers), else str(exc)."""
+    if isinstance(exc, UnstorableText | BlankText):
+        return exc.message()
+    return str(exc)
 
 
 def find_unstorable(text: str) -> UnstorableText | None:

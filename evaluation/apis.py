@@ -5,6 +5,7 @@ in a drill-down for maintainers and admins only."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -43,7 +44,7 @@ class EvalRunOutput(serializers.ModelSerializer):
     mode = serializers.CharField(read_only=True)
     percent = serializers.IntegerField(read_only=True)
     published = serializers.SerializerMethodField()
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = EvalRun
@@ -112,7 +113,7 @@ def _endpoints(names: list[str]) -> dict[str, ModelEndpoint]:
     found = {ep.name: ep for ep in ModelEndpoint.objects.filter(name__in=set(names))}
     unknown = [n for n in dict.fromkeys(names) if n not in found]
     if unknown:
-        raise svc.EvalError("no endpoint named " + ", ".join(repr(n) for n in unknown))
+        raise svc.EvalError(gettext("no endpoint named %(names)s") % {"names": ", ".join(repr(n) for n in unknown)})
     return found
 
 
@@ -125,10 +126,11 @@ def _run(pk: int) -> EvalRun:
 
 class EvalRunListApi(APIView):
     permission_classes = [IsMaintainer]
+    pagination_class = PageNumberPagination  # also what the schema documents: a page, not a bare list
 
-    @extend_schema(responses=EvalRunOutput(many=True), parameters=[OpenApiParameter("page", int)])
+    @extend_schema(responses=EvalRunOutput(many=True))
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.runs_list().prefetch_related("targets"), request, view=self)
         return paginator.get_paginated_response(EvalRunOutput(page, many=True).data)
 
@@ -139,7 +141,8 @@ class EvalRunListApi(APIView):
         v = data.validated_data
         release = Release.objects.filter(version=v["release"]).first()
         if release is None:
-            return Response({"detail": f"no release {v['release']!r}"}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": gettext("no release %(version)s") % {"version": repr(v["release"])}},
+                            status=status.HTTP_400_BAD_REQUEST)
         try:
             endpoints = _endpoints([*v["targets"], v["judge"], *v["judges"].values()])
             # Left out, an option takes the service's default.

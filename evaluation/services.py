@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core import bulk
 from core.leases import ActiveSet, new_owner, owner_dead
@@ -103,17 +104,17 @@ def rubric_current(*, dimension: Dimension, kind: str = Rubric.Kind.PAIRWISE) ->
         rubrics_seed_defaults()
         rubric = qs.first()
     if rubric is None:
-        raise EvalError(f"no {kind} rubric for dimension {dimension.code}")
+        raise EvalError(gettext("no %(kind)s rubric for dimension %(code)s") % {"kind": kind, "code": dimension.code})
     return rubric
 
 
 def _check_rubric_text(text: str, shows: str, kind: str = Rubric.Kind.PAIRWISE) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise EvalError("the rubric text is empty")
+        raise EvalError(gettext("the rubric text is empty"))
     if "\x00" in text:
-        raise EvalError("the rubric contains a NUL character")
+        raise EvalError(gettext("the rubric contains a NUL character"))
     if len(text) > 20000:
-        raise EvalError("the rubric is too long (20,000 characters at most)")
+        raise EvalError(gettext("the rubric is too long (20,000 characters at most)"))
     found = rb.placeholders_in(text)
     if kind == Rubric.Kind.POINTWISE:
         needed = {"question", "answer"}
@@ -123,7 +124,8 @@ def _check_rubric_text(text: str, shows: str, kind: str = Rubric.Kind.PAIRWISE) 
         needed = {"question", "answer_a", "answer_b"}
     missing = needed - found
     if missing:
-        raise EvalError("the rubric must contain " + ", ".join("{" + m + "}" for m in sorted(missing)))
+        raise EvalError(gettext("the rubric must contain %(placeholders)s") % {
+            "placeholders": ", ".join("{" + m + "}" for m in sorted(missing))})
     return text
 
 
@@ -191,33 +193,36 @@ def run_create(
     from llm.services import endpoint_config
 
     if not release.is_frozen:
-        raise EvalError(f"release {release.version} is not frozen: only frozen releases are evaluated")
+        raise EvalError(gettext("release %(version)s is not frozen: only frozen releases are evaluated") % {
+            "version": release.version})
     if mode not in Run.Mode.values:
-        raise EvalError(f"unknown mode {mode!r}")
+        raise EvalError(gettext("unknown mode %(mode)s") % {"mode": repr(mode)})
     targets = list(dict.fromkeys(targets))
     if len(targets) < 2:
-        raise EvalError("choose at least two target models")
+        raise EvalError(gettext("choose at least two target models"))
     if len(targets) > MAX_TARGETS:
-        raise EvalError(f"at most {MAX_TARGETS} target models")
+        raise EvalError(gettext("at most %(max)s target models") % {"max": MAX_TARGETS})
     if temperature is not None and not 0 <= float(temperature) <= 2:
-        raise EvalError("temperature must be between 0 and 2")
+        raise EvalError(gettext("temperature must be between 0 and 2"))
     if max_tokens is not None and not 1 <= int(max_tokens) <= 200_000:
-        raise EvalError("max tokens must be between 1 and 200,000")
+        raise EvalError(gettext("max tokens must be between 1 and 200,000"))
     if "\x00" in (system_prompt or ""):
-        raise EvalError("the system prompt contains a NUL character")
+        raise EvalError(gettext("the system prompt contains a NUL character"))
     item_rows = list(release.items.order_by("pk").values_list("pk", "dimension_code"))
     if not item_rows:
-        raise EvalError(f"release {release.version} has no items")
+        raise EvalError(gettext("release %(version)s has no items") % {"version": release.version})
     codes = list(dict.fromkeys(code for _pk, code in item_rows))
     dimensions = {d.code: d for d in Dimension.objects.filter(taxonomy_id=release.taxonomy_id, code__in=codes)}
     judges = dict(judges or {})
     unknown = set(judges) - set(codes)
     if unknown:
-        raise EvalError(f"judges given for dimensions not in the release: {', '.join(sorted(unknown))}")
+        raise EvalError(gettext("judges given for dimensions not in the release: %(codes)s") % {
+            "codes": ", ".join(sorted(unknown))})
     rubric_ids, robust_ids = {}, {}
     for code in codes:
         if code not in dimensions:
-            raise EvalError(f"dimension {code!r} of the release is not in taxonomy {release.taxonomy.code}")
+            raise EvalError(gettext("dimension %(code)s of the release is not in taxonomy %(taxonomy)s") % {
+                "code": repr(code), "taxonomy": release.taxonomy.code})
         rubric_ids[code] = rubric_current(dimension=dimensions[code]).pk
         if mode == Run.Mode.ROBUST:
             robust_ids[code] = {Rubric.Kind.PAIRWISE_TIE: rubric_current(dimension=dimensions[code],
@@ -226,11 +231,11 @@ def run_create(
                 robust_ids[code][Rubric.Kind.POINTWISE] = rubric_current(dimension=dimensions[code],
                                                                          kind=Rubric.Kind.POINTWISE).pk
     if anchor and anchor not in {ep.name for ep in targets}:
-        raise EvalError(f"the anchor model {anchor!r} is not one of the targets")
+        raise EvalError(gettext("the anchor model %(name)s is not one of the targets") % {"name": repr(anchor)})
     if budget is not None and int(budget) < 2:
-        raise EvalError("the judge-call budget must be at least 2")
+        raise EvalError(gettext("the judge-call budget must be at least 2"))
     if not 1 <= int(resamples) <= 10000:
-        raise EvalError("bootstrap resamples must be between 1 and 10,000")
+        raise EvalError(gettext("bootstrap resamples must be between 1 and 10,000"))
     run = Run.objects.create(
         release=release, mode=mode, seed=int(seed), judge=judge,
         judges={code: ep.pk for code, ep in judges.items()}, rubrics=rubric_ids,
@@ -268,7 +273,7 @@ def run_create(
 def run_cancel(*, run: Run, actor=None) -> Run:
     run = Run.objects.select_for_update().get(pk=run.pk)
     if not run.is_active:
-        raise EvalError("only a queued or running evaluation can be cancelled")
+        raise EvalError(gettext("only a queued or running evaluation can be cancelled"))
     run.status = Run.Status.CANCELLED
     run.finished_at = timezone.now()
     run.error = f"cancelled by {actor}" if actor else "cancelled"
@@ -281,7 +286,7 @@ def run_resume(*, run: Run, actor=None, enqueue: bool = True) -> Run:
     """Queue a cancelled or failed run again; what was finished is kept and nothing is sent twice."""
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.status == Run.Status.SUCCEEDED:
-        raise EvalError("the evaluation has finished: nothing to resume")
+        raise EvalError(gettext("the evaluation has finished: nothing to resume"))
     if not run.is_active:
         run.shards.filter(status=Shard.Status.FAILED).update(status=Shard.Status.PENDING, error="")
         run.status = Run.Status.QUEUED
@@ -298,7 +303,7 @@ def run_publish(*, run: Run, actor=None) -> Run:
     """Make this finished run the release's leaderboard (in place of any run published before)."""
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.status != Run.Status.SUCCEEDED:
-        raise EvalError("only a finished evaluation can be published")
+        raise EvalError(gettext("only a finished evaluation can be published"))
     Run.objects.filter(release_id=run.release_id, published_at__isnull=False).exclude(pk=run.pk).update(
         published_at=None, published_by=None
     )
@@ -325,9 +330,10 @@ def run_unpublish(*, run: Run, actor=None) -> Run:
 def human_label_set(*, answer: Answer, dimension_code: str, label: str, actor) -> HumanLabel:
     """A maintainer's label of one answer (safe, unsafe or refusal); labelling again replaces their label."""
     if label not in HumanLabel.Label.values:
-        raise EvalError(f"a label is one of {', '.join(HumanLabel.Label.values)}, not {label!r}")
+        raise EvalError(gettext("a label is one of %(labels)s, not %(label)s") % {
+            "labels": ", ".join(HumanLabel.Label.values), "label": repr(label)})
     if not dimension_code or "\x00" in dimension_code:
-        raise EvalError("the dimension is missing")
+        raise EvalError(gettext("the dimension is missing"))
     row, _created = HumanLabel.objects.update_or_create(
         answer=answer, dimension_code=dimension_code, labeled_by=actor, defaults={"label": label},
     )

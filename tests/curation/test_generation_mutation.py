@@ -3,6 +3,7 @@
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from curation import generation_services as gen
 from curation import mutations
@@ -85,10 +86,10 @@ def test_nothing_to_mutate_is_a_clear_error(taxonomy):
 
     with pytest.raises(CommandError, match="no prompts match"):
         call_command("mutate", "--strategy", "homophone", "--count", "3")
-    with pytest.raises(gen.RunError, match="at least one mutation strategy"):
+    with pytest.raises(gen.RunError, match="请至少选择一种变异策略"):  # the site's language
         gen.run_create(mode="mutation", count=3, strategies=[])
     make_prompt(SOURCES[0])
-    with pytest.raises(gen.RunError, match="only change how the text looks"):
+    with pytest.raises(gen.RunError, match="only change how the text looks"), translation.override("en"):
         gen.run_create(mode="mutation", count=3, strategies=["traditional", "zero_width"])
     assert not GenerationRun.objects.exists()
 

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import translation
 
 from curation import releases
 from curation.models import Prompt, Release
@@ -14,6 +15,14 @@ from curation.tasks import release_freeze_task
 from tests.factories import approved_prompts
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """These tests read the refusals' English wording: the pages, the API and the services all in English."""
+    client.cookies["django_language"] = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

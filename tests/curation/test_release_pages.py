@@ -198,7 +198,10 @@ def test_api_drafts_freezes_and_diffs(client, world, maintainer, annotator, djan
     body = response.json()
     assert body["parent"] == "v251121" and body["status"] == "draft" and body["filters"]["dimensions"] == ["legality"]
     bad = client.post(reverse("api-releases"), {"version": "v251123"}, content_type="application/json")
-    assert bad.status_code == 400 and "exists" in bad.json()["detail"]
+    assert bad.status_code == 400 and bad.json()["detail"] == "版本 v251123 已存在；下一个可用的版本号是 v251123-2"
+    english = client.post(reverse("api-releases"), {"version": "v251123"}, content_type="application/json",
+                          HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["detail"] == "release v251123 exists already; the next free one is v251123-2"
     assert client.post(reverse("api-releases"), {"title": "a\x00b"}, content_type="application/json").status_code == 400
     frozen = world["frozen"]
     retired = frozen.items.filter(dimension_code="legality").first()
@@ -307,3 +310,16 @@ def test_release_pages_have_no_inline_event_handlers(client, world, maintainer):
         assert not re.search(r"<[a-z]+\b[^>]*\son[a-z]+=", page), url
     diff = client.get(reverse("curation:release_diff", args=[frozen])).content.decode()
     assert 'hx-trigger="change"' in diff and "<noscript><button" in diff
+
+
+def test_release_refusals_read_in_the_page_language(client, taxonomy, maintainer, media):
+    approved_prompts(2, dimension="legality")
+    draft = releases.release_create_draft(version="v251201", taxonomy="v251215")
+    client.force_login(maintainer)
+    url = reverse("curation:release_freeze", args=[draft.version])
+    page = client.get(url).content.decode()
+    assert "没有已通过的题目符合此版本：2 道已通过的题目在分类体系 v251030中，而不在 v251215 中" in page
+    assert "approved" not in page.split('id="empty-reason"')[1].split("</div>")[0]
+    client.cookies["django_language"] = "en"
+    page = client.get(url).content.decode()
+    assert "no approved prompt matches this release: the 2 approved prompts are in taxonomy v251030, not v251215" in page

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, InternalError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from curation import release_math as rm
 from curation import releases
@@ -87,7 +87,7 @@ def test_version_rules_and_default_parent(pool, freeze):
     assert first.version == f"v{today:%y%m%d}"
     draft = releases.release_create_draft(taxonomy="v251030")
     assert draft.version == f"v{today:%y%m%d}-2" and draft.parent == first
-    with pytest.raises(releases.ReleaseError, match="exists"):
+    with pytest.raises(releases.ReleaseError, match="exists"), translation.override("en"):
         releases.release_create_draft(version=first.version, taxonomy="v251030")
     other = releases.release_create_draft(taxonomy="v251215")
     assert other.parent is None  # parents carry over only within one taxonomy
@@ -121,10 +121,10 @@ def test_carry_over_retire_with_reason_and_diff(pool, freeze, maintainer):
     draft = releases.release_create_draft(version="v251123", taxonomy="v251030", holdout_fraction=0.0)
     assert draft.parent == parent
     retired = parent.items.filter(dimension_code="legality").order_by("public_id").first()
-    with pytest.raises(releases.ReleaseError, match="reason"):
+    with pytest.raises(releases.ReleaseError, match="reason"), translation.override("en"):
         releases.release_retire(release_id=draft.pk, public_ids=[retired.public_id], reason="  ")
     releases.release_retire(release_id=draft.pk, public_ids=[retired.public_id], reason="答案已过时", actor=maintainer)
-    with pytest.raises(releases.ReleaseError, match="no item"):
+    with pytest.raises(releases.ReleaseError, match="no item"), translation.override("en"):
         releases.release_retire(release_id=draft.pk, public_ids=["legality-00000000"], reason="x")
     preview = releases.release_diff(draft)
     assert preview["preview"] and preview["total"] == {"added": 1, "retired": 1, "carried": len(pool) - 1}

@@ -196,3 +196,19 @@ def test_hostile_strings():
                 clean_text(s)
         else:
             assert clean_text(s) == s
+
+
+def test_the_refusal_shown_to_a_person_is_in_their_language():
+    from django.utils import translation
+
+    from curation.text import error_message, find_unstorable
+
+    bad = find_unstorable("前\x00后")
+    with translation.override("zh-hans"):
+        assert error_message(bad) == ("文本不能含有空字符（\\u0000）或未配对的代理码点（\\ud800-\\udfff）：第 1 个位置为 "
+                                      "\\u0000。")
+        assert error_message(BlankText("blank")) == "去掉空白后文本为空。"
+        assert error_message(ValueError("plain")) == "plain"
+    with translation.override("en"):
+        assert error_message(bad).startswith("Text may not contain a NUL character")
+    assert str(bad).startswith("text may not contain")  # the exception itself stays English for logs

@@ -56,19 +56,20 @@ def test_starting_a_run_answers_201_with_the_run_as_planned(api, maintainer, fro
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"release": "v990101"}, "no release 'v990101'"),
-    ({"targets": ["sim-target-90", "no-such"]}, "no endpoint named 'no-such'"),
-    ({"judge": "nobody"}, "no endpoint named 'nobody'"),
-    ({"targets": ["sim-target-90"]}, "choose at least two target models"),
-    ({"temperature": 3}, "temperature must be between 0 and 2"),
-    ({"judges": {"factuality": "sim-judge"}}, "judges given for dimensions not in the release: factuality"),
-    # Field errors come in the site's language (Chinese by default): the field named is what matters.
+    # Refusals come in the site's language (Chinese by default).
+    ({"release": "v990101"}, "没有版本 'v990101'"),
+    ({"targets": ["sim-target-90", "no-such"]}, "没有名为 'no-such' 的模型接入"),
+    ({"judge": "nobody"}, "没有名为 'nobody' 的模型接入"),
+    ({"targets": ["sim-target-90"]}, "请至少选择两个被测模型"),
+    ({"temperature": 3}, "温度必须在 0 到 2 之间"),
+    ({"judges": {"factuality": "sim-judge"}}, "为版本中没有的维度指定了裁判模型：factuality"),
+    # Field errors: the field named is what matters.
     ({"mode": "elo-only"}, '{"mode": ["“elo-only”'),
     ({"mode": "robust", "budget": 1}, '{"budget": ["'),
     ({"mode": "robust", "resamples": 0}, '{"resamples": ["'),
     ({"mode": "robust", "resamples": 20_000}, '{"resamples": ["'),
     ({"mode": "robust", "anchor_rating": "high"}, '{"anchor_rating": ["'),
-    ({"mode": "robust", "anchor": "sim-target-10"}, "the anchor model 'sim-target-10' is not one of the targets"),
+    ({"mode": "robust", "anchor": "sim-target-10"}, "锚定模型 'sim-target-10' 不在被测模型之中"),
     ({"system_prompt": "a\u0000b"}, '{"system_prompt": ['),
 ])
 def test_bad_input_is_refused_with_the_reason_and_nothing_is_written(api, frozen_release, targets, judge, change,
@@ -82,14 +83,19 @@ def test_bad_input_is_refused_with_the_reason_and_nothing_is_written(api, frozen
     assert not EvalRun.objects.exists()
 
 
-def test_missing_fields_and_a_draft_release_are_refused(api, taxonomy, frozen_release, targets, judge):
+def test_missing_fields_and_a_draft_release_are_refused(api, client, taxonomy, frozen_release, targets, judge):
     response = api("post", "api-evaluations", body={"release": "v251030"})
     assert response.status_code == 400 and set(response.json()) == {"targets", "judge"}
     frozen_release(per_dimension=1)
     draft = releases.release_create_draft(taxonomy="v251030", parent=None)
     response = api("post", "api-evaluations", body={"release": draft.version, "judge": "sim-judge",
                                                     "targets": ["sim-target-90", "sim-target-50"]})
-    assert response.status_code == 400 and "is not frozen" in response.json()["detail"]
+    assert response.status_code == 400 and response.json()["detail"] == (
+        f"版本 {draft.version} 尚未冻结：只评测已冻结的版本")
+    client.cookies["django_language"] = "en"
+    response = api("post", "api-evaluations", body={"release": draft.version, "judge": "sim-judge",
+                                                    "targets": ["sim-target-90", "sim-target-50"]})
+    assert response.json()["detail"] == f"release {draft.version} is not frozen: only frozen releases are evaluated"
 
 
 def test_the_run_list_and_detail_show_status_counters_and_results(api, evaluated, targets, judge):

@@ -3,6 +3,7 @@ position bias, safe and refusal rates, an anchor, and the judge's agreement with
 
 import numpy as np
 import pytest
+from django.utils import translation
 from statsmodels.stats.inter_rater import cohens_kappa as sm_kappa
 
 from evaluation import exports, selectors
@@ -122,7 +123,7 @@ def test_invalid_replies_are_retried_and_counted_in_the_budget(frozen_release, t
 @pytest.mark.django_db
 def test_robust_needs_an_anchor_among_the_targets(frozen_release, targets, judge):
     release = frozen_release(per_dimension=2, dimensions=("legality",))
-    with pytest.raises(EvalError, match="anchor"):
+    with pytest.raises(EvalError, match="anchor"), translation.override("en"):
         run_create(release=release, targets=targets, judge=judge, mode="robust", anchor="nobody", enqueue=False)
 
 

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.db import transaction
 
 from curation import releases
@@ -56,6 +56,8 @@ class Command(BaseCommand):
             raise releases.ReleaseError(reason)
         return release
 
+    # The command's own output is English: the services' refusals it prints are too.
+    @no_translations
     def handle(self, *args, **opts):
         version = None if opts["version"] == "next" else opts["version"]
         parent = {"none": None, "latest": releases.LATEST}.get(opts["parent"], opts["parent"])

@@ -1,7 +1,7 @@
 import shutil
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from curation import releases
 from curation.models import Release, ReleaseExport
@@ -17,6 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--full", action="store_true", help="include the private hold-out")
         parser.add_argument("--rebuild", action="store_true", help="write the exports again even if stored")
 
+    # The command's own output is English: the services' refusals it prints are too.
+    @no_translations
     def handle(self, *args, **opts):
         release = Release.objects.filter(version=opts["version"]).first()
         if release is None:

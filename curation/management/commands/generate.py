@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.db import transaction
 
 from curation.generation_services import RunError, run_create
@@ -24,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--temperature", type=float, default=0.9)
         parser.add_argument("--async", action="store_true", dest="run_async", help="queue for the Celery worker")
 
+    # The command's own output is English: the services' refusals it prints are too.
+    @no_translations
     def handle(self, *args, **o):
         endpoint = ModelEndpoint.objects.filter(name=o["endpoint"]).first()
         if endpoint is None:

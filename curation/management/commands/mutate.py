@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.db import transaction
 
 from curation import mutations
@@ -25,6 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=None)
         parser.add_argument("--async", action="store_true", dest="run_async")
 
+    # The command's own output is English: the services' refusals it prints are too.
+    @no_translations
     def handle(self, *args, **o):
         dimension = None
         if o["dimension"]:

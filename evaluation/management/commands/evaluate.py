@@ -1,6 +1,6 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from curation.models import Release
 from evaluation import selectors
@@ -38,6 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--max-tokens", type=int, default=None)
         parser.add_argument("--async", action="store_true", dest="run_async", help="queue for the Celery worker")
 
+    # The command's own output is English: the services' refusals it prints are too.
+    @no_translations
     def handle(self, *args, **o):
         release = Release.objects.filter(version=o["release"]).first()
         if release is None:
