@@ -15,6 +15,7 @@ from . import mutations, selectors
 from . import quality_gate as qg
 from .generation_forms import CandidateFilterForm, EventForm, LLMRunForm, MutationRunForm, TemplateForm
 from .models import Event, GenerationRun, GeneratorTemplate
+from .text import error_message
 
 
 def _generation_page(request, llm_form=None, mutation_form=None, status=200):
@@ -111,6 +112,9 @@ def run_detail(request, pk: int):
 @require_POST
 def run_cancel(request, pk: int):
     run = get_object_or_404(GenerationRun, pk=pk)
+    if request.POST.get("confirm") != "1":
+        messages.error(request, _("Tick the confirmation to cancel."))
+        return redirect("curation:run_detail", pk=pk)
     try:
         gen.run_cancel(run=run, actor=request.user)
         messages.success(request, _("Run %(id)s cancelled; finished batches are kept.") % {"id": run.pk})
@@ -148,7 +152,7 @@ def event_edit(request, pk: int | None = None):
             else:
                 gen.event_update(event=event, **data)
         except (ValueError, gen.RunError) as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, error_message(exc))
         else:
             messages.success(request, _("Event saved."))
             return redirect("curation:event_list")
@@ -170,7 +174,7 @@ def template_edit(request, pk: int):
                                       system_text=form.cleaned_data["system_text"], notes=form.cleaned_data["notes"],
                                       actor=request.user)
         except (ValueError, gen.RunError) as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, error_message(exc))
         else:
             messages.success(request, _("Saved as version %(v)s.") % {"v": new.version})
             return redirect("curation:template_edit", pk=new.pk)

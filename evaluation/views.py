@@ -159,6 +159,10 @@ def _run_action(request, pk: int, action, done_message: str):
 @maintainer_required
 @require_POST
 def run_cancel(request, pk: int):
+    get_object_or_404(EvalRun, pk=pk)
+    if request.POST.get("confirm") != "1":
+        messages.error(request, _("Tick the confirmation to cancel."))
+        return redirect("evaluation:run_detail", pk=pk)
     return _run_action(request, pk, svc.run_cancel, _("Evaluation run %(id)s cancelled; finished work is kept."))
 
 
@@ -182,6 +186,10 @@ def run_publish(request, pk: int):
 @maintainer_required
 @require_POST
 def run_unpublish(request, pk: int):
+    get_object_or_404(EvalRun, pk=pk)
+    if request.POST.get("confirm") != "1":
+        messages.error(request, _("Tick the confirmation to unpublish."))
+        return redirect("evaluation:run_detail", pk=pk)
     return _run_action(request, pk, svc.run_unpublish, _("Evaluation run %(id)s is no longer published."))
 
 

@@ -210,7 +210,13 @@ def test_cancel_keeps_finished_batches_and_resume_finishes(client_for, maintaine
     batch = run.batches.order_by("index").first()
     gen.run_execute_batch(batch_id=batch.pk)
     client = client_for(maintainer)
-    assert client.post(reverse("curation:run_cancel", args=[run.pk])).status_code == 302
+    page = client.get(reverse("curation:run_detail", args=[run.pk])).content.decode()
+    cancel_form = page.split(f'action="{reverse("curation:run_cancel", args=[run.pk])}"')[1].split("</form>")[0]
+    assert '<input type="checkbox" name="confirm" value="1" required' in cancel_form and "onclick" not in page
+    refused = client.post(reverse("curation:run_cancel", args=[run.pk]), follow=True)  # the box not ticked
+    run.refresh_from_db()
+    assert run.status != "cancelled" and "请先勾选确认框再取消。" in refused.content.decode()
+    assert client.post(reverse("curation:run_cancel", args=[run.pk]), {"confirm": "1"}).status_code == 302
     run.refresh_from_db()
     assert run.status == "cancelled" and run.candidates_created == 10
     assert gen.run_execute(run_id=run.pk) is None  # a cancelled run is not executed
@@ -299,6 +305,7 @@ def test_editing_a_template_makes_a_new_version_used_by_later_runs(client_for, m
 def test_bad_run_requests_are_refused_with_a_reason(client_for, maintainer, make_endpoint, legality):
     make_endpoint()
     client = client_for(maintainer)
+    client.cookies["django_language"] = "en"  # the reasons' English wording
     bad = [
         ({"endpoint": "sim-generator", "dimension": "legality", "taxonomy": "v251030", "count": 0}, "count"),
         ({"endpoint": "nope", "dimension": "legality", "taxonomy": "v251030", "count": 5}, "no endpoint"),

@@ -63,3 +63,28 @@ def test_the_gate_summary_is_part_of_the_polled_fragment(client_for, maintainer,
     assert run.gated and 'id="quality-gate"' in fragment and f'id="gated">{run.gated}<' in fragment
     assert fragment.count('class="gated-text"') == run.gated
     assert sum(r[7] for r in _rows(fragment).values()) == run.gated
+
+
+# --- refusals in the page's language -------------------------------------------------------------------------------
+
+
+def test_refusals_on_the_run_and_template_pages_read_in_the_page_language(client_for, maintainer, make_endpoint,
+                                                                          legality):
+    from curation.models import GeneratorTemplate
+
+    client = client_for(maintainer)
+    run = gen.run_create(count=10, endpoint=make_endpoint(), dimension=legality, enqueue=False)
+    gen.run_cancel(run=run)
+    cancel = reverse("curation:run_cancel", args=[run.pk])
+    page = client.post(cancel, {"confirm": "1"}, follow=True).content.decode()
+    assert "只有排队中或运行中的任务可以取消" in page and "can be cancelled" not in page
+    template = GeneratorTemplate.objects.filter(scope="dimension").order_by("pk").first()
+    edit = reverse("curation:template_edit", args=[template.pk])
+    page = client.post(edit, {"body": "长" * 20001, "system_text": "", "notes": ""}).content.decode()
+    assert "模板太长（最多 20,000 个字符）" in page
+
+    client.cookies["django_language"] = "en"
+    page = client.post(cancel, {"confirm": "1"}, follow=True).content.decode()
+    assert "only a queued or running run can be cancelled" in page
+    page = client.post(edit, {"body": "长" * 20001, "system_text": "", "notes": ""}).content.decode()
+    assert "the template is too long (20,000 characters at most)" in page

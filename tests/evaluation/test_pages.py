@@ -42,6 +42,18 @@ def _queued_run(release, targets, judge, **options):
     return run_create(release=release, targets=targets[:2], judge=judge, enqueue=False, **options)
 
 
+def test_refusals_on_the_run_page_read_in_the_page_language(client, maintainer, frozen_release, targets, judge):
+    client.force_login(maintainer)
+    queued = _queued_run(frozen_release(per_dimension=1), targets, judge, mode="livesecbench")
+    publish = reverse("evaluation:run_publish", args=[queued.pk])
+    page = _chinese(client).post(publish, {"confirm": "1"}, follow=True).content.decode()
+    assert "只有已完成的评测可以发布" in page and "only a finished" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.post(publish, {"confirm": "1"}, follow=True).content.decode()
+    assert "only a finished evaluation can be published" in page
+    assert EvalRun.objects.get(pk=queued.pk).published_at is None
+
+
 # -- starting runs -----------------------------------------------------------------------------
 
 
@@ -161,7 +173,13 @@ def test_cancel_resume_publish_and_unpublish_from_the_run_page(client, maintaine
                                                                judge):
     client.force_login(maintainer)
     queued = _queued_run(evaluated["release"], targets, judge, mode="livesecbench")
-    client.post(reverse("evaluation:run_cancel", args=[queued.pk]))
+    page = client.get(reverse("evaluation:run_detail", args=[queued.pk])).content.decode()
+    cancel_form = page.split(f'action="{reverse("evaluation:run_cancel", args=[queued.pk])}"')[1].split("</form>")[0]
+    assert '<input type="checkbox" name="confirm" value="1" required' in cancel_form and "onclick" not in page
+    response = client.post(reverse("evaluation:run_cancel", args=[queued.pk]), follow=True)  # not confirmed
+    assert EvalRun.objects.get(pk=queued.pk).status == "queued"
+    assert "Tick the confirmation to cancel." in response.content.decode()
+    client.post(reverse("evaluation:run_cancel", args=[queued.pk]), {"confirm": "1"})
     assert EvalRun.objects.get(pk=queued.pk).status == "cancelled"
     page = client.get(reverse("evaluation:run_detail", args=[queued.pk])).content.decode()
     assert 'id="resume-run"' in page and 'id="publish-run"' not in page
@@ -179,7 +197,12 @@ def test_cancel_resume_publish_and_unpublish_from_the_run_page(client, maintaine
     assert published.published_at is not None and published.published_by == maintainer
     page = client.get(reverse("evaluation:run_detail", args=[run.pk])).content.decode()
     assert 'id="unpublish-run"' in page and 'id="run-published"' in page
-    client.post(reverse("evaluation:run_unpublish", args=[run.pk]))
+    response = client.post(reverse("evaluation:run_unpublish", args=[run.pk]), follow=True)  # not confirmed
+    assert EvalRun.objects.get(pk=run.pk).published_at is not None
+    assert "Tick the confirmation to unpublish." in response.content.decode()
+    unpublish_form = page.split(f'action="{reverse("evaluation:run_unpublish", args=[run.pk])}"')[1].split("</form>")[0]
+    assert '<input type="checkbox" name="confirm" value="1" required' in unpublish_form
+    client.post(reverse("evaluation:run_unpublish", args=[run.pk]), {"confirm": "1"})
     assert EvalRun.objects.get(pk=run.pk).published_at is None
     assert client.get(reverse("evaluation:run_cancel", args=[run.pk])).status_code == 405
 
