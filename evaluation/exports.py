@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from core.spreadsheet import spreadsheet_row
@@ -86,10 +87,21 @@ def leaderboard_csv(board: Leaderboard) -> str:
     return out.getvalue()
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_BREAKS = re.compile(r"[\r\n]+")
+
+
 def _md(text: str) -> str:
-    """Markdown-safe cell text: no table breaks, no raw HTML."""
-    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\n", " "))
+    """Markdown-safe cell text: rendered, it is the text itself (one line), never markup, a link or emphasis.
+
+    Markup characters become entities (``&`` too, or ``&lt;`` in a name would render as ``<``); Markdown's
+    own (code, emphasis, links and images, table pipes) are backslash-escaped; line breaks end a table row,
+    so they become spaces.
+    """
+    out = _MD_SPECIAL.sub(r"\\\1", str(text))
+    out = "".join(_MD_ENTITIES.get(c, c) for c in out)
+    return _MD_BREAKS.sub(" ", out)
 
 
 def _change(value: int | None) -> str:
