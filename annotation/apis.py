@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -363,11 +363,12 @@ class ClaimSkipApi(APIView):
 
 class MyAnnotationListApi(APIView):
     permission_classes = [IsAnnotator]
+    pagination_class = PageNumberPagination  # also what the schema documents: a page, not a bare list
 
     @extend_schema(responses=AnnotationOutput(many=True))
     def get(self, request):
         qs = selectors.annotation_list_own(user=request.user)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(AnnotationOutput(page, many=True).data)
 
@@ -394,8 +395,13 @@ class AdjudicationListApi(APIView):
     """Items waiting for a maintainer (or, with ?state=decided, recently decided), every annotation inline."""
 
     permission_classes = [IsMaintainer]
+    pagination_class = PageNumberPagination
 
-    @extend_schema(responses=AdjudicationOutput(many=True))
+    @extend_schema(responses=AdjudicationOutput(many=True), parameters=[
+        OpenApiParameter("state", enum=[QueueItem.State.ADJUDICATION, QueueItem.State.DECIDED],
+                         description="waiting for a decision (default) or decided"),
+        OpenApiParameter("queue", int, description="only this queue's items"),
+    ])
     def get(self, request):
         state = request.query_params.get("state") or QueueItem.State.ADJUDICATION
         if state not in (QueueItem.State.ADJUDICATION, QueueItem.State.DECIDED):
@@ -406,7 +412,7 @@ class AdjudicationListApi(APIView):
             if not queue.isdigit():
                 return Response({"detail": "queue is a number"}, status=status.HTTP_400_BAD_REQUEST)
             qs = qs.filter(queue_id=int(queue))
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(AdjudicationOutput(page, many=True).data)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -24,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from curation import services as curation_services
 from curation import sqlrows
-from curation.models import Dimension, Prompt, SubDimension, Technique
+from curation.models import Dimension, Prompt, SubDimension, Taxonomy, Technique
 from curation.text import find_unstorable
 
 from . import consensus, log_messages, selectors
@@ -96,6 +97,12 @@ def _validate_queue(data: QueueData, queue: ReviewQueue | None) -> dict[str, Any
         errors["annotators_per_item"] = _("Annotators per item must be between 1 and 20.")
     if int(data.lease_minutes) < 1:
         errors["lease_minutes"] = _("Leases last at least one minute.")
+    # Unknown ids are the caller's mistake (400), not a foreign-key failure at commit (500).
+    if not Taxonomy.objects.filter(pk=data.taxonomy_id).exists():
+        errors["taxonomy"] = _("No taxonomy with this id.")
+    members = set(data.member_ids)
+    if get_user_model().objects.filter(pk__in=members).count() != len(members):
+        errors["members"] = _("Pick existing users as members.")
     dims = list(Dimension.objects.filter(pk__in=list(data.dimension_ids)).values_list("pk", "taxonomy_id"))
     if len(dims) != len(set(data.dimension_ids)) or any(t != data.taxonomy_id for _pk, t in dims):
         errors["dimensions"] = _("Pick dimensions of the queue's taxonomy.")

@@ -43,7 +43,7 @@ class TechniqueOutput(serializers.ModelSerializer):
 class PromptOutput(serializers.ModelSerializer):
     taxonomy = serializers.CharField(source="dimension.taxonomy.code", read_only=True)
     dimension = serializers.CharField(source="dimension.code", read_only=True)
-    sub_dimension = serializers.CharField(source="sub_dimension.code", read_only=True, default=None)
+    sub_dimension = serializers.CharField(source="sub_dimension.code", read_only=True, default=None, allow_null=True)
     techniques = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
 
     class Meta:

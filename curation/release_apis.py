@@ -70,7 +70,7 @@ class ExportOutput(serializers.Serializer):
 class ReleaseOutput(serializers.ModelSerializer):
     taxonomy = serializers.CharField(source="taxonomy.code")
     parent = serializers.CharField(source="parent.version", default=None)
-    frozen_by = serializers.CharField(source="frozen_by.username", default=None)
+    frozen_by = serializers.CharField(source="frozen_by.username", default=None, allow_null=True)
     progress = serializers.SerializerMethodField()
     exports = serializers.SerializerMethodField()
 
@@ -113,6 +113,7 @@ class FiltersInput(serializers.Serializer):
 
 class ReleaseListApi(APIView):
     permission_classes = [ReadAnyRoleWriteMaintainer]
+    pagination_class = PageNumberPagination  # also what the schema documents: a page, not a bare list
 
     class ReleaseCreateInput(serializers.Serializer):
         version = serializers.CharField(required=False, allow_blank=True, max_length=20)
@@ -131,7 +132,7 @@ class ReleaseListApi(APIView):
     @extend_schema(responses=ReleaseSummaryOutput(many=True))
     def get(self, request):
         rows = selectors.release_list(user=request.user, include_drafts=True)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(ReleaseSummaryOutput(page, many=True).data)
 

@@ -157,6 +157,22 @@ def test_maintainers_create_queues_through_the_api(taxonomy, maintainer, annotat
     assert dup.status_code == 400 and "name" in dup.json()["errors"]
 
 
+def test_a_queue_of_an_unknown_taxonomy_or_member_is_refused_with_400_and_not_created(taxonomy, maintainer, annotators, api):
+    """Unknown ids used to reach the database as dangling foreign keys: a 500 on PostgreSQL at commit."""
+    from annotation.models import ReviewQueue
+    from curation.models import Taxonomy
+
+    client = api(maintainer)
+    missing = Taxonomy.objects.order_by("-pk").first().pk + 1000
+    response = post(client, "api-queues", data={"name": "无此体系", "taxonomy": missing})
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"taxonomy"}
+    tax = Taxonomy.objects.get(code="v251030")
+    response = post(client, "api-queues", data={"name": "无此成员", "taxonomy": tax.pk,
+                                                  "members": [annotators[0].pk, 987654]})
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"members"}
+    assert not ReviewQueue.objects.exists()
+
+
 def test_claims_of_others_are_not_found(taxonomy, annotators, api):
     queue = make_queue()
     make_items(1)
