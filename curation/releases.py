@@ -1179,11 +1179,16 @@ def _export_claim(release: Release, scope: str, owner: str, *, queued: bool) -> 
         now = timezone.now()
         if any(_export_held_by_other(r.lease_owner, r.lease_expires_at, now) for r in rows if r.lease_owner != owner):
             return False
-        ReleaseExport.objects.filter(release=release, scope=scope).update(
-            status=ReleaseExport.Status.RUNNING, progress_done=0, progress_total=release.item_count, error="",
-            lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=_export_lease_seconds()),
-        )
-    _exporting.add(owner)
+        # Known as live before the lease is visible: a thread of this process must not see it as a finished task's.
+        _exporting.add(owner)
+        try:
+            ReleaseExport.objects.filter(release=release, scope=scope).update(
+                status=ReleaseExport.Status.RUNNING, progress_done=0, progress_total=release.item_count, error="",
+                lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=_export_lease_seconds()),
+            )
+        except BaseException:
+            _exporting.discard(owner)
+            raise
     return True
 
 
