@@ -22,6 +22,7 @@ from accounts.roles import is_maintainer
 from . import releases, selectors
 from .models import Dimension, FrozenReleaseError, Prompt, Release, ReleaseExport, Taxonomy
 from .release_forms import ConfirmForm, ReleaseDraftForm, RetireForm, dimension_value
+from .templatetags.livesec_text import display_name
 
 DIFF_KINDS = ("added", "carried", "retired")
 
@@ -154,7 +155,7 @@ def release_edit(request, version: str):
 
 def _chart_data(release: Release) -> dict:
     by_dim = (release.manifest.get("counts") or {}).get("by_dimension") or {}
-    names = dict(Dimension.objects.filter(taxonomy=release.taxonomy).values_list("code", "name_zh"))
+    names = {d.code: display_name(d) for d in Dimension.objects.filter(taxonomy=release.taxonomy)}
     return {
         "labels": [names.get(code, code) for code in by_dim],
         "public": [row["public"] for row in by_dim.values()],

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import json
 import math
 import random
+import re
 
 import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -633,3 +636,21 @@ def test_an_alpha_that_cannot_be_computed_says_so_on_the_page_in_the_csv_and_in_
     for field in undefined:
         assert "α = —" in cards[field] and "无法计算" in cards[field] and "较差" not in cards[field]
     assert "无法计算" not in cards["decision"]
+
+
+def test_the_weekly_chart_labels_come_from_the_server_in_the_page_language(client, admin, review_data):
+    def chart() -> dict:
+        page = client_page(client, admin)
+        return json.loads(page.split('id="agreement-weekly-data" type="application/json">')[1].split("</script>")[0])
+
+    chinese = chart()
+    assert chinese["y_label"] == "Krippendorff α 系数" and chinese["n_label"] == "道题"
+    assert [t["label"] for t in chinese["thresholds"]] == ["良好（α ≥ 0.8）", "待定（α ≥ 0.667）"]
+    assert chinese["datasets"][0]["label"] == "决定（保留 / 拒绝）"
+    client.cookies["django_language"] = "en"
+    english = chart()
+    assert english["y_label"] == "Krippendorff's alpha" and english["n_label"] == "items"
+    assert [t["label"] for t in english["thresholds"]] == ["good (α ≥ 0.8)", "tentative (α ≥ 0.667)"]
+    assert not any(re.search(r"[\u4e00-\u9fff]", d["label"]) for d in english["datasets"])
+    script = (settings.BASE_DIR / "static" / "js" / "agreement.js").read_text()
+    assert not re.search(r"[\u4e00-\u9fff]", script)

@@ -88,3 +88,20 @@ def test_refusals_on_the_run_and_template_pages_read_in_the_page_language(client
     assert "only a queued or running run can be cancelled" in page
     page = client.post(edit, {"body": "长" * 20001, "system_text": "", "notes": ""}).content.decode()
     assert "the template is too long (20,000 characters at most)" in page
+
+
+def test_the_run_page_names_techniques_and_the_dimension_in_the_page_language(client_for, maintainer, make_endpoint,
+                                                                             legality):
+    from curation.models import Technique
+
+    role_play = Technique.objects.get(code="role_play")
+    run = gen.run_create(count=10, endpoint=make_endpoint(), dimension=legality, techniques=[role_play],
+                         enqueue=False)
+    client = client_for(maintainer)
+    url = reverse("curation:run_detail", args=[run.pk])
+    page = client.get(url).content.decode()
+    assert f'<span class="badge" title="role_play">{role_play.name_zh}</span>' in page and legality.name_zh in page
+    client.cookies["django_language"] = "en"
+    page = client.get(url).content.decode()
+    assert f'<span class="badge" title="role_play">{role_play.name_en}</span>' in page
+    assert legality.name_en in page and legality.name_zh not in page

@@ -323,3 +323,21 @@ def test_release_refusals_read_in_the_page_language(client, taxonomy, maintainer
     client.cookies["django_language"] = "en"
     page = client.get(url).content.decode()
     assert "no approved prompt matches this release: the 2 approved prompts are in taxonomy v251030, not v251215" in page
+
+
+def test_the_release_chart_names_dimensions_in_the_page_language(client, world, annotator):
+    frozen = world["frozen"]
+    client.force_login(annotator)
+    url = reverse("curation:release_detail", args=[frozen.version])
+
+    def chart() -> dict:
+        page = client.get(url).content.decode()
+        return json.loads(page.split('id="release-chart-data" type="application/json">')[1].split("</script>")[0])
+
+    chinese = chart()
+    assert "合法性" in chinese["labels"] and "伦理性" in chinese["labels"] and "Legality" not in chinese["labels"]
+    assert (chinese["public_label"], chinese["holdout_label"]) == ("公开", "保留集")
+    client.cookies["django_language"] = "en"
+    english = chart()
+    assert "Legality" in english["labels"] and "Ethics" in english["labels"] and "合法性" not in english["labels"]
+    assert (english["public_label"], english["holdout_label"]) == ("Public", "Hold-out")

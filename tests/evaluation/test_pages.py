@@ -235,6 +235,22 @@ def test_the_leaderboard_labels_an_unpublished_board_and_names_dimensions_in_the
     assert 'class="badge run-succeeded">Published' in client.get(url).content.decode()
 
 
+def test_the_chart_labels_come_from_the_server_in_the_page_language(client, annotator, evaluated):
+    client.force_login(annotator)
+    url = reverse("evaluation:leaderboard", args=[evaluated["release"].version])
+    chinese = _chart(_chinese(client).get(url).content.decode())
+    assert chinese["labels"] == {"score": "得分（0–100）", "rating": "评分", "round": "轮次", "interval": "95% 置信区间"}
+    assert chinese["categories"][:2] == ["总分", "合法性"]
+    assert chinese["rounds"][0]["label"] == "合法性" and chinese["rounds"][0]["rounds"][0] == "初始"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = _chart(client.get(url).content.decode())
+    assert english["labels"] == {"score": "Score (0–100)", "rating": "Rating", "round": "Round",
+                                 "interval": "95% interval"}
+    assert english["rounds"][0]["label"] == "Legality" and english["rounds"][0]["rounds"][0] == "Start"
+    script = (settings.BASE_DIR / "static" / "evaluation" / "leaderboard.js").read_text()
+    assert not re.search(r"[\u4e00-\u9fff]", script)  # no label written into the script in one language
+
+
 def test_the_chart_data_has_every_model_per_dimension_and_its_rating_round_by_round(client, annotator, evaluated):
     release, run = evaluated["release"], evaluated["run"]
     client.force_login(annotator)
