@@ -1,5 +1,5 @@
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -131,11 +131,14 @@ class PromptImportApi(APIView):
                      "ImportSkippedRow", {"line": serializers.IntegerField(), "question_id": serializers.CharField()})),
                  "total_rows": serializers.IntegerField()},
             ),
-            400: inline_serializer(
-                "ImportErrors",
-                {"errors": serializers.ListField(child=inline_serializer(
-                    "RowError", {"line": serializers.IntegerField(), "message": serializers.CharField()}))},
-            ),
+            # Bad rows of a readable upload, or (before any row is read) the form's own errors by field.
+            400: OpenApiResponse(response={"oneOf": [
+                {"type": "object", "required": ["errors"], "properties": {"errors": {"type": "array", "items": {
+                    "type": "object", "required": ["line", "message"],
+                    "properties": {"line": {"type": "integer"}, "message": {"type": "string"}}}}}},
+                {"type": "object", "minProperties": 1,
+                 "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            ]}, description="Rows refused (every bad row by line; nothing imported), or fields refused (by name)"),
         },
     )
     def post(self, request):
