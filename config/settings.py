@@ -350,7 +350,7 @@ RELEASE_EXPORT_LEASE_SECONDS = float(os.environ.get("RELEASE_EXPORT_LEASE_SECOND
 EVAL_LEASE_SECONDS = float(os.environ.get("EVAL_LEASE_SECONDS", os.environ.get("GENERATION_LEASE_SECONDS", "60")))
 EVAL_ANSWER_CHUNK = int(os.environ.get("EVAL_ANSWER_CHUNK", "0")) or None
 DEDUP_NEAR_THRESHOLD = float(os.environ.get("DEDUP_NEAR_THRESHOLD", "0.8"))
-DEDUP_INDEX_DIR = Path(os.environ.get("DEDUP_INDEX_DIR", VAR_DIR / "dedup"))
+DEDUP_INDEX_DIR = Path(os.environ.get("DEDUP_INDEX_DIR") or VAR_DIR / "dedup")
 REVIEW_KEY_GUARD_MS = int(os.environ.get("REVIEW_KEY_GUARD_MS", "400"))  # ms a new review item ignores keys
 # Lets a test (or a second deployment on one broker) keep its tasks to its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
