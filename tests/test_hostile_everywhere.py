@@ -12,9 +12,9 @@ Inventory (field → where it is shown → where it is tested; "here" = this mod
 |---|---|---|
 | prompt text (import, generation, annotation edit, adjudication) | prompt list/detail, candidates, review, twin, adjudication, agreement, release diff, drill-down; prompts API, claim API | curation/test_import.py, test_prompt_pages.py, test_generation_faults.py, test_text_storage.py; annotation/test_pages.py, test_api.py, test_agreement_dashboard.py; curation/test_release_pages.py |
 | prompt provenance (generation run, batch raw output, gate reasons) | prompt detail, run page | curation/test_prompt_pages.py, test_generation_faults.py |
-| annotation final text, note, reference answer; revise | adjudication side by side, my work; annotation API | NUL/surrogate: here (`test_json_apis_refuse_nul_and_lone_surrogates`); display: annotation/test_pages.py |
-| reject reason | choice, not free text | — |
-| adjudication / reopen reason | adjudication page, prompt log | NUL/surrogate: here |
+| annotation final text, note, reference answer (claim submit API) | my work, adjudication list/detail; adjudications API | here (`test_annotation_edits_notes_and_adjudication_reasons`; NUL/surrogate: `test_json_apis_refuse_nul_and_lone_surrogates`) |
+| reject reason | a choice; its free-text part is the note | — |
+| adjudication / reopen reason (API) | prompt log on the prompt page, adjudication detail | here (`test_annotation_edits_notes_and_adjudication_reasons`) |
 | queue name, guidelines (Markdown, sanitised) | queue list/detail/edit, review page; queues API | here (`test_queue_name_and_guidelines`); annotation/test_pages.py (guidelines sanitised) |
 | event title, summary, tags | event list, event edit, generation page; events API | here (whole corpus: `test_whole_corpus_through_the_event_api_and_page`; `test_event_title_and_tags`) |
 | generator template system text, body, change note | template list, template edit (history) | here (`test_generator_template_texts`) |
@@ -22,10 +22,13 @@ Inventory (field → where it is shown → where it is tested; "here" = this mod
 | release title, notes | release list/detail/edit; releases API | here (`test_release_title_and_notes_through_the_api`); curation/test_release_pages.py |
 | release items (frozen copies) and exports (JSONL, CSV, Parquet, card) | release pages, downloads | curation/test_release_exports.py, test_release_pages.py |
 | rubric text, change note (rubric editor) | rubric detail (history), rubric list | here (`test_rubric_text_and_change_note`) |
-| run system prompt (run form, API) | run detail; evaluations API | here (`test_run_system_prompt_and_model_output`) |
+| run system prompt (API; runs have no name or notes) | run detail; evaluations API | here (`test_run_system_prompt_and_model_output`) |
 | answers, reasoning traces, raw judge replies (model output, through the simulator's `say=`) | drill-down page and its API, calibration page, leaderboard | here (`test_run_system_prompt_and_model_output`); evaluation/test_pages.py (written into rows) |
-| calibration labels | choices; the dimension filter is echoed | here (`test_calibration_dimension_filter_is_escaped`) |
-| leaderboard model names (endpoint slugs; results JSON) | leaderboard, chart data, CSV/JSON/Markdown exports | evaluation/test_pages.py; Markdown escaping here (`test_markdown_report_cells_cannot_inject_html`) |
+| calibration labels | choices (safe/unsafe/refusal); a dimension filter that is no dimension is dropped, not echoed | here (in `test_run_system_prompt_and_model_output`); hostile answers on the page: evaluation/test_pages.py |
+| leaderboard model names (endpoint names are slugs; results JSON) | leaderboard, chart data, CSV/JSON/Markdown exports | evaluation/test_pages.py; the Markdown report's cells here (`test_markdown_report_cells_cannot_inject_html`) |
+| every JSON API text field (keys, JSON and dict fields too) | — | NUL/surrogate refused with 400 naming the field: here (`test_json_apis_refuse_nul_and_lone_surrogates`, core/parsers.py) |
+| every form's text fields | — | NUL refused with 400 naming the field: here (`test_forms_refuse_nul_with_a_400_naming_the_field`); a form post cannot carry a lone surrogate (Django decodes it as U+FFFD) |
+| oversized input (2 MB text, 10 MB body) | — | 413 with a message, JSON and pages: here (`test_oversized_requests_are_refused_with_413_never_500`) |
 | usernames | agreement dashboard, CSV | annotation/test_agreement_dashboard.py |
 """
 
@@ -605,3 +608,44 @@ def test_markdown_report_cells_cannot_inject_html():
         assert [t for t, _a in page.tags if t not in ("table", "thead", "tbody", "tr", "th", "td")] == [], html
         cell = "".join(page.texts).replace("模型", "", 1)
         assert " ".join(cell.split()) == " ".join(text.split()), (text[:60], cell[:60])
+
+
+# -- annotations and adjudication ------------------------------------------------------------------------
+
+
+def test_annotation_edits_notes_and_adjudication_reasons(maint_client, taxonomy, maintainer):
+    from annotation.models import Annotation
+    from curation.models import Prompt, PromptLog
+    from tests.factories import UserFactory, make_items, make_queue
+
+    editor, rejecter = (UserFactory(username=f"rev{i}", role="Annotator", password=None) for i in (1, 2))
+    queue = make_queue(n=2)
+    (item,) = make_items(1)
+    votes = [(editor, {"decision": "edit", "final_text": MIX, "note": MIX_LINE, "reference_answer": SHORT[0]}),
+             (rejecter, {"decision": "reject", "reject_reason": "unclear", "note": MIX})]
+    for user, data in votes:
+        reviewer = _client_for(user)
+        claim = post_json(reviewer, reverse("api-queue-next", args=[queue.pk]), {}).json()
+        done = post_json(reviewer, reverse("api-claim-submit", args=[claim["id"]]), data)
+        assert done.status_code in (200, 201), done.content[:300]
+        # The edit (or the reject note) is shown shortened: its first line is there as text.
+        assert_shown(get(reviewer, reverse("annotation:my_work")), SHORT[0], SHORT[1])
+    edit = Annotation.objects.get(annotator=editor)
+    assert (edit.final_text, edit.note) == (MIX, MIX_LINE)
+    assert Annotation.objects.get(annotator=rejecter).note == MIX
+
+    listing = maint_client.get(reverse("api-adjudications")).json()["results"]
+    assert {a["final_text"] for a in listing[0]["annotations"]} >= {MIX}
+    assert_shown(get(maint_client, reverse("annotation:adjudication_list")))
+    assert_shown(get(maint_client, reverse("annotation:adjudication_detail", args=[item.pk])), MIX_LINE, *SHORT[:5])
+
+    decided = post_json(maint_client, reverse("api-adjudication-decide", args=[item.pk]),
+                        {"decision": "approved", "reason": MIX, "from_annotation": edit.pk})
+    assert decided.status_code == 200, decided.content[:300]
+    assert Prompt.objects.get(pk=item.prompt_id).text == MIX  # the adopted edit, byte for byte
+    reopened = post_json(maint_client, reverse("api-adjudication-reopen", args=[item.pk]), {"reason": MIX_LINE})
+    assert reopened.status_code == 200, reopened.content[:300]
+    reasons = set(PromptLog.objects.filter(prompt_id=item.prompt_id).values_list("reason", flat=True))
+    assert any(MIX in r for r in reasons) and any(MIX_LINE in r for r in reasons)  # kept whole in the log
+    assert_shown(get(maint_client, reverse("curation:prompt_detail", args=[item.prompt_id])), MIX_LINE, *SHORT[:5])
+    assert_shown(get(maint_client, reverse("annotation:adjudication_detail", args=[item.pk])), *SHORT[:5])
