@@ -117,6 +117,10 @@ class CandidateFilterForm(forms.Form):
                                      empty_label=_("All"))
     technique = TechniqueFilterField(label=_("Technique"), queryset=Technique.objects.all(), required=False,
                                      to_field_name="code", empty_label=_("All"))
+    technique_match = forms.ChoiceField(label=_("Technique as"), required=False, choices=[
+        ("", _("Confirmed or requested")), ("confirmed", _("Confirmed only")),
+        ("requested", _("Requested of the generator only")),
+    ])
     status = forms.ChoiceField(label=_("Status"), required=False,
                                choices=[("", _("All"))] + list(Prompt.Status.choices))
     source = forms.ChoiceField(label=_("Source"), required=False,

@@ -188,6 +188,13 @@ def candidate_list(request):
     form = CandidateFilterForm(request.GET or None)
     filters = {k: v for k, v in (form.cleaned_data if form.is_valid() else {}).items() if v}
     page = Paginator(selectors.candidate_list(**filters), 50).get_page(request.GET.get("page"))
+    names = {t.code: t for t in selectors.technique_list()}
+    for prompt in page:
+        # Asked of the generator but not (yet) confirmed: shown apart, marked "requested".
+        confirmed = {t.code for t in prompt.techniques.all()}
+        codes = (prompt.provenance or {}).get("techniques_requested") if isinstance(prompt.provenance, dict) else None
+        prompt.requested_only = [names.get(str(c)) or str(c) for c in (codes if isinstance(codes, list) else [])
+                                 if str(c) not in confirmed]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "curation/candidate_list.html", {"form": form, "page": page, "query": query.urlencode()})

@@ -91,17 +91,26 @@ def event_list() -> QuerySet[Event]:
     return Event.objects.all()
 
 
+TECHNIQUE_CONFIRMED, TECHNIQUE_REQUESTED = "confirmed", "requested"  # else either
+
+
 def candidate_list(
-    *, run: int | None = None, dimension=None, technique=None, status: str = "", source: str = "",
-    near_duplicate: str = "",
+    *, run: int | None = None, dimension=None, technique=None, technique_match: str = "", status: str = "",
+    source: str = "", near_duplicate: str = "",
 ) -> QuerySet[Prompt]:
+    """Candidates by filter. `technique` matches a prompt that carries it (confirmed by import or review) or whose
+    generator was asked for it (provenance `techniques_requested`); `technique_match` narrows to one of the two."""
     qs = Prompt.objects.with_taxonomy().select_related("near_duplicate_of").prefetch_related("techniques")
     if run:
         qs = qs.filter(provenance__run=run)
     if dimension:
         qs = qs.filter(dimension=dimension)
     if technique:
-        qs = qs.filter(techniques=technique)
+        confirmed = Q(pk__in=Prompt.techniques.through.objects.filter(technique=technique).values("prompt_id"))
+        # The codes of a JSON list, each quoted: the quotes make the match whole-code on SQLite and PostgreSQL.
+        requested = Q(provenance__techniques_requested__icontains=f'"{technique.code}"')
+        qs = qs.filter({TECHNIQUE_CONFIRMED: confirmed, TECHNIQUE_REQUESTED: requested}.get(technique_match,
+                                                                                           confirmed | requested))
     if status:
         qs = qs.filter(status=status)
     if source:

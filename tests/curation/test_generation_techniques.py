@@ -67,3 +67,31 @@ def test_an_annotator_confirms_a_requested_technique_and_drops_another(client, m
     assert prompt.status == "approved"
     assert list(prompt.techniques.values_list("code", flat=True)) == ["hypothetical"]
     assert prompt.provenance["techniques_requested"] == ["role_play", "hypothetical"]  # the request stays on record
+
+
+def _listed(page: str) -> set[int]:
+    return {int(n) for n in re.findall(r'<td><a href="/curation/prompts/(\d+)/">', page)}
+
+
+def test_the_candidate_filter_finds_requested_techniques_too_and_says_which(client, maintainer, taxonomy):
+    role_play = Technique.objects.get(code="role_play")
+    confirmed = make_prompt("已确认用了角色扮演的题目", status=Prompt.Status.CANDIDATE)
+    confirmed.techniques.add(role_play)
+    requested = make_prompt("生成时要求了角色扮演的题目", status=Prompt.Status.CANDIDATE,
+                            provenance={"kind": "generation", "run": 7, "batch": 0,
+                                        "techniques_requested": ["hypothetical", "role_play"]})
+    lookalike = make_prompt("要求了另一个手法的题目", status=Prompt.Status.CANDIDATE,
+                            provenance={"kind": "generation", "run": 8, "batch": 0, "techniques_requested": ["role_play_x"]})
+    make_prompt("没有手法的题目", status=Prompt.Status.CANDIDATE)
+    client.force_login(maintainer)
+    url = reverse("curation:candidate_list")
+
+    page = client.get(url, {"technique": "role_play"}).content.decode()
+    assert _listed(page) == {confirmed.pk, requested.pk} and lookalike.pk not in _listed(page)
+    row = page.split(f'<a href="/curation/prompts/{requested.pk}/">')[1].split("</tr>")[0]
+    assert '<span class="badge requested"' in row and f"{role_play.name_zh} · 要求使用" in row
+    assert _listed(client.get(url, {"technique": "role_play", "technique_match": "confirmed"}).content.decode()) == {
+        confirmed.pk}
+    only_requested = client.get(url, {"technique": "role_play", "technique_match": "requested"}).content.decode()
+    assert _listed(only_requested) == {requested.pk}
+    assert '<option value="requested" selected>' in only_requested
