@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAnnotator, IsMaintainer
+from core.fields import id_field
 from curation.models import Prompt
 
 from . import selectors, services
@@ -154,12 +155,12 @@ class QueueListApi(APIView):
 
     class QueueCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
-        taxonomy = serializers.IntegerField()
-        dimensions = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+        taxonomy = id_field()
+        dimensions = serializers.ListField(child=id_field(), required=False, default=list)
         annotators_per_item = serializers.IntegerField(min_value=1, max_value=MAX_ANNOTATORS_PER_ITEM, default=3)
         lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=20)
         guidelines = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
-        members = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+        members = serializers.ListField(child=id_field(), required=False, default=list)
         consensus_rule = serializers.ChoiceField(choices=ReviewQueue.ConsensusRule.choices, default="unanimous")
         is_active = serializers.BooleanField(default=True)
 
@@ -236,9 +237,9 @@ class ClaimHeartbeatApi(APIView):
 class AnnotationInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Annotation.Decision.choices)
     final_text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
-    dimension = serializers.IntegerField(required=False, allow_null=True)
-    sub_dimension = serializers.IntegerField(required=False, allow_null=True)
-    techniques = serializers.ListField(child=serializers.IntegerField(), required=False)
+    dimension = id_field(required=False, allow_null=True)
+    sub_dimension = id_field(required=False, allow_null=True)
+    techniques = serializers.ListField(child=id_field(), required=False)
     risk_expression = serializers.ChoiceField(choices=Prompt.RiskExpression.choices, required=False, allow_blank=True)
     severity = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
     expected_behaviour = serializers.ChoiceField(
@@ -250,8 +251,8 @@ class AnnotationInputSerializer(serializers.Serializer):
     seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
     # The claim answer's `prompt.id` and `item` as the client showed them: a submit for another item is
     # refused with 409 and nothing is written.
-    shown_prompt = serializers.IntegerField(required=False)
-    shown_item = serializers.IntegerField(required=False)
+    shown_prompt = id_field(required=False)
+    shown_item = id_field(required=False)
 
 
 # Like CLAIM_OUTPUT: built once. Validation keeps nothing on the serializer (`run_validation` returns the
@@ -433,11 +434,11 @@ class AdjudicationDecideApi(APIView):
     class AdjudicationDecideInputSerializer(serializers.Serializer):
         decision = serializers.ChoiceField(choices=[Prompt.Status.APPROVED, Prompt.Status.REJECTED])
         reason = serializers.CharField()
-        from_annotation = serializers.IntegerField(required=False)
+        from_annotation = id_field(required=False)
         final_text = serializers.CharField(required=False, trim_whitespace=False)
-        dimension = serializers.IntegerField(required=False)
-        sub_dimension = serializers.IntegerField(required=False, allow_null=True)
-        techniques = serializers.ListField(child=serializers.IntegerField(), required=False)
+        dimension = id_field(required=False)
+        sub_dimension = id_field(required=False, allow_null=True)
+        techniques = serializers.ListField(child=id_field(), required=False)
         risk_expression = serializers.ChoiceField(choices=Prompt.RiskExpression.choices, required=False, allow_blank=True)
         severity = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
         expected_behaviour = serializers.ChoiceField(

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsMaintainer
+from core.fields import MAX_BIGINT, id_field
 from llm.models import ModelEndpoint
 
 from . import generation_services as gen
@@ -79,12 +80,12 @@ class RunInput(serializers.Serializer):
     sub_dimension = serializers.CharField(required=False)
     techniques = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     seed_topics = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
-    events = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    events = serializers.ListField(child=id_field(), required=False, default=list)
     endpoint = serializers.CharField(required=False)
     temperature = serializers.FloatField(min_value=0, max_value=2, default=0.9)
     batch_size = serializers.IntegerField(min_value=1, max_value=gen.MAX_BATCH_SIZE, required=False)
     strategies = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
-    seed = serializers.IntegerField(default=0)
+    seed = serializers.IntegerField(default=0, min_value=-MAX_BIGINT, max_value=MAX_BIGINT)
     source_statuses = serializers.ListField(
         child=serializers.ChoiceField(choices=[Prompt.Status.APPROVED, Prompt.Status.CANDIDATE, Prompt.Status.IN_REVIEW]),
         required=False, default=list,

@@ -69,7 +69,7 @@ class ExportOutput(serializers.Serializer):
 
 class ReleaseOutput(serializers.ModelSerializer):
     taxonomy = serializers.CharField(source="taxonomy.code")
-    parent = serializers.CharField(source="parent.version", default=None)
+    parent = serializers.CharField(source="parent.version", default=None, allow_null=True)
     frozen_by = serializers.CharField(source="frozen_by.username", default=None, allow_null=True)
     progress = serializers.SerializerMethodField()
     exports = serializers.SerializerMethodField()
@@ -95,7 +95,7 @@ class ReleaseOutput(serializers.ModelSerializer):
 
 class ReleaseSummaryOutput(serializers.ModelSerializer):
     taxonomy = serializers.CharField(source="taxonomy.code")
-    parent = serializers.CharField(source="parent.version", default=None)
+    parent = serializers.CharField(source="parent.version", default=None, allow_null=True)
 
     class Meta:
         model = Release

@@ -173,6 +173,17 @@ def test_a_queue_of_an_unknown_taxonomy_or_member_is_refused_with_400_and_not_cr
     assert not ReviewQueue.objects.exists()
 
 
+def test_ids_beyond_64_bits_are_refused_with_400_naming_the_field(taxonomy, maintainer, api):
+    """SQLite cannot even look such an id up (OverflowError): it was a 500."""
+    from curation.models import Taxonomy
+
+    tax = Taxonomy.objects.get(code="v251030")
+    response = post(api(maintainer), "api-queues", data={"name": "大数", "taxonomy": tax.pk, "dimensions": [2**64]})
+    assert response.status_code == 400 and set(response.json()) == {"dimensions"}
+    response = post(api(maintainer), "api-queues", data={"name": "大数", "taxonomy": 2**63})
+    assert response.status_code == 400 and set(response.json()) == {"taxonomy"}
+
+
 def test_claims_of_others_are_not_found(taxonomy, annotators, api):
     queue = make_queue()
     make_items(1)

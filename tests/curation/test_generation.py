@@ -312,6 +312,9 @@ def test_bad_run_requests_are_refused_with_a_reason(client_for, maintainer, make
         ({"dimension": "legality", "taxonomy": "v251030", "count": 5}, "endpoint"),
         ({"endpoint": "sim-generator", "dimension": "privacy", "count": 5}, "several taxonomies"),
         ({"mode": "mutation", "strategies": ["nope"], "count": 5}, "unknown mutation strategy"),
+        # Beyond 64 bits: SQLite overflowed looking the event up, and a seed could not be stored (500s).
+        ({"mode": "mutation", "events": [2**63], "count": 5}, "events"),
+        ({"mode": "mutation", "seed": 2**63, "count": 5}, "seed"),
     ]
     for payload, needle in bad:
         response = client.post(reverse("api-runs"), payload, content_type="application/json")
