@@ -8,7 +8,8 @@ written: `export` lines set the environment (a value written as `…` is filled 
 the one DATABASE_URL names, the broker CELERY_BROKER_URL names, a generated SECRET_KEY, ALLOWED_HOSTS for the
 loopback address), `&&` chains run in order, and the long-running commands (gunicorn, the Celery worker) are
 started in the background. Then, over HTTP from outside the process, as a visitor and as the admin the README's
-steps create: the login page and its hashed static files answer, a login works, an import through the API lands,
+steps create: the login page and its hashed static files answer, the security headers, the CSP, the redirect of
+plain HTTP and the cookie flags are those of production, a login works, an import through the API lands,
 a task goes through the worker (an export of a release frozen by the worker), and the database is dropped.
 
 Exit status 0 when every check holds; each check prints one line.
@@ -84,6 +85,7 @@ class Site:
     def __init__(self, base: str) -> None:
         self.base = base
         self.cookies: dict[str, str] = {}
+        self.set_cookies: list[str] = []  # every Set-Cookie header seen, as sent
         self.http = build_opener(_NoRedirect)
 
     def _open(self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None, hops: int = 5):
@@ -97,6 +99,7 @@ class Site:
         except HTTPError as exc:
             response = exc
         for header in response.headers.get_all("Set-Cookie") or []:
+            self.set_cookies.append(header)
             name, _, rest = header.partition("=")
             self.cookies[name.strip()] = rest.split(";", 1)[0]
         if response.status in (301, 302, 303) and hops:
@@ -182,10 +185,28 @@ def main() -> None:
               f"the login page links {len(statics)} hashed static files")
         check(all(site.get(s).status == 200 for s in statics), "every static file of the login page is served")
         check("登录" in page, "the login page is in Chinese")
+        headers = site.get("/accounts/login/").headers
+        expected = {"Strict-Transport-Security": "max-age=31536000; includeSubDomains; preload",
+                    "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "same-origin", "Cross-Origin-Opener-Policy": "same-origin"}
+        wrong = {k: headers.get(k) for k, want in expected.items() if headers.get(k) != want}
+        check(not wrong, f"security headers with DEBUG=0 ({wrong or 'HSTS, frame, nosniff, referrer, COOP'})")
+        csp = headers.get("Content-Security-Policy", "")
+        check("script-src 'self'" in csp and "unsafe" not in csp, "a Content-Security-Policy without unsafe sources")
+        plain = Request(site.base + "/accounts/login/")  # not through the proxy: plain HTTP
+        try:
+            redirected = site.http.open(plain, timeout=30)
+        except HTTPError as exc:
+            redirected = exc
+        check(redirected.status == 301 and redirected.headers["Location"].startswith("https://"),
+              "plain HTTP is redirected to HTTPS")
         admin, password = env.get("DJANGO_SUPERUSER_USERNAME", "admin"), env["DJANGO_SUPERUSER_PASSWORD"]
         form = urllib.parse.urlencode({"username": admin, "password": password,
                                        "csrfmiddlewaretoken": site.cookie("csrftoken")}).encode()
         landed = site.post("/accounts/login/", form, "application/x-www-form-urlencoded")
+        check(all(flag in c for c in site.set_cookies for flag in ("Secure", "SameSite=Lax"))
+              and any(c.startswith("sessionid=") and "HttpOnly" in c for c in site.set_cookies),
+              "session and CSRF cookies are Secure and SameSite=Lax, the session cookie HttpOnly")
         check(landed.status == 200 and "/accounts/login/" not in landed.url,
               f"the admin the README creates logs in (landed on {urllib.parse.urlsplit(landed.url).path})")
         csrf = {"X-CSRFToken": site.cookie("csrftoken")}
