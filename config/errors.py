@@ -39,15 +39,19 @@ def _page(request: HttpRequest, template: str, status: int, detail: str) -> Http
     return render(request, template, {"request_path": request.path}, status=status)
 
 
+def refused(request: HttpRequest, detail: str, *, status: int = 400) -> HttpResponse:
+    """A 400-class answer that says what was wrong: JSON under /api/, else the 400 page with the reason."""
+    if _is_api(request):
+        return JsonResponse({"detail": detail}, status=status)
+    return render(request, "400.html", {"request_path": request.path, "detail": detail, "status": status},
+                  status=status)
+
+
 @requires_csrf_token
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
         # Said as it is (413), not as a malformed request: the sender can send less.
-        detail = too_large_message()
-        if _is_api(request):
-            return JsonResponse({"detail": detail}, status=413)
-        return render(request, "400.html", {"request_path": request.path, "detail": detail, "status": 413},
-                      status=413)
+        return refused(request, too_large_message(), status=413)
     return _page(request, "400.html", 400, _("Malformed request."))
 
 

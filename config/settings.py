@@ -77,6 +77,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A path with NUL in it never reaches a view (PostgreSQL cannot look it up); after the middleware its 400
+    # page needs (session, language, user).
+    "config.middleware.RefuseNulInPath",
     # Last, so the lockout page it returns is rendered with the session, language and user already set.
     "axes.middleware.AxesMiddleware",
 ]

@@ -29,6 +29,7 @@ Inventory (field → where it is shown → where it is tested; "here" = this mod
 | every JSON API text field (keys, JSON and dict fields too) | — | NUL/surrogate refused with 400 naming the field: here (`test_json_apis_refuse_nul_and_lone_surrogates`, core/parsers.py) |
 | every form's text fields | — | NUL refused with 400 naming the field: here (`test_forms_refuse_nul_with_a_400_naming_the_field`); a form post cannot carry a lone surrogate (Django decodes it as U+FFFD) |
 | oversized input (2 MB text, 10 MB body) | — | 413 with a message, JSON and pages: here (`test_oversized_requests_are_refused_with_413_never_500`) |
+| path parts (release versions) | — | a NUL in the address is a 400, never a server error: here (`test_a_nul_in_the_address_is_a_400_not_a_server_error`) |
 | usernames | agreement dashboard, CSV | annotation/test_agreement_dashboard.py |
 """
 
@@ -649,3 +650,17 @@ def test_annotation_edits_notes_and_adjudication_reasons(maint_client, taxonomy,
     assert any(MIX in r for r in reasons) and any(MIX_LINE in r for r in reasons)  # kept whole in the log
     assert_shown(get(maint_client, reverse("curation:prompt_detail", args=[item.prompt_id])), MIX_LINE, *SHORT[:5])
     assert_shown(get(maint_client, reverse("annotation:adjudication_detail", args=[item.pk])), *SHORT[:5])
+
+
+def test_a_nul_in_the_address_is_a_400_not_a_server_error(maint_client, taxonomy):
+    """Views look path parts up in the database, which cannot take NUL (PostgreSQL): refused before any view."""
+    for url in ("/api/releases/v%00/", "/api/leaderboards/v%00/"):
+        response = maint_client.get(url)
+        assert response.status_code == 400, (url, response.status_code)
+        detail = response.json()["detail"]
+        assert "NUL" in detail or "空字符" in detail, detail
+    for url in ("/curation/releases/v%00/", "/curation/releases/v%00/diff/", "/evaluation/leaderboards/v%00/",
+                "/evaluation/leaderboards/v%00/export/md/"):
+        response = maint_client.get(url)
+        assert response.status_code == 400, (url, response.status_code)
+        assert 'id="error-detail"' in response.content.decode()
