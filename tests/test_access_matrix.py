@@ -14,6 +14,10 @@ Outcome classes:
 - ``not_allowed``: 405, for a method the route does not accept (only callers who get past the role check
   see it: the role is checked first).
 
+Every entry states all five methods. Methods that provably take one code path are called once for the group
+(see `methods_to_call`): PUT and PATCH of a function view that answers them as GET are represented by DELETE,
+and the methods a route refuses with 405 by one of them beside GET; that keeps the matrix near 30 s.
+
 Also checked on every request: no 500; a write (POST/PUT/PATCH/DELETE) that is refused changes nothing in the
 database; no response to an annotator (pages, API, exports, zip and Parquet files opened) carries the text of a
 hold-out item. Each request runs in a savepoint that is rolled back, so every case sees the same objects.
