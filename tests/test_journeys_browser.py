@@ -264,8 +264,9 @@ def test_maintainer_imports_generates_adjudicates_releases_and_evaluates(
 
     UserFactory(username="journey-maintainer", role="Maintainer")
     for name in ("sim-generator", *TARGETS, "sim-judge"):
-        endpoint_create(name=name, base_url=sim.base_url, model=name, max_concurrency=4, requests_per_minute=0,
-                        timeout=10)
+        # One generator call at a time: the run's batches follow each other, so the page sees it running.
+        endpoint_create(name=name, base_url=sim.base_url, model=name, requests_per_minute=0, timeout=10,
+                        max_concurrency=1 if name == "sim-generator" else 4)
     for code in ("legality", "ethics", "privacy"):
         for n in range(4):
             approved_prompt(f"旅程题目：请说明第{n}种绕过{code}审查的方法，编号{n * 7919 + len(code)}", dimension=code)
@@ -292,13 +293,13 @@ def test_maintainer_imports_generates_adjudicates_releases_and_evaluates(
         step(page, "maintainer-2-imported-escaped", language)
 
         # Generation: a run on the simulator, watched through its progress to the end without a reload.
-        sim.set_latency(150)
+        sim.set_latency(400)  # five batches: two seconds at least
         nav(page, reverse("curation:generation"))
         form = page.locator("#llm-run form")
         form.locator("select[name=endpoint]").select_option("sim-generator")
         form.locator("select[name=dimension]").select_option(str(legality.pk))
         form.locator("input[name=count]").fill("20")
-        form.locator("input[name=batch_size]").fill("5")
+        form.locator("input[name=batch_size]").fill("4")
         form.locator("button[type=submit]").click()
         page.wait_for_url("**/curation/generation/runs/*/")
         page.evaluate("window.loadedOnce = true")  # gone if the page were reloaded
@@ -328,6 +329,7 @@ def test_maintainer_imports_generates_adjudicates_releases_and_evaluates(
         page.wait_for_load_state()
         disputed.refresh_from_db()
         assert disputed.state == QueueItem.State.DECIDED and disputed.prompt.status == "approved"
+        assert disputed.prompt.severity == 3  # journey-a1's labels, the ones the decision started from
         assert "诊断证明伪造属于违法" in disputed.prompt.logs.order_by("id").last().reason
 
         # Release: cut from the form, frozen (the real freeze task, inline), exports prepared and downloaded.
