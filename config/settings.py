@@ -355,5 +355,21 @@ EVAL_ANSWER_CHUNK = int(os.environ.get("EVAL_ANSWER_CHUNK", "0")) or None
 DEDUP_NEAR_THRESHOLD = float(os.environ.get("DEDUP_NEAR_THRESHOLD", "0.8"))
 DEDUP_INDEX_DIR = Path(os.environ.get("DEDUP_INDEX_DIR") or VAR_DIR / "dedup")
 REVIEW_KEY_GUARD_MS = int(os.environ.get("REVIEW_KEY_GUARD_MS", "400"))  # ms a new review item ignores keys
+# Event sources (curation/event_sources.py): a feed reply is refused past this size (bytes) or time (seconds, in
+# total); a feed host that resolves to a loopback/private/reserved address is refused unless it is listed in
+# EVENT_FETCH_ALLOW_HOSTS or EVENT_FETCH_ALLOW_PRIVATE is on (tests serve feeds on 127.0.0.1). Folder sources
+# read only below EVENT_FOLDER_ROOT. Celery beat looks for due sources every EVENT_FETCH_BEAT_MINUTES.
+EVENT_FETCH_TIMEOUT = float(os.environ.get("EVENT_FETCH_TIMEOUT", "15"))
+EVENT_FETCH_MAX_BYTES = int(os.environ.get("EVENT_FETCH_MAX_BYTES", str(2 << 20)))
+EVENT_FETCH_ALLOW_PRIVATE = env_bool("EVENT_FETCH_ALLOW_PRIVATE", False)
+EVENT_FETCH_ALLOW_HOSTS = env_list("EVENT_FETCH_ALLOW_HOSTS", [])
+EVENT_FOLDER_ROOT = Path(os.environ.get("EVENT_FOLDER_ROOT") or VAR_DIR / "event-drop")
+EVENT_FETCH_BEAT_MINUTES = float(os.environ.get("EVENT_FETCH_BEAT_MINUTES", "5"))
+CELERY_BEAT_SCHEDULE = {
+    "event-sources-fetch-due": {
+        "task": "curation.tasks.event_sources_fetch_due_task",
+        "schedule": EVENT_FETCH_BEAT_MINUTES * 60,
+    },
+}
 # Lets a test (or a second deployment on one broker) keep its tasks to its own queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
