@@ -580,6 +580,11 @@ def test_run_system_prompt_and_model_output(maint_client, annotator, taxonomy, s
         assert {v["raw"] for r in api["results"] for v in r["verdicts"]} == {judged}
     assert_shown(get(maint_client, reverse("evaluation:run_detail", args=[run.pk])), *SHORT[:6])
     assert_nothing_injected(get(maint_client, reverse("evaluation:run_list")))
+    for url, params in ((reverse("evaluation:run_detail", args=[run.pk]), {}),
+                        (reverse("evaluation:run_list"), {"part": "runs"})):  # the htmx fragments
+        fragment = maint_client.get(url, params, HTTP_HX_REQUEST="true")
+        assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+        assert_nothing_injected(fragment.content.decode())
     assert_nothing_injected(get(maint_client, reverse("evaluation:leaderboard", args=[release.version])))
     calibrate = maint_client.get(reverse("evaluation:calibrate", args=[run.pk]), {"dimension": MIX_LINE})
     assert calibrate.status_code in (200, 400) and MIX_LINE not in calibrate.content.decode()
