@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 MAX_DEPTH = 3  # deeper structures are shown as JSON text
 MAX_ITEMS = 200  # a list or mapping longer than this is cut, saying how many were left out
@@ -167,5 +168,5 @@ def provenance_entries(provenance: Any) -> list[Entry]:
     entries = [_known(k, provenance[k], 1) if k in LABELS else _generic(str(k), str(k), provenance[k], 1)
                for k in cut.items]
     if cut.more:
-        entries.append(Entry(key="…", label="…", text=str(_("%(n)s more fields") % {"n": cut.more})))
+        entries.append(Entry(key="…", label="…", text=ngettext("%(n)s more field", "%(n)s more fields", cut.more) % {"n": cut.more}))
     return entries

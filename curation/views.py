@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from accounts.permissions import maintainer_required
@@ -33,11 +33,18 @@ def import_items(request):
             )
             messages.success(
                 request,
-                _("Imported %(created)s items; skipped %(dups)s duplicates.") % {"created": report.created, "dups": len(report.duplicates)},
+                _("%(imported)s; %(skipped)s.") % {
+                    "imported": ngettext("Imported %(n)s item", "Imported %(n)s items", report.created) % {
+                        "n": report.created},
+                    "skipped": ngettext("skipped %(n)s duplicate", "skipped %(n)s duplicates", len(report.duplicates))
+                    % {"n": len(report.duplicates)},
+                },
             )
         except ImportRejected as exc:
             errors = exc.errors
-            messages.error(request, _("The file has %(n)s errors; nothing was imported.") % {"n": len(errors)})
+            messages.error(request, ngettext("The file has %(n)s error; nothing was imported.",
+                                             "The file has %(n)s errors; nothing was imported.", len(errors)) % {
+                "n": len(errors)})
     return render(request, "curation/import.html", {"form": form, "report": report, "errors": errors})
 
 

@@ -654,3 +654,16 @@ def test_the_weekly_chart_labels_come_from_the_server_in_the_page_language(clien
     assert not any(re.search(r"[\u4e00-\u9fff]", d["label"]) for d in english["datasets"])
     script = (settings.BASE_DIR / "static" / "js" / "agreement.js").read_text()
     assert not re.search(r"[\u4e00-\u9fff]", script)
+
+
+def test_the_totals_and_notes_count_in_the_singular_and_plural(client, admin, review_data):
+    client.cookies["django_language"] = "en"
+    page = client_page(client, admin)
+    totals = " ".join(page.split('id="agreement-totals">')[1].split("</p>")[0].split())
+    assert re.fullmatch(r"\d+ annotations on \d+ items \(\d+ with two or more annotations\) by 4 annotators; "
+                        r"\d+ items decided, \d+ of them by adjudication; \d+ surplus annotations? included\.", totals)
+    assert re.search(r"Pairs sharing at least \d+ items?; \d+ pairs? qualify\.", page)
+    client.cookies["django_language"] = "zh-hans"
+    totals = " ".join(client_page(client, admin).split('id="agreement-totals">')[1].split("</p>")[0].split())
+    assert re.fullmatch(r"4 名标注员对 \d+ 题共做了 \d+ 条标注（其中 \d+ 道题有两条及以上标注）；已决定 \d+ 道题，其中 \d+ 道经仲裁；"
+                        r"已计入 \d+ 条多余标注。", totals), totals

@@ -452,3 +452,21 @@ def test_skip_existing_ids_keeps_an_item_edited_in_review_from_coming_back(taxon
     assert sorted(Prompt.objects.values_list("external_id", flat=True)) == ["q-1", "q-2", "q-3", "q-4"]
     # Without it, the text decides: the original wording of the edited item is new again.
     assert prompts_import(content=content, filename="items.jsonl").created == 1
+
+
+def test_the_import_report_counts_one_row_in_the_singular(taxonomy, client, maintainer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(maintainer)
+    client.cookies["django_language"] = "en"
+    upload = SimpleUploadedFile("one.json", as_json([item(1)]))
+    body = client.post(reverse("curation:import"), {"file": upload, "status": "candidate"}).content.decode()
+    assert "1 row; 1 new item." in body and "1 rows" not in body
+    assert "Imported 1 item; skipped 0 duplicates." in body
+    bad = SimpleUploadedFile("bad.jsonl", as_jsonl([item(5, dimension="nope")]))
+    body = client.post(reverse("curation:import"), {"file": bad, "status": "candidate"}).content.decode()
+    assert "The file has 1 error; nothing was imported." in body
+    client.cookies["django_language"] = "zh-hans"
+    upload = SimpleUploadedFile("two.json", as_json([item(2), item(3)]))
+    body = client.post(reverse("curation:import"), {"file": upload, "status": "candidate"}).content.decode()
+    assert "共 2 行，新增 2 条。" in body and "已导入 2 条，跳过重复 0 条。" in body

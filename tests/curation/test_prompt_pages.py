@@ -204,3 +204,12 @@ def test_requested_techniques_have_a_label_in_both_languages(client, maintainer,
     block = re.search(r'<td id="provenance">(.*?)</td>', client.get(url).content.decode(), re.S).group(1)
     assert "<dt>Techniques requested</dt>" in block
     assert block.index("<dt>Parameters</dt>") < block.index("<dt>Techniques requested</dt>") < block.index("<dt>Events</dt>")
+
+
+def test_fields_left_out_are_counted_in_the_singular_and_plural():
+    from django.utils import translation
+
+    with translation.override("en"):
+        one = provenance_entries({f"k{i}": i for i in range(MAX_ITEMS + 1)})
+        two = provenance_entries({f"k{i}": i for i in range(MAX_ITEMS + 2)})
+    assert one[-1].text == "1 more field" and two[-1].text == "2 more fields"
