@@ -25,7 +25,9 @@ def main() -> int:
     env = dict(os.environ)
     bin_dir = Path(sys.executable).parent
     worker = subprocess.Popen(
-        [str(bin_dir / "celery"), "-A", "config", "worker", "-l", "info", "--concurrency", "2", "--pool", "prefork"],
+        # -B: the embedded beat, which queues the periodic fetch of due event sources (CELERY_BEAT_SCHEDULE).
+        [str(bin_dir / "celery"), "-A", "config", "worker", "-B", "--schedule", str(ROOT / "var" / "celerybeat-schedule"),
+         "-l", "info", "--concurrency", "2", "--pool", "prefork"],
         cwd=ROOT,
         env=env,
     )
