@@ -11,7 +11,7 @@ import pandas as pd
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 
 from accounts.permissions import maintainer_required
@@ -114,6 +114,8 @@ def _weekly_chart(weekly: dict[str, Any]) -> dict[str, Any]:
         ],
         "y_label": _("Krippendorff's alpha"),
         "n_label": _("items"),
+        # A tooltip's "n = 1 item": the singular from the server (the script knows no plural rules).
+        "n_label_one": ngettext("item", "items", 1),
     }
 
 

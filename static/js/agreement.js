@@ -71,7 +71,8 @@
             callbacks: {
               afterLabel: function (ctx) {
                 var n = ctx.dataset.n;
-                return n ? "n = " + n[ctx.dataIndex] + " " + data.n_label : "";
+                if (!n) { return ""; }
+                return "n = " + n[ctx.dataIndex] + " " + (n[ctx.dataIndex] === 1 ? data.n_label_one : data.n_label);
               }
             }
           }

@@ -644,12 +644,12 @@ def test_the_weekly_chart_labels_come_from_the_server_in_the_page_language(clien
         return json.loads(page.split('id="agreement-weekly-data" type="application/json">')[1].split("</script>")[0])
 
     chinese = chart()
-    assert chinese["y_label"] == "Krippendorff α 系数" and chinese["n_label"] == "道题"
+    assert chinese["y_label"] == "Krippendorff α 系数" and chinese["n_label"] == chinese["n_label_one"] == "道题"
     assert [t["label"] for t in chinese["thresholds"]] == ["良好（α ≥ 0.8）", "待定（α ≥ 0.667）"]
     assert chinese["datasets"][0]["label"] == "决定（保留 / 拒绝）"
     client.cookies["django_language"] = "en"
     english = chart()
-    assert english["y_label"] == "Krippendorff's alpha" and english["n_label"] == "items"
+    assert english["y_label"] == "Krippendorff's alpha" and (english["n_label"], english["n_label_one"]) == ("items", "item")
     assert [t["label"] for t in english["thresholds"]] == ["good (α ≥ 0.8)", "tentative (α ≥ 0.667)"]
     assert not any(re.search(r"[\u4e00-\u9fff]", d["label"]) for d in english["datasets"])
     script = (settings.BASE_DIR / "static" / "js" / "agreement.js").read_text()

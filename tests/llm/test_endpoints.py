@@ -99,6 +99,7 @@ def test_endpoint_pages_create_edit_and_test_connection(client_for, maintainer, 
     assert "error" in fragment and "connection error" in fragment
     listing = client.get(reverse("llm:endpoint_list")).content.decode()
     assert "gen" in listing and "down" in listing
+    assert "毫秒" in listing and " ms" not in listing  # the average latency in the page's language
 
 
 def test_endpoint_api(client_for, maintainer, sim):
