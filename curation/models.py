@@ -672,3 +672,6 @@ class GenerationBatch(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} batch {self.index}"
+
+
+from .attack_models import AttackRun  # noqa: E402,F401  (its own module; part of this app)
