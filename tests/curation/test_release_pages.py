@@ -341,3 +341,7 @@ def test_the_release_chart_names_dimensions_in_the_page_language(client, world, 
     english = chart()
     assert "Legality" in english["labels"] and "Ethics" in english["labels"] and "合法性" not in english["labels"]
     assert (english["public_label"], english["holdout_label"]) == ("Public", "Hold-out")
+    taxonomy = frozen.taxonomy
+    assert f"{taxonomy.code} · {taxonomy.name_en}" in client.get(url).content.decode()
+    client.cookies["django_language"] = "zh-hans"
+    assert f"{taxonomy.code} · {taxonomy.name_zh}" in client.get(url).content.decode()
