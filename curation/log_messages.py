@@ -12,3 +12,6 @@ DEMO_APPROVED = register(gettext_noop("demo: approved for the demo release"))
 EVALUATION_DEMO_APPROVED = register(gettext_noop("demo: approved for the evaluation release"))
 # A refused consensus decision is kept as the item's adjudication note.
 DUPLICATE_EDIT = register(gettext_noop("the edited text duplicates another prompt"))
+# A cancelled generation or evaluation run's error line.
+RUN_CANCELLED_BY = register(gettext_noop("cancelled by %(actor)s"))
+RUN_CANCELLED = register(gettext_noop("cancelled"))

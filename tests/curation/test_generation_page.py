@@ -74,10 +74,13 @@ def test_refusals_on_the_run_and_template_pages_read_in_the_page_language(client
 
     client = client_for(maintainer)
     run = gen.run_create(count=10, endpoint=make_endpoint(), dimension=legality, enqueue=False)
-    gen.run_cancel(run=run)
+    gen.run_cancel(run=run, actor=maintainer)
+    run.refresh_from_db()
+    assert run.error == f"cancelled by {maintainer}"  # stored in English, shown in the viewer's language
     cancel = reverse("curation:run_cancel", args=[run.pk])
     page = client.post(cancel, {"confirm": "1"}, follow=True).content.decode()
     assert "只有排队中或运行中的任务可以取消" in page and "can be cancelled" not in page
+    assert f"已由 {maintainer} 取消" in page and "cancelled by" not in page
     template = GeneratorTemplate.objects.filter(scope="dimension").order_by("pk").first()
     edit = reverse("curation:template_edit", args=[template.pk])
     page = client.post(edit, {"body": "长" * 20001, "system_text": "", "notes": ""}).content.decode()
@@ -85,7 +88,7 @@ def test_refusals_on_the_run_and_template_pages_read_in_the_page_language(client
 
     client.cookies["django_language"] = "en"
     page = client.post(cancel, {"confirm": "1"}, follow=True).content.decode()
-    assert "only a queued or running run can be cancelled" in page
+    assert "only a queued or running run can be cancelled" in page and f"cancelled by {maintainer}" in page
     page = client.post(edit, {"body": "长" * 20001, "system_text": "", "notes": ""}).content.decode()
     assert "the template is too long (20,000 characters at most)" in page
 

@@ -52,6 +52,10 @@ def test_refusals_on_the_run_page_read_in_the_page_language(client, maintainer, 
     page = client.post(publish, {"confirm": "1"}, follow=True).content.decode()
     assert "only a finished evaluation can be published" in page
     assert EvalRun.objects.get(pk=queued.pk).published_at is None
+    client.post(reverse("evaluation:run_cancel", args=[queued.pk]), {"confirm": "1"})
+    detail = reverse("evaluation:run_detail", args=[queued.pk])
+    assert f'id="run-error">cancelled by {maintainer}<' in client.get(detail).content.decode()
+    assert f'id="run-error">已由 {maintainer} 取消<' in _chinese(client).get(detail).content.decode()
 
 
 # -- starting runs -----------------------------------------------------------------------------
