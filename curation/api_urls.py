@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis, generation_apis, release_apis
+from . import apis, event_apis, generation_apis, release_apis
 
 urlpatterns = [
     path("taxonomies/", apis.TaxonomyListApi.as_view(), name="api-taxonomies"),
@@ -21,4 +21,9 @@ urlpatterns = [
     path("generation/templates/", generation_apis.TemplateListApi.as_view(), name="api-templates"),
     path("events/", generation_apis.EventListApi.as_view(), name="api-events"),
     path("events/<int:pk>/", generation_apis.EventDetailApi.as_view(), name="api-event-detail"),
+    path("events/<int:pk>/dimensions/", event_apis.EventDimensionsApi.as_view(), name="api-event-dimensions"),
+    path("event-sources/", event_apis.EventSourceListApi.as_view(), name="api-event-sources"),
+    path("event-sources/<int:pk>/", event_apis.EventSourceDetailApi.as_view(), name="api-event-source-detail"),
+    path("event-sources/<int:pk>/fetch/", event_apis.EventSourceFetchApi.as_view(), name="api-event-source-fetch"),
+    path("event-sources/<int:pk>/events/", event_apis.EventSourcePushApi.as_view(), name="api-event-source-push"),
 ]

@@ -192,9 +192,13 @@ class RunResumeApi(APIView):
 
 
 class EventOutput(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.name", default=None, allow_null=True, read_only=True)
+    dimensions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
     class Meta:
         model = Event
-        fields = ["id", "title", "date", "summary", "source_url", "tags", "created_at", "updated_at"]
+        fields = ["id", "title", "date", "summary", "source_url", "tags", "source", "dimensions",
+                  "dimensions_confirmed", "created_at", "updated_at"]
 
 
 class EventInput(serializers.Serializer):

@@ -50,7 +50,7 @@ from .models import (
     Technique,
 )
 from .services import PromptDraft, prompts_create
-from .text import check_storable, clean_text
+from .text import check_storable, clean_text, normalize
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +168,12 @@ def _summary(summary: str) -> str:
 
 @transaction.atomic
 def event_create(*, title: str, date, summary: str = "", source_url: str = "", tags: Iterable[str] | str = (),
-                 actor=None) -> Event:
+                 actor=None, source=None) -> Event:
     """Record an event; the title (a short name) loses its outer whitespace, nothing else is changed."""
-    event = Event(title=clean_text(title, strip=True), date=date, summary=_summary(summary),
-                  source_url=check_storable(source_url).strip(), tags=_clean_tags(tags), created_by=actor)
+    title = clean_text(title, strip=True)
+    event = Event(title=title, title_key=normalize(title)[:300], date=date, summary=_summary(summary),
+                  source_url=check_storable(source_url).strip(), tags=_clean_tags(tags), created_by=actor,
+                  source=source)
     event.full_clean()
     event.save()
     return event
@@ -185,6 +187,7 @@ def event_update(*, event: Event, **fields: Any) -> Event:
         raise RunError(gettext("unknown event fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
     if "title" in fields:
         fields["title"] = clean_text(fields["title"], strip=True)
+        fields["title_key"] = normalize(fields["title"])[:300]
     if "summary" in fields:
         fields["summary"] = _summary(fields["summary"])
     if "source_url" in fields:

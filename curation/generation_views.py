@@ -156,7 +156,14 @@ def event_edit(request, pk: int | None = None):
         else:
             messages.success(request, _("Event saved."))
             return redirect("curation:event_list")
-    return render(request, "curation/event_form.html", {"form": form, "event": event}, status=400 if form.errors else 200)
+    dimensions_form = None
+    if event is not None:
+        from .event_forms import EventDimensionsForm
+
+        dimensions_form = EventDimensionsForm(initial={"dimensions": list(event.dimensions.all())})
+    return render(request, "curation/event_form.html", {"form": form, "event": event,
+                                                        "dimensions_form": dimensions_form},
+                  status=400 if form.errors else 200)
 
 
 @maintainer_required

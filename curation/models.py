@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -531,6 +533,54 @@ class GeneratorTemplate(models.Model):
         return f"{target} v{self.version}"
 
 
+class EventSource(models.Model):
+    """Where events come from: a feed fetched on a schedule, a folder of JSON/JSONL files, or the API."""
+
+    class Kind(models.TextChoices):
+        FEED = "feed", _("RSS/Atom feed")
+        FOLDER = "folder", _("Folder of JSON/JSONL files")
+        API = "api", _("API")
+
+    FETCHED = (Kind.FEED, Kind.FOLDER)
+
+    kind = models.CharField(_("Kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("Name"), max_length=100, unique=True)
+    url = models.URLField(_("Feed URL"), max_length=1000, blank=True)
+    folder = models.CharField(_("Folder"), max_length=300, blank=True,
+                              help_text=_("A folder under the event drop folder (EVENT_FOLDER_ROOT)."))
+    enabled = models.BooleanField(_("Enabled"), default=True)
+    fetch_interval_minutes = models.PositiveIntegerField(_("Fetch every (minutes)"), default=60)
+    last_fetched_at = models.DateTimeField(_("Last fetched"), null=True, blank=True)
+    last_ok_at = models.DateTimeField(_("Last fetched without error"), null=True, blank=True)
+    last_error = models.TextField(_("Last error"), blank=True)
+    last_created = models.PositiveIntegerField(default=0)
+    last_duplicates = models.PositiveIntegerField(default=0)
+    last_invalid = models.PositiveIntegerField(default=0)
+    last_messages = models.JSONField(default=list, blank=True)  # the entries skipped on the last fetch, and why
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("Event source")
+        verbose_name_plural = _("Event sources")
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(kind="feed") | ~models.Q(url=""), name="event_source_feed_url"),
+            models.CheckConstraint(condition=~models.Q(kind="folder") | ~models.Q(folder=""),
+                                   name="event_source_folder_path"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_due(self, now) -> bool:
+        return (self.enabled and self.kind in self.FETCHED and (
+            self.last_fetched_at is None
+            or self.last_fetched_at + timedelta(minutes=self.fetch_interval_minutes) <= now))
+
+
 class Event(models.Model):
     """A news event that seeds event-driven generation."""
 
@@ -542,11 +592,32 @@ class Event(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    source = models.ForeignKey(EventSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="events",
+                               verbose_name=_("Source"))
+    # Dedup key of the title (curation.text.normalize): a traditional-script copy of a title is the same event.
+    title_key = models.CharField(max_length=300, blank=True, db_index=True, editable=False)
+    dimensions = models.ManyToManyField(Dimension, blank=True, related_name="events", verbose_name=_("Dimensions"))
+    dimensions_confirmed = models.BooleanField(_("Dimensions confirmed"), default=False)
+    dimensions_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dimensions_confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-date", "-id"]
+        indexes = [models.Index(fields=["source_url"], name="event_source_url_idx")]
+        # Fetched events are unique by link and by title key (the fetch service also skips matches among
+        # events recorded by hand); two workers storing the same item cannot both win.
+        constraints = [
+            models.UniqueConstraint(fields=["title_key"],
+                                    condition=models.Q(source__isnull=False) & ~models.Q(title_key=""),
+                                    name="uniq_fetched_event_title"),
+            models.UniqueConstraint(fields=["source_url"],
+                                    condition=models.Q(source__isnull=False) & ~models.Q(source_url=""),
+                                    name="uniq_fetched_event_url"),
+        ]
         verbose_name = _("Event")
         verbose_name_plural = _("Events")
 

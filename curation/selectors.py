@@ -88,7 +88,7 @@ def run_failed_batches(*, run: GenerationRun) -> QuerySet[GenerationBatch]:
 
 
 def event_list() -> QuerySet[Event]:
-    return Event.objects.all()
+    return Event.objects.select_related("source").prefetch_related("dimensions")
 
 
 TECHNIQUE_CONFIRMED, TECHNIQUE_REQUESTED = "confirmed", "requested"  # else either

@@ -58,3 +58,22 @@ def _recover_runs_on_start(sender=None, **kwargs) -> None:
     # export is not redelivered before the broker's visibility timeout (Redis) or at all (the on-disk broker).
     generation_runs_recover.delay()
     releases_recover.delay()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def event_source_fetch_task(source_id: int) -> None:
+    # Idempotent: a redelivered fetch stores no event twice (dedup by link and title key).
+    from .event_services import event_source_fetch
+    from .models import EventSource
+
+    source = EventSource.objects.filter(pk=source_id).first()
+    if source is not None:
+        event_source_fetch(source=source)
+
+
+@shared_task(ignore_result=True)
+def event_sources_fetch_due_task() -> None:
+    """The beat entry (CELERY_BEAT_SCHEDULE): one fetch task per source that is due."""
+    from .event_services import event_sources_enqueue_due
+
+    event_sources_enqueue_due()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import generation_views, release_views, views
+from . import event_views, generation_views, release_views, views
 
 app_name = "curation"
 
@@ -35,5 +35,10 @@ urlpatterns = [
     path("events/", generation_views.event_list, name="event_list"),
     path("events/new/", generation_views.event_edit, name="event_create"),
     path("events/<int:pk>/", generation_views.event_edit, name="event_edit"),
+    path("events/<int:pk>/dimensions/", event_views.event_dimensions, name="event_dimensions"),
+    path("events/sources/", event_views.source_list, name="event_source_list"),
+    path("events/sources/new/", event_views.source_edit, name="event_source_create"),
+    path("events/sources/<int:pk>/", event_views.source_edit, name="event_source_edit"),
+    path("events/sources/<int:pk>/fetch/", event_views.source_fetch, name="event_source_fetch"),
     path("candidates/", generation_views.candidate_list, name="candidate_list"),
 ]
