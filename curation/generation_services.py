@@ -223,10 +223,13 @@ def _normalise_chain(strategies: Sequence[Any]) -> list[dict[str, Any]]:
             name, params = item.get("strategy") or item.get("name"), item.get("params") or {}
         else:
             name, params = item[0], (item[1] if len(item) > 1 else {}) or {}
+        if str(name) not in mutations.STRATEGIES:
+            raise RunError(gettext("unknown mutation strategy %(name)s; known: %(known)s") % {
+                "name": repr(str(name)), "known": ", ".join(sorted(mutations.STRATEGIES))})
+        strategy = mutations.get_strategy(str(name))
         try:
-            strategy = mutations.get_strategy(str(name))
             resolved = strategy.resolve(params)
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError) as exc:  # a parameter's problem, named by the strategy (in English)
             raise RunError(str(exc).strip('"')) from None
         chain.append({"strategy": strategy.name, "params": resolved})
     if not chain:

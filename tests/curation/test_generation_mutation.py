@@ -88,6 +88,8 @@ def test_nothing_to_mutate_is_a_clear_error(taxonomy):
         call_command("mutate", "--strategy", "homophone", "--count", "3")
     with pytest.raises(gen.RunError, match="请至少选择一种变异策略"):  # the site's language
         gen.run_create(mode="mutation", count=3, strategies=[])
+    with pytest.raises(gen.RunError, match="未知的变异策略 'nope'；可用的策略：.*homophone"):
+        gen.run_create(mode="mutation", count=3, strategies=["nope"])
     make_prompt(SOURCES[0])
     with pytest.raises(gen.RunError, match="only change how the text looks"), translation.override("en"):
         gen.run_create(mode="mutation", count=3, strategies=["traditional", "zero_width"])
