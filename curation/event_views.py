@@ -43,6 +43,9 @@ def source_edit(request, pk: int | None = None):
 @require_POST
 def source_fetch(request, pk: int):
     source = get_object_or_404(EventSource, pk=pk)
+    if source.kind not in EventSource.FETCHED:
+        messages.error(request, _("An API source receives its events through the API; there is nothing to fetch."))
+        return redirect("curation:event_source_list")
     evs.event_source_enqueue(source=source)
     messages.success(request, _("A fetch of %(name)s is queued; reload to see its result.") % {"name": source.name})
     return redirect("curation:event_source_list")
