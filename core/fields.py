@@ -5,6 +5,8 @@ from rest_framework import serializers
 # What a 64-bit integer column (PostgreSQL BIGINT, SQLite INTEGER) holds. An id beyond it cannot name a row, and
 # the database driver fails on it (SQLite: OverflowError, a 500) instead of finding nothing.
 MAX_BIGINT = 2**63 - 1
+# What a 32-bit column (INTEGER, Django's PositiveIntegerField) holds: PostgreSQL refuses more (a 500).
+MAX_INT = 2**31 - 1
 
 
 def id_field(**kwargs) -> serializers.IntegerField:

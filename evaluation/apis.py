@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAnyRole, IsMaintainer
 from accounts.roles import is_maintainer
+from core.fields import MAX_BIGINT, MAX_INT
 from curation import selectors as curation_selectors
 from curation.models import Release
 from llm.models import ModelEndpoint
@@ -89,13 +90,13 @@ class EvalRunInput(serializers.Serializer):
     judge = serializers.CharField(max_length=100, help_text="the default judge's endpoint name")
     judges = serializers.DictField(child=serializers.CharField(max_length=100), required=False, default=dict,
                                    help_text="{dimension code: endpoint name}: another judge for some dimensions")
-    seed = serializers.IntegerField(default=0)
+    seed = serializers.IntegerField(default=0, min_value=-MAX_BIGINT, max_value=MAX_BIGINT)
     mode = serializers.ChoiceField(choices=EvalRun.Mode.values, default=EvalRun.Mode.ROBUST,
                                    help_text="robust (the default) or livesecbench")
     system_prompt = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     temperature = serializers.FloatField(required=False, allow_null=True, default=None)
     max_tokens = serializers.IntegerField(required=False, allow_null=True, default=None)
-    budget = serializers.IntegerField(required=False, allow_null=True, min_value=2,
+    budget = serializers.IntegerField(required=False, allow_null=True, min_value=2, max_value=MAX_INT,
                                       help_text="robust mode: judge calls the comparisons may spend (default: "
                                                 "twice what livesecbench mode would spend)")
     anchor = serializers.CharField(required=False, allow_blank=True, max_length=100,

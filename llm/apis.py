@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsMaintainer
+from core.fields import MAX_INT
 
 from . import selectors, services
 from .models import ModelEndpoint
@@ -25,7 +26,7 @@ class EndpointInput(serializers.Serializer):
     model = serializers.CharField(max_length=200)
     api_key_env = serializers.RegexField(r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100, required=False, allow_blank=True)
     max_concurrency = serializers.IntegerField(min_value=1, max_value=256, required=False)
-    requests_per_minute = serializers.IntegerField(min_value=0, required=False)
+    requests_per_minute = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
     timeout = serializers.FloatField(min_value=0.1, required=False)
     default_params = serializers.DictField(required=False)
     is_reasoning = serializers.BooleanField(required=False)

@@ -71,6 +71,9 @@ def test_starting_a_run_answers_201_with_the_run_as_planned(api, maintainer, fro
     ({"mode": "robust", "anchor_rating": "high"}, '{"anchor_rating": ["'),
     ({"mode": "robust", "anchor": "sim-target-10"}, "锚定模型 'sim-target-10' 不在被测模型之中"),
     ({"system_prompt": "a\u0000b"}, '{"system_prompt": ['),
+    # Beyond what the columns hold: the driver overflowed, or PostgreSQL refused the row (500s).
+    ({"seed": 2**63}, '{"seed": ["'),
+    ({"mode": "robust", "budget": 2**31}, '{"budget": ["'),
 ])
 def test_bad_input_is_refused_with_the_reason_and_nothing_is_written(api, frozen_release, targets, judge, change,
                                                                      message):

@@ -110,6 +110,10 @@ def test_endpoint_api(client_for, maintainer, sim):
     pk = response.json()["id"]
     assert client.post(reverse("api-endpoints"), {"name": "api-e", "base_url": sim.base_url, "model": "x"},
                        content_type="application/json").status_code == 400
+    # More requests a minute than the column holds: full_clean refused it past the serializer (a 500).
+    too_many = client.post(reverse("api-endpoints"), {"name": "api-f", "base_url": sim.base_url, "model": "x",
+                                                      "requests_per_minute": 2**31}, content_type="application/json")
+    assert too_many.status_code == 400 and set(too_many.json()) == {"requests_per_minute"}
     patched = client.patch(reverse("api-endpoint-detail", args=[pk]), {"timeout": 3}, content_type="application/json")
     assert patched.status_code == 200 and patched.json()["timeout"] == 3
     tested = client.post(reverse("api-endpoint-test", args=[pk])).json()
