@@ -77,3 +77,11 @@ def event_sources_fetch_due_task() -> None:
     from .event_services import event_sources_enqueue_due
 
     event_sources_enqueue_due()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def attack_run_execute(run_id: int) -> None:
+    # A redelivered run resumes from its last saved turn (the lease keeps a second worker out).
+    from .attack_services import attack_run_execute as execute
+
+    execute(run_id=run_id)

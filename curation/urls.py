@@ -42,3 +42,13 @@ urlpatterns = [
     path("events/sources/<int:pk>/fetch/", event_views.source_fetch, name="event_source_fetch"),
     path("candidates/", generation_views.candidate_list, name="candidate_list"),
 ]
+
+# Attack runs (curation/attack_views.py).
+from . import attack_views  # noqa: E402
+
+urlpatterns += [
+    path("attacks/", attack_views.attack_list, name="attack_list"),
+    path("attacks/start/", attack_views.attack_start, name="attack_start"),
+    path("attacks/<int:pk>/", attack_views.attack_detail, name="attack_detail"),
+    path("attacks/<int:pk>/cancel/", attack_views.attack_cancel, name="attack_cancel"),
+]
