@@ -35,6 +35,9 @@ class EndpointError(ValueError):
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
 
+MAX_TIMEOUT = 3600.0
+
+
 def endpoint_validate(values: Mapping[str, Any]) -> None:
     """The rules every write of an endpoint checks (pages, API, admin, commands); raises EndpointError."""
     base_url = values.get("base_url")
@@ -46,8 +49,9 @@ def endpoint_validate(values: Mapping[str, Any]) -> None:
         raise EndpointError("api_key_env must be the NAME of an environment variable (A-Z, 0-9, _), never the key")
     if "max_concurrency" in values and int(values["max_concurrency"]) < 1:
         raise EndpointError("max_concurrency must be at least 1")
-    if "timeout" in values and float(values["timeout"]) <= 0:
-        raise EndpointError("timeout must be positive")
+    if "timeout" in values and not 0 < float(values["timeout"]) <= MAX_TIMEOUT:
+        # Far larger values overflow the socket's own timeout: every call, the connection test first, failed.
+        raise EndpointError(f"timeout must be positive and at most {MAX_TIMEOUT:g} seconds")
     if "default_params" in values and not isinstance(values["default_params"], dict):
         raise EndpointError("default_params must be a JSON object")
 

@@ -114,6 +114,9 @@ def test_endpoint_api(client_for, maintainer, sim):
     too_many = client.post(reverse("api-endpoints"), {"name": "api-f", "base_url": sim.base_url, "model": "x",
                                                       "requests_per_minute": 2**31}, content_type="application/json")
     assert too_many.status_code == 400 and set(too_many.json()) == {"requests_per_minute"}
+    # A timeout the socket cannot hold was stored, and every call of the endpoint then failed with a 500.
+    forever = client.patch(reverse("api-endpoint-detail", args=[pk]), {"timeout": 1e308}, content_type="application/json")
+    assert forever.status_code == 400 and "at most 3600 seconds" in forever.json()["detail"]
     patched = client.patch(reverse("api-endpoint-detail", args=[pk]), {"timeout": 3}, content_type="application/json")
     assert patched.status_code == 200 and patched.json()["timeout"] == 3
     tested = client.post(reverse("api-endpoint-test", args=[pk])).json()
