@@ -235,6 +235,11 @@ def build(sim) -> World:
                                dimension=Dimension.objects.get(taxonomy__code="v251030", code="legality"))
     w.event = gen.event_create(title=hostile[1], date="2025-10-30", summary=hostile[4], actor=w.maintainer)
     w.template = GeneratorTemplate.objects.order_by("pk").first()
+    from curation.attack_services import attack_run_create
+
+    w.attack_run = attack_run_create(seed_text=hostile[2], dimension=Dimension.objects.get(
+        taxonomy__code="v251030", code="legality"), attacker=w.endpoint, target=targets[0], judge=w.judge,
+        actor=w.maintainer, enqueue=False)
 
     ev.rubrics_seed_defaults()
     run = ev.run_create(release=w.frozen, targets=targets, judge=w.judge, seed=1, enqueue=False,
@@ -323,6 +328,10 @@ MATRIX: dict[str, list[Case]] = {
     "curation:run_detail": [c(every(MAINTAINERS), pk="gen_run")],
     "curation:run_cancel": [c(only(POST=MAINTAINERS), pk="gen_run")],
     "curation:run_resume": [c(only(POST=MAINTAINERS), pk="gen_run")],
+    "curation:attack_list": [c(every(MAINTAINERS))],
+    "curation:attack_start": [c(only(POST=MAINTAINERS), body="attack_start")],
+    "curation:attack_detail": [c(every(MAINTAINERS), pk="attack_run")],
+    "curation:attack_cancel": [c(only(POST=MAINTAINERS), pk="attack_run")],
     "curation:template_list": [c(every(MAINTAINERS))],
     "curation:template_edit": [c(every(MAINTAINERS), pk="template", body="template")],
     "curation:event_list": [c(every(MAINTAINERS))],
@@ -481,6 +490,10 @@ def bodies(w: World) -> dict[str, dict[str, Any]]:
         "export_full": {"scope": "full", "force": "1"},
         "generation_start": {"mode": "mutation", "step1": "chaizi", "count": "2", "seed": "0",
                              "source_statuses": "approved"},
+        "attack_start": {"seed_text": hostile[8], "dimension": w.legality_pk, "attacker": w.endpoint.pk,
+                         "target": w.judge.pk, "judge": w.judge.pk, "streams": "1", "iterations": "1",
+                         "branching": "1", "width": "1", "threshold": "10", "mutation_rate": "0", "seed": "0",
+                         "max_calls": "3", "max_tokens": "1000", "max_seconds": "30"},
         "template": {"system_text": w.template.system_text, "body": w.template.body + "\n改", "notes": hostile[5]},
         "event": {"title": hostile[6], "date": "2025-11-01", "summary": hostile[7], "tags": "a,b"},
         "queue": {"name": hostile[10], "taxonomy": w.taxonomy_pk, "annotators_per_item": "2", "lease_minutes": "20",
