@@ -102,6 +102,21 @@ def _claim(run_id: int, owner: str) -> bool:
         lease_owner=owner, lease_expires_at=now + timedelta(seconds=_lease_seconds())))
 
 
+def attack_runs_recover() -> list[int]:
+    """Queue again every active run whose lease is free or expired (a worker died mid-run): it resumes
+    from its last saved turn."""
+    from .tasks import attack_run_execute as task
+
+    now = timezone.now()
+    stale = AttackRun.objects.filter(
+        Q(lease_owner="") | Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+        status__in=AttackRun.ACTIVE)
+    queued = list(stale.values_list("pk", flat=True))
+    for run_id in queued:
+        task.delay(run_id)
+    return queued
+
+
 def _config(run: AttackRun) -> tuple[attack.Config, attack.Budget]:
     config = attack.Config(streams=run.streams, iterations=run.iterations, branching=run.branching, width=run.width,
                            threshold=run.threshold, mutation_rate=run.mutation_rate, seed=run.seed, tap=run.tap)

@@ -58,6 +58,7 @@ def _recover_runs_on_start(sender=None, **kwargs) -> None:
     # export is not redelivered before the broker's visibility timeout (Redis) or at all (the on-disk broker).
     generation_runs_recover.delay()
     releases_recover.delay()
+    attack_runs_recover.delay()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -85,3 +86,10 @@ def attack_run_execute(run_id: int) -> None:
     from .attack_services import attack_run_execute as execute
 
     execute(run_id=run_id)
+
+
+@shared_task(ignore_result=True)
+def attack_runs_recover() -> None:
+    from .attack_services import attack_runs_recover as recover
+
+    recover()

@@ -281,3 +281,24 @@ def test_hostile_seed_and_answers_are_shown_escaped(client, endpoints, taxonomy,
         assert hostile[0] not in page and hostile[1] not in page
     detail = client.get(reverse("curation:attack_detail", args=[run.pk])).content.decode()
     assert html.escape(hostile[0]) in detail and html.escape(hostile[1]) in detail
+
+
+def test_a_run_left_by_a_dead_worker_resumes_from_its_last_turn(endpoints, seed_prompt, sim):
+    from curation.attack_services import _caller, _config, attack_runs_recover
+    from llm.services import client_for
+
+    run = attack_run_create(seed_prompt=seed_prompt, **endpoints("sim-target-100"), streams=2, iterations=3,
+                            max_calls=100, enqueue=False)
+    config, budget = _config(run)
+    clients = {role: client_for(ep, cache=False) for role, ep in
+               ((attack.ATTACKER, run.attacker), (attack.TARGET, run.target), (attack.JUDGE, run.judge))}
+    # The first turn ran and was saved; then the worker died holding the (now expired) lease.
+    state = attack.advance(attack.new_state(), goal=run.seed_text, config=config, budget=budget,
+                           caller=_caller(clients), clock=lambda: 0.0)
+    AttackRun.objects.filter(pk=run.pk).update(state=state, calls=state["calls"], status=AttackRun.Status.RUNNING,
+                                               lease_owner="gone:1:x", lease_expires_at="2000-01-01T00:00:00Z")
+    assert attack_runs_recover() == [run.pk]  # the eager task runs it here
+    run.refresh_from_db()
+    assert run.status == AttackRun.Status.SUCCEEDED and run.stop_reason == attack.STOP_DONE
+    assert [n["depth"] for n in run.state["nodes"]] == [1, 1, 2, 2, 3, 3]
+    assert run.calls == 2 * 3 * 3 and run.lease_owner == ""
