@@ -265,6 +265,9 @@ def test_a_maintainer_starts_a_run_from_the_page_and_reads_its_chains(client, en
     page = client.get(reverse("curation:attack_detail", args=[run.pk])).content.decode()
     candidate = attack.successes(AttackRun.objects.get().state)[0]["candidate"]
     assert reverse("curation:prompt_detail", args=[candidate]) in page and "attack-success" in page
+    # The candidate's page shows where it came from: the run and the chain of rewrites.
+    detail = client.get(reverse("curation:prompt_detail", args=[candidate]))
+    assert detail.status_code == 200 and html.escape(SEED) in detail.content.decode()
 
 
 def test_hostile_seed_and_answers_are_shown_escaped(client, endpoints, taxonomy, legality, maintainer, sim,
