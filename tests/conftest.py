@@ -54,6 +54,25 @@ def client_for(client):
     return login
 
 
+@pytest.fixture(scope="session")
+def sim_server():
+    """One OpenAI-compatible simulator on 127.0.0.1 for the session: the real openai client talks to it."""
+    from llm.simulator import start_in_thread
+
+    server, _ = start_in_thread(0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim(sim_server):
+    """The shared simulator, its counters, per-model faults and latency reset for this test."""
+    sim_server.reset()
+    sim_server.sim.model_faults.clear()
+    sim_server.set_latency(0)
+    return sim_server
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Real password hashing costs about a second per user; tests only need logins to work."""

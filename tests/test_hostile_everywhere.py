@@ -149,24 +149,14 @@ def maint_client(client, maintainer):
     return client
 
 
-@pytest.fixture(scope="module")
-def sim_server():
-    from llm.simulator import start_in_thread
-
-    server, _ = start_in_thread(0)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def sim(sim_server, settings, tmp_path):
-    sim_server.reset()
-    sim_server.sim.model_faults.clear()
+def sim(sim, settings, tmp_path):
+    """The session's simulator (tests/conftest.py), with quick retries and files kept in this test's folder."""
     settings.LLM_CLIENT_OPTIONS = {"max_attempts": 2, "backoff_base": 0.01, "backoff_cap": 0.05,
                                    "retry_after_cap": 1.0}
     settings.VAR_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"
-    return sim_server
+    return sim
 
 
 # -- events: the whole corpus ----------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from llm.simulator import start_in_thread
 from tests.browser import chromium, new_page, screenshot, thread_after_commit
 from tests.factories import UserFactory, approved_prompt, make_items, make_queue
 
@@ -53,21 +52,6 @@ def _isolated(monkeypatch, settings, tmp_path):
 def browser():
     with chromium() as shared:
         yield shared
-
-
-@pytest.fixture(scope="module")
-def _simulator():
-    server, _ = start_in_thread(0)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sim(_simulator):
-    _simulator.reset()
-    _simulator.sim.model_faults.clear()
-    _simulator.set_latency(0)
-    return _simulator
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 import pytest
 
-from llm.simulator import start_in_thread
-
 
 @pytest.fixture
 def media(settings, tmp_path):
@@ -25,21 +23,6 @@ def freeze():
     return run
 
 FAST_RETRIES = {"max_attempts": 3, "backoff_base": 0.01, "backoff_cap": 0.05, "retry_after_cap": 2.0}
-
-
-@pytest.fixture(scope="session")
-def _gen_sim():
-    server, _ = start_in_thread(0)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sim(_gen_sim):
-    _gen_sim.reset()
-    _gen_sim.sim.model_faults.clear()
-    _gen_sim.set_latency(0)
-    return _gen_sim
 
 
 @pytest.fixture(autouse=True)

@@ -2,26 +2,9 @@
 
 import pytest
 
-from llm.simulator import start_in_thread
-
 FAST_RETRIES = {"max_attempts": 3, "backoff_base": 0.01, "backoff_cap": 0.05, "retry_after_cap": 2.0}
 TARGETS = ["sim-target-90", "sim-target-70", "sim-target-50", "sim-target-30", "sim-target-10"]
 DIMENSIONS = ("legality", "ethics", "privacy")
-
-
-@pytest.fixture(scope="session")
-def _eval_sim():
-    server, _ = start_in_thread(0)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sim(_eval_sim):
-    _eval_sim.reset()
-    _eval_sim.sim.model_faults.clear()
-    _eval_sim.set_latency(0)
-    return _eval_sim
 
 
 @pytest.fixture(autouse=True)

@@ -18,22 +18,6 @@ def _eager_celery():
     yield
 
 
-@pytest.fixture(scope="session")
-def _shared_sim():
-    server, _ = start_in_thread(0)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sim(_shared_sim):
-    """Shared simulator with counters and per-model faults reset for each test."""
-    _shared_sim.reset()
-    _shared_sim.sim.model_faults.clear()
-    _shared_sim.set_latency(0)
-    return _shared_sim
-
-
 @pytest.fixture
 def fresh_sim():
     """A dedicated simulator (for in-flight counting undisturbed by other tests' sleeping threads)."""
