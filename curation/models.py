@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -211,12 +212,12 @@ class ReleaseQuerySet(models.QuerySet):
 
     def update(self, **kwargs):
         if self.filter(frozen_at__isnull=False).exists():
-            raise FrozenReleaseError("a frozen release cannot change")
+            raise FrozenReleaseError(gettext("a frozen release cannot change"))
         return super().update(**kwargs)
 
     def delete(self):
         if self.filter(frozen_at__isnull=False).exists():
-            raise FrozenReleaseError("a frozen release cannot be deleted")
+            raise FrozenReleaseError(gettext("a frozen release cannot be deleted"))
         return super().delete()
 
 
@@ -282,12 +283,12 @@ class Release(models.Model):
 
     def save(self, *args, **kwargs):
         if self._frozen_in_db():
-            raise FrozenReleaseError(f"release {self.version} is frozen")
+            raise FrozenReleaseError(gettext("release %(version)s is frozen") % {"version": self.version})
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         if self._frozen_in_db():
-            raise FrozenReleaseError(f"release {self.version} is frozen")
+            raise FrozenReleaseError(gettext("release %(version)s is frozen") % {"version": self.version})
         return super().delete(*args, **kwargs)
 
     @property
@@ -309,19 +310,19 @@ class _ReleaseChildQuerySet(models.QuerySet):
         if self._touches_frozen() or (
             target is not None and Release.objects.filter(pk=target, frozen_at__isnull=False).exists()
         ):
-            raise FrozenReleaseError("items of a frozen release cannot change")
+            raise FrozenReleaseError(gettext("items of a frozen release cannot change"))
         return super().update(**kwargs)
 
     def delete(self):
         if self._touches_frozen():
-            raise FrozenReleaseError("items of a frozen release cannot be deleted")
+            raise FrozenReleaseError(gettext("items of a frozen release cannot be deleted"))
         return super().delete()
 
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
         release_ids = {o.release_id for o in objs}
         if release_ids and Release.objects.filter(pk__in=release_ids, frozen_at__isnull=False).exists():
-            raise FrozenReleaseError("a frozen release takes no new rows")
+            raise FrozenReleaseError(gettext("a frozen release takes no new rows"))
         return super().bulk_create(objs, *args, **kwargs)
 
 
