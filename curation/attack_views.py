@@ -80,6 +80,9 @@ def attack_detail(request, pk: int):
 @require_POST
 def attack_cancel(request, pk: int):
     run = get_object_or_404(AttackRun, pk=pk)
+    if request.POST.get("confirm") != "1":
+        messages.error(request, _("Tick the confirmation to cancel."))
+        return redirect("curation:attack_detail", pk=pk)
     svc.attack_run_cancel(run=run, actor=request.user)
     messages.success(request, _("Attack run %(id)s cancelled; its chains so far are kept.") % {"id": run.pk})
     return redirect("curation:attack_detail", pk=pk)

@@ -305,3 +305,15 @@ def test_a_run_left_by_a_dead_worker_resumes_from_its_last_turn(endpoints, seed_
     assert run.status == AttackRun.Status.SUCCEEDED and run.stop_reason == attack.STOP_DONE
     assert [n["depth"] for n in run.state["nodes"]] == [1, 1, 2, 2, 3, 3]
     assert run.calls == 2 * 3 * 3 and run.lease_owner == ""
+
+
+def test_cancelling_from_the_page_needs_the_confirmation_tick(client, endpoints, seed_prompt, maintainer):
+    run = attack_run_create(seed_prompt=seed_prompt, **endpoints("sim-target-90"), enqueue=False)
+    client.force_login(maintainer)
+    cancel = reverse("curation:attack_cancel", args=[run.pk])
+    client.post(cancel)
+    run.refresh_from_db()
+    assert run.status == AttackRun.Status.QUEUED
+    client.post(cancel, {"confirm": "1"})
+    run.refresh_from_db()
+    assert run.status == AttackRun.Status.CANCELLED
