@@ -23,19 +23,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from llm.simulator import start_in_thread
 from tests.factories import UserFactory, approved_prompt, make_items, make_queue
 
 # Bounded for CI (the file runs in about two minutes); raise it for a deeper local search.
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "12"))
 ROLES = ("Annotator", "Maintainer", "Admin")
-
-
-@pytest.fixture(scope="module")
-def _sim():
-    server, _ = start_in_thread(0)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -109,9 +101,9 @@ def _world(sim, caller) -> dict[str, list]:
 
 
 @pytest.fixture(params=ROLES)
-def caller(request, db, taxonomy, _sim):
+def caller(request, db, taxonomy, sim):
     user = UserFactory(username=f"st-{request.param.lower()}", role=request.param, password=None)
-    ids = _world(_sim, user)
+    ids = _world(sim, user)
     return {"user": user, "token": Token.objects.create(user=user).key, "ids": ids}
 
 
