@@ -39,15 +39,24 @@ LABELS = {
     "format": _("Format"),
     "import": _("Imported fields"),
     "generator": _("Generator"),
+    "attack_run": _("Attack run"),
+    "technique": _("Technique"),
+    "techniques_applied": _("Techniques applied"),
+    "attacker": _("Attacker"),
+    "target": _("Target"),
+    "judge": _("Judge"),
+    "score": _("Score"),
 }
 KINDS = {
     "generation": _("LLM generation"),
     "mutation": _("Offline mutation"),
     "demo": _("Demo data"),
+    "attack": _("Attack run"),
 }
 # The order a reader follows: what made it, where from, with what, then the rest as stored.
-ORDER = ("kind", "run", "batch", "endpoint", "model", "templates", "params", "techniques_requested", "events",
-         "topics", "llm_outcome", "source_prompt", "occurrence", "chain", "seed", "file", "line", "format", "import", "generator")
+ORDER = ("kind", "run", "attack_run", "batch", "endpoint", "model", "templates", "params", "techniques_requested",
+         "events", "topics", "llm_outcome", "source_prompt", "occurrence", "attacker", "target", "judge", "score",
+         "technique", "techniques_applied", "chain", "seed", "file", "line", "format", "import", "generator")
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,14 @@ def test_an_attack_finds_the_chaizi_weakness_and_its_success_arrives_in_review(e
     assert chain[0]["score"] < run.threshold  # the plain first rewrite was refused
     assert all(set(step) == {"prompt", "answer_excerpt", "score", "move"} for step in chain)
     assert run.candidates_created == len(won)
+    from django.utils import translation
+
+    from curation.provenance import provenance_entries
+
+    with translation.override("en"):
+        entries = provenance_entries(prov)
+        assert all(e.label != e.key for e in entries), [e.key for e in entries if e.label == e.key]
+        assert {"Attack run", "Technique"} <= {str(e.label) for e in entries}
 
 
 def test_a_target_without_weakness_yields_nothing_and_the_call_budget_holds(endpoints, seed_prompt, sim):
