@@ -5,6 +5,7 @@ and the same manifest storage reading what it wrote, so a static file referenced
 static file (a source map, a CSS ``url()``) that is not shipped fails here instead of in production.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -128,3 +129,39 @@ def test_pages_answer_with_hashed_static_urls_that_are_served(production_static,
         assert "immutable" in response.headers.get("Cache-Control", ""), ref
         b"".join(response.streaming_content if response.streaming else [response.content])
         response.close()
+
+
+HEADERS_PROBE = """
+import json
+from django.conf import settings
+from django.test import Client
+proxied = Client(HTTP_X_FORWARDED_PROTO="https", SERVER_NAME="livesec.example.org")
+page = proxied.get("/accounts/login/")
+plain = Client(SERVER_NAME="livesec.example.org").get("/accounts/login/")
+print(json.dumps({"status": page.status_code, "headers": dict(page.headers),
+                  "cookies": {k: {a: v[a] for a in ("secure", "httponly", "samesite")} for k, v in page.cookies.items()},
+                  "plain": [plain.status_code, plain.headers.get("Location", "")],
+                  "session": [settings.SESSION_COOKIE_SECURE, settings.SESSION_COOKIE_HTTPONLY,
+                              settings.SESSION_COOKIE_SAMESITE]}))
+"""
+
+
+def test_with_debug_off_the_security_headers_and_cookie_flags_are_those_of_production(static_root, tmp_path):
+    """As the README's production settings serve a page behind the HTTPS proxy (X-Forwarded-Proto), in a process
+    of their own: HSTS with preload, no framing, no sniffing, the referrer and opener policies, the CSP, secure
+    cookies, and plain HTTP redirected to HTTPS."""
+    env = _production_env(STATIC_ROOT=str(static_root), DATABASE_URL=f"sqlite:///{tmp_path / 'probe.sqlite3'}")
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-v", "0", "-c", HEADERS_PROBE], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    headers = seen["headers"]
+    assert seen["status"] == 200
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin" and headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "script-src 'self'" in headers["Content-Security-Policy"] and "unsafe" not in headers["Content-Security-Policy"]
+    csrf = seen["cookies"]["csrftoken"]
+    assert csrf["secure"] is True and csrf["samesite"] == "Lax"
+    assert seen["session"] == [True, True, "Lax"]  # the session cookie appears at login: its flags, as set
+    assert seen["plain"][0] == 301 and seen["plain"][1].startswith("https://livesec.example.org/")
