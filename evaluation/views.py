@@ -2,7 +2,7 @@
 a model's drill-down, rubrics.
 
 Runs, rubric edits and calibration (maintainers' own labels of a robust run's answers) are for maintainers and
-admins; leaderboards, their exports, drill-downs of the run a
+admins; leaderboards, their exports, release reports, drill-downs of the run a
 leaderboard shows and rubric texts are for every role. Hold-out items are shown to maintainers and admins only.
 Every write calls a service in evaluation.services.
 """
@@ -28,7 +28,7 @@ from curation import selectors as curation_selectors
 from curation.models import Dimension, Release
 from llm.models import ModelEndpoint
 
-from . import exports, selectors
+from . import exports, report, selectors
 from . import services as svc
 from .forms import DrilldownFilterForm, EvalRunForm, RubricForm, dimension_label
 from .models import EvalRun, EvalTarget, HumanLabel, Match, PointVerdict, Rubric
@@ -343,7 +343,72 @@ def leaderboard_export(request, version: str, fmt: str):
     if board.run is None:
         raise Http404(_("This release has no finished evaluation yet"))
     name = f"livesec-leaderboard-{release.version}" + (f"-run{board.run.pk}" if chosen else "") + f".{fmt}"
-    response = HttpResponse(exports.EXPORTERS[fmt](board), content_type=exports.CONTENT_TYPES[fmt])
+    if fmt == "md":
+        body = exports.leaderboard_markdown(board, language=_report_language(request),
+                                            include_holdout=is_maintainer(request.user))
+    else:
+        body = exports.EXPORTERS[fmt](board)
+    response = HttpResponse(body, content_type=exports.CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# -- release report ---------------------------------------------------------------------------
+
+
+def _report_language(request) -> str:
+    """`?lang=zh-hans|en`; the report is Chinese unless English is asked for."""
+    lang = request.GET.get("lang", "")
+    return lang if lang in report.LANGUAGES else "zh-hans"
+
+
+def _report_release(request, version: str) -> Release:
+    release = _release_or_404(request, version)
+    if not release.is_frozen:
+        raise Http404(_("A report is written of a frozen release only"))
+    return release
+
+
+@any_role_required
+def release_report(request, version: str):
+    """The printable report: hold-out items (counts, texts) for maintainers and admins only."""
+    release = _report_release(request, version)
+    board, chosen = _board_or_404(request, release)
+    maintainer = is_maintainer(request.user)
+    data = report.report_data(release, board=board, include_holdout=maintainer)
+    names = {d["code"]: report.dimension_name(d) for d in data["dimensions"] + data["scored"] + data["skipped"]}
+    run_query = f"run={board.run.pk}&" if chosen else ""
+    return render(request, "evaluation/report.html", {
+        "release": release, "data": data, "maintainer": maintainer,
+        "dimensions": [dict(d, label=names[d["code"]]) for d in data["dimensions"]],
+        "scored": [dict(d, label=names[d["code"]]) for d in data["scored"]],
+        "retired": [dict(r, label=names.get(r["dimension"], r["dimension"])) for r in data["retired"]],
+        "notable": [dict(it, label=names.get(it["dimension"], it["dimension"]))
+                    for it in (data["notable"] or {}).get("items", [])],
+        "chart": _board_context(board)["chart"] if board.run else None,
+        "rows": [dict(r, rank_label=report.rank_text(r),
+                      change=report.rank_change_text(r["rank_change"], data["has_parent_board"]),
+                      cells=[(r["scores"].get(d["code"]), r["intervals"].get(d["code"])) for d in data["scored"]])
+                 for r in data["leaderboard"]],
+        "notable_basis": report.notable_basis(data["notable"]["basis"]) if data["notable"] else "",
+        "calibration": [dict(c, label=names.get(c["code"], c["code"]), text=report.calibration_text(c),
+                             bias_text=report.bias_text(c["bias"]))
+                        for c in data["calibration"] or []],
+        "methods": report.methods_notes(data),
+        "mode": report.mode_label(data["run"]["mode"]) if data["run"] else "",
+        "downloads": [(code, label, f"?{run_query}lang={code}") for code, label in
+                      (("zh-hans", "中文"), ("en", "English"))],
+    })
+
+
+@any_role_required
+def release_report_markdown(request, version: str):
+    release = _report_release(request, version)
+    board, chosen = _board_or_404(request, release)
+    language = _report_language(request)
+    data = report.report_data(release, board=board, include_holdout=is_maintainer(request.user))
+    response = HttpResponse(report.render_markdown(data, language), content_type="text/markdown; charset=utf-8")
+    name = f"livesec-report-{release.version}" + (f"-run{board.run.pk}" if chosen else "") + f"-{language}.md"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

@@ -82,4 +82,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Evaluation run #{run.pk}: {run.target_calls} target calls, {run.judge_calls} judge calls, "
             f"{run.answers_reused} answers and {run.verdicts_reused} verdicts reused, {run.errors} errors"))
-        self.stdout.write(leaderboard_markdown(selectors.leaderboard_for_run(run)))
+        self.stdout.write(leaderboard_markdown(selectors.leaderboard_for_run(run), include_holdout=True))
