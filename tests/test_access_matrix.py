@@ -398,6 +398,11 @@ MATRIX: dict[str, list[Case]] = {
     ],
     "evaluation:leaderboard_index": [c(every(ANY_ROLE))],
     "evaluation:leaderboard": [c(every(ANY_ROLE), version="frozen")],
+    # The report of a frozen release's evaluation: hold-out counts and texts for maintainers only; a draft has none.
+    "evaluation:release_report": [c(every(ANY_ROLE), version="frozen"),
+                                  c(every(v(LOGIN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)), version="draft")],
+    "evaluation:release_report_markdown": [c(every(ANY_ROLE), version="frozen"),
+                                           c(every(v(LOGIN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)), version="draft")],
     "evaluation:leaderboard_export": [c(every(ANY_ROLE), version="frozen", fmt=fmt) for fmt in ("csv", "json", "md")],
     "evaluation:rubric_list": [c(every(ANY_ROLE))],
     "evaluation:rubrics_seed": [c(only(POST=MAINTAINERS))],
