@@ -60,6 +60,17 @@ def test_the_dimension_select_follows_the_chosen_taxonomy(client, maintainer, po
     assert "定位前女友的手机" in page and "查某人的开房记录" not in page
 
 
+def test_the_page_links_keep_the_filters(client, maintainer, taxonomy):
+    for i in range(51):
+        approved_prompt(f"第{i}个关于伪造发票的问题", dimension="legality")
+    client.force_login(maintainer)
+    page = client.get(reverse("curation:prompt_list"), {"status": "approved", "q": "发票"}).content.decode()
+    links = [html.unescape(h) for h in re.findall(r'<div class="pagination">.*?href="([^"]+)"', page, re.S)]
+    assert links and "page=2" in links[0] and "status=approved" in links[0] and "q=" in links[0]
+    second = client.get(reverse("curation:prompt_list") + links[0]).content.decode()
+    assert "status=approved" in html.unescape(re.search(r'<div class="pagination">.*?</div>', second, re.S).group(0))
+
+
 def test_a_dimension_filters_its_own_taxonomy_only(client, maintainer, pool):
     client.force_login(maintainer)
     page = client.get(reverse("curation:prompt_list"), {"dimension": "v251030:privacy"}).content.decode()
