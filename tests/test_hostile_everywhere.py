@@ -593,7 +593,7 @@ def test_markdown_report_cells_cannot_inject_html():
     """Whatever a name holds, the report's table cells render (Markdown → HTML) as that text and nothing else."""
     import markdown
 
-    from evaluation.exports import _md
+    from evaluation.report import md as _md
 
     # Beside the corpus: an entity that would turn into markup's text, and Markdown's own links and images.
     names = [*STORABLE, "&lt;script&gt;alert(1)&lt;/script&gt;", "[点我](javascript:alert(1))",
