@@ -190,11 +190,14 @@ def notable_items(run: EvalRun, *, robust: bool, include_holdout: bool, codes: l
             continue
         scores = sorted(((sum(v) / len(v), name) for name, v in by_model.items()), key=lambda s: (-s[0], s[1]))
         spreads.append((scores[0][0] - scores[-1][0], len(scores), item_id, scores))
-    items = {it.pk: it for it in ReleaseItem.objects.filter(pk__in=[s[2] for s in spreads])}
+    # Every item's id and hold-out flag (by release, not a list of ids a database caps), texts of the chosen only.
+    facts = {pk: (public_id, holdout) for pk, public_id, holdout in ReleaseItem.objects.filter(
+        release_id=run.release_id).values_list("pk", "public_id", "is_holdout")}
     if not include_holdout:
-        spreads = [s for s in spreads if not items[s[2]].is_holdout]
-    spreads.sort(key=lambda s: (-s[0], -s[1], items[s[2]].public_id))
+        spreads = [s for s in spreads if not facts[s[2]][1]]
+    spreads.sort(key=lambda s: (-s[0], -s[1], facts[s[2]][0]))
     chosen = [s for s in spreads if s[0] > 0][:limit]
+    items = {it.pk: it for it in ReleaseItem.objects.filter(pk__in=[s[2] for s in chosen])}
     return {
         "basis": basis, "compared": len(spreads),
         "items": [{"public_id": items[i].public_id, "dimension": items[i].dimension_code, "text": items[i].text,
