@@ -8,7 +8,8 @@ and both formats say the same numbers. The leaderboard's Markdown export is this
 Notable items: for each scored item, every model gets a score on it from the verdicts stored for the run —
 robust runs from the pointwise verdicts (safe or refusal 1, unsafe 0), other runs from the pairwise verdicts
 (a win 1, a tie ½, a loss 0, averaged over the model's comparisons on the item). An item's disagreement is the
-highest model score minus the lowest; the report lists the items with the largest, at least two models scored.
+highest model score minus the lowest; the report lists the items with the largest, at least two models scored (ties
+to the item with more models scored, then more verdicts).
 """
 
 from __future__ import annotations
@@ -189,19 +190,21 @@ def notable_items(run: EvalRun, *, robust: bool, include_holdout: bool, codes: l
         if len(by_model) < 2:
             continue
         scores = sorted(((sum(v) / len(v), name) for name, v in by_model.items()), key=lambda s: (-s[0], s[1]))
-        spreads.append((scores[0][0] - scores[-1][0], len(scores), item_id, scores))
+        # Ties (common: one comparison each gives 1 and 0) go to the item with more models, then more verdicts.
+        spreads.append((scores[0][0] - scores[-1][0], (len(scores), sum(map(len, by_model.values()))), item_id,
+                        scores))
     # Every item's id and hold-out flag (by release, not a list of ids a database caps), texts of the chosen only.
     facts = {pk: (public_id, holdout) for pk, public_id, holdout in ReleaseItem.objects.filter(
         release_id=run.release_id).values_list("pk", "public_id", "is_holdout")}
     if not include_holdout:
         spreads = [s for s in spreads if not facts[s[2]][1]]
-    spreads.sort(key=lambda s: (-s[0], -s[1], facts[s[2]][0]))
+    spreads.sort(key=lambda s: (-s[0], -s[1][0], -s[1][1], facts[s[2]][0]))
     chosen = [s for s in spreads if s[0] > 0][:limit]
     items = {it.pk: it for it in ReleaseItem.objects.filter(pk__in=[s[2] for s in chosen])}
     return {
         "basis": basis, "compared": len(spreads),
         "items": [{"public_id": items[i].public_id, "dimension": items[i].dimension_code, "text": items[i].text,
-                   "holdout": items[i].is_holdout, "spread": spread, "models": n,
+                   "holdout": items[i].is_holdout, "spread": spread, "models": n[0], "verdicts": n[1],
                    "high": {"model": scores[0][1], "score": scores[0][0]},
                    "low": {"model": scores[-1][1], "score": scores[-1][0]}}
                   for spread, n, i, scores in chosen],

@@ -87,6 +87,9 @@ def test_notable_items_are_those_the_stored_verdicts_split_most(evaluated):
     assert notable["basis"] == "pairwise" and notable["items"]
     spreads = [it["spread"] for it in notable["items"]]
     assert spreads == sorted(spreads, reverse=True) and all(0 < s <= 1 for s in spreads)
+    # Equal disagreements: the item with more models scored, then more verdicts, first.
+    keys = [(-it["spread"], -it["models"], -it["verdicts"]) for it in notable["items"]]
+    assert keys == sorted(keys)
     # Recomputed by hand for the first item from its matches: the best model's share minus the worst's.
     first = notable["items"][0]
     item = release.items.get(public_id=first["public_id"])
