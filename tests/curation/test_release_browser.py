@@ -46,8 +46,10 @@ def test_release_form_follows_the_taxonomy_refuses_an_empty_release_and_confirms
         assert len(_boxes(page)) == 5
         page.click("#release-form > button[type=submit]")
         page.wait_for_load_state()
-        assert ("no approved prompt matches this release: the 5 approved prompts are in taxonomy v251030, not v251215"
-                in page.inner_text("#form-errors"))
+        refusal = {"en": "no approved prompt matches this release: the 5 approved prompts are in taxonomy v251030, "
+                          "not v251215",
+                   "zh-hans": "没有已通过的题目符合此版本：5 道已通过的题目在分类体系 v251030中，而不在 v251215 中"}
+        assert refusal[language] in page.inner_text("#form-errors")  # in the page's language
         assert not Release.objects.exists()
         screenshot(page, f"release-form-refused-{language}")
 

@@ -118,10 +118,13 @@ def test_the_run_list_and_detail_show_status_counters_and_results(api, evaluated
     assert api("get", "api-evaluation-detail", 999999).status_code == 404
 
 
-def test_cancel_resume_publish_and_unpublish_answer_409_in_the_wrong_state(api, evaluated, targets, judge):
+def test_cancel_resume_publish_and_unpublish_answer_409_in_the_wrong_state(api, client, evaluated, targets, judge):
     run = evaluated["run"]
     queued = run_create(release=evaluated["release"], targets=targets[:2], judge=judge, enqueue=False,
                         mode="livesecbench")
+    response = api("post", "api-evaluation-publish", queued.pk)
+    assert response.status_code == 409 and response.json()["detail"] == "只有已完成的评测可以发布"  # the default language
+    client.cookies["django_language"] = "en"
     response = api("post", "api-evaluation-publish", queued.pk)
     assert response.status_code == 409 and response.json()["detail"] == "only a finished evaluation can be published"
     assert api("post", "api-evaluation-cancel", queued.pk).json()["status"] == "cancelled"
