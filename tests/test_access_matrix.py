@@ -591,7 +591,9 @@ def database_state() -> tuple:
     models = [m for m in apps.get_models(include_auto_created=True)  # many-to-many tables too (roles are groups)
               if m._meta.app_label in COUNTED_APPS and m._meta.managed]
     quote = connection.ops.quote_name
-    counts = " UNION ALL ".join(f"SELECT '{m._meta.label}', COUNT(*) FROM {quote(m._meta.db_table)}" for m in models)
+    # ORDER BY: PostgreSQL may run a UNION ALL's branches in parallel and return them in any order.
+    counts = " UNION ALL ".join(f"SELECT '{m._meta.label}', COUNT(*) FROM {quote(m._meta.db_table)}"
+                                for m in models) + " ORDER BY 1"
     with connection.cursor() as cursor:
         cursor.execute(counts)
         state = list(cursor.fetchall())
@@ -712,8 +714,7 @@ class AccessMatrixTests(TestCase):
         result = Result(route, url, method, caller, expected, "")
         try:
             with transaction.atomic():
-                # Read just before the request, not only once for the class: a write committed meanwhile by another
-                # connection (a test's leftover thread or process) must not be taken for this request's.
+                # The database as this request found it: the check is about this request's writes alone.
                 before = database_state() if method != "GET" else None
                 response = getattr(client, method.lower())(url, **kwargs)
                 result.got = outcome_of(response, api=api)
