@@ -234,7 +234,10 @@ def build(sim) -> World:
     w.gen_run = gen.run_create(mode="llm", count=5, endpoint=w.endpoint, actor=w.maintainer, enqueue=False,
                                dimension=Dimension.objects.get(taxonomy__code="v251030", code="legality"))
     w.event = gen.event_create(title=hostile[1], date="2025-10-30", summary=hostile[4], actor=w.maintainer)
-    w.template = GeneratorTemplate.objects.order_by("pk").first()
+    # Versions of its own (rows of this class's transaction), not the seeded rows another connection may replace.
+    seeded = GeneratorTemplate.objects.order_by("pk").first()
+    w.template = gen.template_update(template=seeded, body=seeded.body + "\n", system_text=seeded.system_text,
+                                     notes="access matrix", actor=w.maintainer)
     from curation.attack_services import attack_run_create
 
     w.attack_run = attack_run_create(seed_text=hostile[2], dimension=Dimension.objects.get(
@@ -254,7 +257,9 @@ def build(sim) -> World:
     w.pending_run = ev.run_create(release=w.frozen, targets=targets[:2], judge=w.judge, enqueue=False,
                                   mode=EvalRun.Mode.LIVESECBENCH)
     w.pending_target = w.pending_run.targets.order_by("pk").first()
-    w.rubric = Rubric.objects.filter(kind=Rubric.Kind.PAIRWISE).order_by("pk").first()
+    seeded_rubric = Rubric.objects.filter(kind=Rubric.Kind.PAIRWISE).order_by("pk").first()
+    w.rubric = ev.rubric_update(rubric=seeded_rubric, text=seeded_rubric.text + "\n", notes="access matrix",
+                                actor=w.maintainer)
     w.point_verdict = PointVerdict.objects.filter(run=w.run, answer__isnull=False).order_by("pk").first()
     w.taxonomy_pk = w.queue.taxonomy_id
     w.legality_pk = Dimension.objects.get(taxonomy__code="v251030", code="legality").pk
