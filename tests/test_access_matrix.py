@@ -146,7 +146,9 @@ class World:
         if arg in LITERAL_ARGS:
             return name
         value = getattr(self, name)
-        return getattr(value, "version", None) or getattr(value, "pk", value)
+        # A release is named by its version string; a template's or rubric's version is a number, not its id.
+        version = getattr(value, "version", None)
+        return version if isinstance(version, str) else getattr(value, "pk", value)
 
 
 def build(sim) -> World:
