@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from curation.text import find_unstorable
 
 from . import errors
+
+ADDRESS = gettext_lazy("Address")
 
 
 class RefuseNulInPath:
@@ -21,6 +25,6 @@ class RefuseNulInPath:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.path_info:
-            return errors.refused(request, _("The address may not contain a NUL character."), status=400)
+        if (bad := find_unstorable(request.path_info, field=ADDRESS)) is not None:
+            return errors.refused(request, bad.message(), status=400)
         return self.get_response(request)

@@ -12,14 +12,15 @@ naming the field, e.g. ``{"default_params": {"top_p": ["..."]}}``, and nothing i
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
 
-_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+# A pure module (no models): the one rule for what a text column can hold, shared with every app.
+from curation.text import escape_unstorable, find_unstorable
+
 KEY_MARK = "(key)"  # a bad key is named escaped: {"judges": {"legality\\u0000 (key)": [...]}}
 
 
@@ -38,14 +39,9 @@ def too_large_message() -> str:
         "size": f"{limit / 1024 / 1024:g}"}
 
 
-def _unstorable_message(char: str, position: int) -> str:
-    return _("Text may not contain a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff): "
-             "\\u%(codepoint)s at position %(position)s.") % {"codepoint": f"{ord(char):04x}", "position": position}
-
-
 def _message(text: str) -> str | None:
-    bad = _UNSTORABLE_RE.search(text)
-    return None if bad is None else _unstorable_message(bad.group(), bad.start())
+    bad = find_unstorable(text)
+    return None if bad is None else bad.message()
 
 
 def unstorable_errors(value: Any) -> Any:
@@ -57,7 +53,7 @@ def unstorable_errors(value: Any) -> Any:
         errors: dict[str, Any] = {}
         for key, item in value.items():
             if isinstance(key, str) and (message := _message(key)) is not None:
-                errors[_UNSTORABLE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", key) + " " + KEY_MARK] = [message]
+                errors[escape_unstorable(key) + " " + KEY_MARK] = [message]
                 continue
             found = unstorable_errors(item)
             if found is not None:
@@ -67,6 +63,13 @@ def unstorable_errors(value: Any) -> Any:
         listed = {str(i): found for i, item in enumerate(value) if (found := unstorable_errors(item)) is not None}
         return listed or None
     return None
+
+
+def first_unstorable_message(errors: Any) -> str | None:
+    """The first message of an ``unstorable_errors`` answer, for a form that shows one line per field."""
+    while isinstance(errors, dict):
+        errors = next(iter(errors.values()), None)
+    return errors[0] if errors else None
 
 
 class StorableJSONParser(parsers.JSONParser):

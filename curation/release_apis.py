@@ -144,9 +144,6 @@ class ReleaseListApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
-        for key in ("version", "title", "notes"):
-            if "\x00" in (d.get(key) or ""):
-                return Response({key: ["contains a NUL character (\\u0000)"]}, status=status.HTTP_400_BAD_REQUEST)
         try:
             release = releases.release_create_draft(
                 version=d.get("version") or None, title=d["title"], notes=d["notes"], taxonomy=d["taxonomy"],

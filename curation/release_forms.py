@@ -65,9 +65,6 @@ class ReleaseDraftForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        for name in ("version", "title", "notes"):
-            if "\x00" in (data.get(name) or ""):
-                self.add_error(name, _("This field contains a NUL character (\\u0000), which cannot be stored."))
         taxonomy = data.get("taxonomy")
         codes = []
         for value in data.get("dimensions") or []:
@@ -94,12 +91,6 @@ class ReleaseDraftForm(forms.Form):
 class RetireForm(forms.Form):
     public_id = forms.CharField(max_length=100)
     reason = forms.CharField(label=_("Reason"), max_length=2000)
-
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if "\x00" in reason:
-            raise forms.ValidationError(_("The reason contains a NUL character (\\u0000), which cannot be stored."))
-        return reason
 
 
 class ConfirmForm(forms.Form):

@@ -26,7 +26,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from core.leases import ActiveSet, new_owner, owner_dead
 from core.spreadsheet import spreadsheet_row
@@ -44,6 +44,7 @@ from .models import (
     Taxonomy,
     Technique,
 )
+from .text import UnstorableText, check_storable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,13 @@ STALE_FREEZE_SECONDS = 120
 
 class ReleaseError(ValueError):
     """A release operation that cannot be done; the message says why, for the user."""
+
+
+def _storable(text: str, field: str) -> str:
+    try:
+        return check_storable(text, field=field)
+    except UnstorableText as exc:
+        raise ReleaseError(exc.message())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -273,8 +281,8 @@ def release_create_draft(
         taxonomy = found
     release = Release(
         version=version,
-        title=title.strip()[:200],
-        notes=notes,
+        title=_storable(title, gettext_lazy("Title")).strip()[:200],
+        notes=_storable(notes, gettext_lazy("Notes")),
         taxonomy=taxonomy,
         parent=_resolve_parent(parent, taxonomy, version),
         holdout_fraction=_check_holdout(holdout_fraction),
@@ -321,9 +329,9 @@ def release_update_draft(
 ) -> Release:
     release = _lock_draft(release_id)
     if title is not None:
-        release.title = title.strip()[:200]
+        release.title = _storable(title, gettext_lazy("Title")).strip()[:200]
     if notes is not None:
-        release.notes = notes
+        release.notes = _storable(notes, gettext_lazy("Notes"))
     if parent is not ...:
         new_parent = _resolve_parent(parent, release.taxonomy, release.version)
         if (new_parent and new_parent.pk) != release.parent_id:
@@ -354,8 +362,7 @@ def release_retire(*, release_id: int, public_ids: Sequence[str], reason: str, a
     reason = (reason or "").strip()
     if not reason:
         raise ReleaseError(gettext("retiring an item needs a reason"))
-    if "\x00" in reason:
-        raise ReleaseError(gettext("the reason contains a NUL character"))
+    _storable(reason, gettext_lazy("Reason"))
     release = _lock_draft(release_id)
     if release.parent_id is None:
         raise ReleaseError(gettext("this draft has no parent, so there is nothing to retire"))

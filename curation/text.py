@@ -19,7 +19,7 @@ import opencc
 __all__ = [
     "NORMALIZATION_VERSION", "BlankText", "UnstorableText", "check_storable", "clean_text", "error_message",
     "escape_unstorable",
-    "find_unstorable", "from_textarea", "normalize", "normalize_many", "text_hash",
+    "find_unstorable", "from_textarea", "normalize", "normalize_many", "replace_unstorable", "text_hash",
 ]
 
 # Bump whenever normalize() can give a different output for some input:
@@ -153,12 +153,17 @@ _UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
 
 class UnstorableText(ValueError):
-    """Text holding a NUL character or an unpaired surrogate, which no database column can store."""
+    """Text holding a NUL character or an unpaired surrogate, which no database column can store.
 
-    def __init__(self, char: str, position: int):
+    ``field`` names what held it (a translatable label such as ``gettext_lazy("Reason")``) in the message
+    shown to a person; without one the message says "Text".
+    """
+
+    def __init__(self, char: str, position: int, field: str | None = None):
         self.char = char
         self.codepoint = ord(char)
         self.position = position
+        self.field = field
         # Written as JSON escapes: the form in which such characters usually arrive.
         super().__init__(
             "text may not contain a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff): "
@@ -170,9 +175,9 @@ class UnstorableText(ValueError):
         from django.utils.translation import gettext
 
         return gettext(
-            "Text may not contain a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff): "
+            "%(field)s may not contain a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff): "
             "\\u%(codepoint)s at position %(position)s."
-        ) % {"codepoint": f"{self.codepoint:04x}", "position": self.position}
+        ) % {"field": self.field or gettext("Text"), "codepoint": f"{self.codepoint:04x}", "position": self.position}
 
 
 class BlankText(ValueError):
@@ -193,10 +198,14 @@ def error_message(exc: Exception) -> str:
     return str(exc)
 
 
-def find_unstorable(text: str) -> UnstorableText | None:
-    """The first NUL or unpaired surrogate of ``text`` as an error to raise or report, or None."""
+def find_unstorable(text: str, *, field: str | None = None) -> UnstorableText | None:
+    """The first NUL or unpaired surrogate of ``text`` as an error to raise or report, or None.
+
+    The one check of the project for what no text column can hold: every caller goes through this function
+    (or ``check_storable``), so the rule and its message are the same everywhere.
+    """
     bad = _UNSTORABLE_RE.search(text)
-    return None if bad is None else UnstorableText(bad.group(), bad.start())
+    return None if bad is None else UnstorableText(bad.group(), bad.start(), field)
 
 
 def escape_unstorable(text: str) -> str:
@@ -204,11 +213,18 @@ def escape_unstorable(text: str) -> str:
     return _UNSTORABLE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def check_storable(text: str) -> str:
-    """``text`` unchanged; raises UnstorableText for a NUL character or an unpaired surrogate."""
+def replace_unstorable(text: str) -> str:
+    """``text`` with each NUL and unpaired surrogate replaced by U+FFFD: for text that must be kept whatever it
+    holds (a model's answer), where refusing is no option."""
+    return _UNSTORABLE_RE.sub("\ufffd", text)
+
+
+def check_storable(text: str, *, field: str | None = None) -> str:
+    """``text`` unchanged; raises UnstorableText (naming ``field``) for a NUL character or an unpaired
+    surrogate."""
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
-    error = find_unstorable(text)
+    error = find_unstorable(text, field=field)
     if error is not None:
         raise error
     return text

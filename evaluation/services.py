@@ -26,11 +26,12 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from core import bulk
 from core.leases import ActiveSet, new_owner, owner_dead
 from curation.models import Dimension, Release, ReleaseItem
+from curation.text import UnstorableText, check_storable, replace_unstorable
 from llm.client import BLOCKED, EMPTY, ERROR, LLMResult
 from llm.models import ModelEndpoint
 from llm.ratelimit import Limiter, LimiterTimeout
@@ -53,6 +54,13 @@ MISSING_REFERENCE = "（无）"
 
 class EvalError(ValueError):
     """A run or rubric that cannot be created or changed as asked; the message says why."""
+
+
+def _check_storable(text: str, field: str) -> str:
+    try:
+        return check_storable(text, field=field)
+    except UnstorableText as exc:
+        raise EvalError(exc.message())
 
 
 def _canon(obj: Any) -> str:
@@ -111,8 +119,7 @@ def rubric_current(*, dimension: Dimension, kind: str = Rubric.Kind.PAIRWISE) ->
 def _check_rubric_text(text: str, shows: str, kind: str = Rubric.Kind.PAIRWISE) -> str:
     if not isinstance(text, str) or not text.strip():
         raise EvalError(gettext("the rubric text is empty"))
-    if "\x00" in text:
-        raise EvalError(gettext("the rubric contains a NUL character"))
+    _check_storable(text, gettext_lazy("Rubric"))
     if len(text) > 20000:
         raise EvalError(gettext("the rubric is too long (20,000 characters at most)"))
     found = rb.placeholders_in(text)
@@ -206,8 +213,7 @@ def run_create(
         raise EvalError(gettext("temperature must be between 0 and 2"))
     if max_tokens is not None and not 1 <= int(max_tokens) <= 200_000:
         raise EvalError(gettext("max tokens must be between 1 and 200,000"))
-    if "\x00" in (system_prompt or ""):
-        raise EvalError(gettext("the system prompt contains a NUL character"))
+    _check_storable(system_prompt or "", gettext_lazy("System prompt"))
     item_rows = list(release.items.order_by("pk").values_list("pk", "dimension_code"))
     if not item_rows:
         raise EvalError(gettext("release %(version)s has no items") % {"version": release.version})
@@ -332,8 +338,9 @@ def human_label_set(*, answer: Answer, dimension_code: str, label: str, actor) -
     if label not in HumanLabel.Label.values:
         raise EvalError(gettext("a label is one of %(labels)s, not %(label)s") % {
             "labels": ", ".join(HumanLabel.Label.values), "label": repr(label)})
-    if not dimension_code or "\x00" in dimension_code:
+    if not dimension_code:
         raise EvalError(gettext("the dimension is missing"))
+    _check_storable(dimension_code, gettext_lazy("Dimension"))
     row, _created = HumanLabel.objects.update_or_create(
         answer=answer, dimension_code=dimension_code, labeled_by=actor, defaults={"label": label},
     )
@@ -812,22 +819,11 @@ def _answer_row(target: EvalTarget, run: Run, content_hash: str, result: LLMResu
     return Answer(
         fingerprint=target.fingerprint, content_hash=content_hash, params_hash=run.params_hash,
         endpoint_id=target.endpoint_id, endpoint_name=target.name, outcome=outcome,
-        text=_storable(result.content or ""), reasoning=_storable(result.reasoning or ""),
+        text=replace_unstorable(result.content or ""), reasoning=replace_unstorable(result.reasoning or ""),
         prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
         latency_ms=result.latency_ms or 0, attempts=min(result.attempts or 0, 32767),
-        error=_storable(result.error or "")[:2000],
+        error=replace_unstorable(result.error or "")[:2000],
     )
-
-
-def _storable(text: str) -> str:
-    """Model output kept as given, minus what a text column cannot hold (NUL, lone surrogates)."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
 
 
 _ANSWER_FIELDS = ("fingerprint", "content_hash", "params_hash", "endpoint_id", "endpoint_name", "outcome", "text",
@@ -1048,9 +1044,9 @@ def _execute_judging(shard: Shard, owner: str) -> bool:
                 r.outcome = outcomes.ERROR
             else:
                 r.outcome = parse(result.content) or outcomes.INVALID
-            r.raw = _storable(result.content or "")[:20000]
+            r.raw = replace_unstorable(result.content or "")[:20000]
             r.judge_outcome = result.outcome
-            r.error = _storable(result.error or "")[:2000]
+            r.error = replace_unstorable(result.error or "")[:2000]
             r.judge_id = judge.pk
             r.judged_at = stamp
             r.attempts = calls

@@ -3,7 +3,7 @@ import json
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.parsers import unstorable_errors
+from core.parsers import first_unstorable_message, unstorable_errors
 
 from .models import ModelEndpoint
 
@@ -49,6 +49,5 @@ class EndpointForm(forms.Form):
         # JSON escapes let "\u0000" or a lone "\ud800" through the textarea: neither fits a JSON column.
         errors = unstorable_errors(value)
         if errors is not None:
-            raise forms.ValidationError(_("Text may not contain a NUL character (\\u0000) or an unpaired surrogate "
-                                          "(\\ud800-\\udfff)."))
+            raise forms.ValidationError(first_unstorable_message(errors))
         return value

@@ -126,6 +126,13 @@ def test_carry_over_retire_with_reason_and_diff(pool, freeze, maintainer):
     releases.release_retire(release_id=draft.pk, public_ids=[retired.public_id], reason="答案已过时", actor=maintainer)
     with pytest.raises(releases.ReleaseError, match="no item"), translation.override("en"):
         releases.release_retire(release_id=draft.pk, public_ids=["legality-00000000"], reason="x")
+    with pytest.raises(releases.ReleaseError) as caught, translation.override("en"):
+        releases.release_retire(release_id=draft.pk, public_ids=[retired.public_id], reason="过\x00时")
+    assert str(caught.value) == ("Reason may not contain a NUL character (\\u0000) or an unpaired surrogate "
+                                 "(\\ud800-\\udfff): \\u0000 at position 1.")
+    for fields in ({"title": "标\x00题"}, {"notes": "说明\ud800"}):
+        with pytest.raises(releases.ReleaseError, match="may not contain a NUL"), translation.override("en"):
+            releases.release_update_draft(release_id=draft.pk, **fields)
     preview = releases.release_diff(draft)
     assert preview["preview"] and preview["total"] == {"added": 1, "retired": 1, "carried": len(pool) - 1}
     child = releases.release_freeze_now(release_id=draft.pk, actor=maintainer)

@@ -212,3 +212,12 @@ def test_the_refusal_shown_to_a_person_is_in_their_language():
     with translation.override("en"):
         assert error_message(bad).startswith("Text may not contain a NUL character")
     assert str(bad).startswith("text may not contain")  # the exception itself stays English for logs
+    named = find_unstorable("前\ud800", field="Reason")
+    with translation.override("en"):
+        assert named.message() == ("Reason may not contain a NUL character (\\u0000) or an unpaired surrogate "
+                                   "(\\ud800-\\udfff): \\ud800 at position 1.")
+    with translation.override("zh-hans"):
+        assert check_storable("干净", field="原因") == "干净"
+        with pytest.raises(UnstorableText) as caught:
+            check_storable("原\x00因", field="原因")
+        assert caught.value.message().startswith("原因不能含有空字符")

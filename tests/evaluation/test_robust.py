@@ -127,6 +127,24 @@ def test_robust_needs_an_anchor_among_the_targets(frozen_release, targets, judge
         run_create(release=release, targets=targets, judge=judge, mode="robust", anchor="nobody", enqueue=False)
 
 
+@pytest.mark.django_db
+def test_text_no_column_can_hold_is_refused_naming_what_held_it(frozen_release, targets, judge):
+    from evaluation.models import Rubric
+    from evaluation.services import rubric_update, rubrics_seed_defaults
+
+    release = frozen_release(per_dimension=2, dimensions=("legality",))
+    with pytest.raises(EvalError) as caught, translation.override("en"):
+        run_create(release=release, targets=targets, judge=judge, system_prompt="系统\x00提示", enqueue=False)
+    assert str(caught.value) == ("System prompt may not contain a NUL character (\\u0000) or an unpaired surrogate "
+                                 "(\\ud800-\\udfff): \\u0000 at position 2.")
+    rubrics_seed_defaults()
+    rubric = Rubric.objects.order_by("pk").first()
+    with pytest.raises(EvalError, match=r"^Rubric may not contain .*\\ud800 at position 0"), translation.override("en"):
+        rubric_update(rubric=rubric, text="\ud800" + rubric.text)
+    assert not EvalRun.objects.exists() and Rubric.objects.filter(dimension_id=rubric.dimension_id,
+                                                                  kind=rubric.kind).count() == 1
+
+
 def test_cohens_kappa_and_its_interval_equal_statsmodels():
     rng = np.random.default_rng(7)
     for _ in range(200):
