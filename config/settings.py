@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "curation",
     "annotation",
     "evaluation",
+    "cycles",
 ]
 
 MIDDLEWARE = [
@@ -365,10 +366,20 @@ EVENT_FETCH_ALLOW_PRIVATE = env_bool("EVENT_FETCH_ALLOW_PRIVATE", False)
 EVENT_FETCH_ALLOW_HOSTS = env_list("EVENT_FETCH_ALLOW_HOSTS", [])
 EVENT_FOLDER_ROOT = Path(os.environ.get("EVENT_FOLDER_ROOT") or VAR_DIR / "event-drop")
 EVENT_FETCH_BEAT_MINUTES = float(os.environ.get("EVENT_FETCH_BEAT_MINUTES", "5"))
+# The live cycle (cycles/): the beat opens each enabled plan's cycle of the period and moves open cycles on every
+# CYCLE_TICK_SECONDS; a failed step is tried again after CYCLE_RETRY_SECONDS (doubling) up to CYCLE_MAX_ATTEMPTS
+# times, then waits for a maintainer's retry.
+CYCLE_TICK_SECONDS = float(os.environ.get("CYCLE_TICK_SECONDS", "60"))
+CYCLE_RETRY_SECONDS = float(os.environ.get("CYCLE_RETRY_SECONDS", "60"))
+CYCLE_MAX_ATTEMPTS = int(os.environ.get("CYCLE_MAX_ATTEMPTS", "5"))
 CELERY_BEAT_SCHEDULE = {
     "event-sources-fetch-due": {
         "task": "curation.tasks.event_sources_fetch_due_task",
         "schedule": EVENT_FETCH_BEAT_MINUTES * 60,
+    },
+    "cycles-tick": {
+        "task": "cycles.tasks.cycles_tick_task",
+        "schedule": CYCLE_TICK_SECONDS,
     },
 }
 # Lets a test (or a second deployment on one broker) keep its tasks to its own queue.

@@ -1,0 +1,90 @@
+"""The cycle's steps on the simulator with tasks run inline: what each step makes, waits for and refuses."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from cycles import services
+from cycles.models import Cycle, CycleLog
+from tests.cycles.conftest import COUNTS, review_all
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def advance(cycle, now=None):
+    """What the beat does on its ticks, until the cycle stops moving (tasks run inline)."""
+    seen = None
+    for _ in range(20):
+        services.cycles_tick(now=now)
+        cycle.refresh_from_db()
+        if (cycle.step, cycle.status, cycle.wait) == seen:
+            return cycle
+        seen = (cycle.step, cycle.status, cycle.wait)
+    raise AssertionError(f"the cycle keeps moving: {seen}")
+
+
+def test_a_cycle_runs_from_events_to_report_waiting_for_the_cut_and_the_approval(plan, reviewers, maintainer, sim):
+    from curation import generation_services as gen
+    from curation.models import Prompt, Release
+    from evaluation.models import EvalRun
+
+    event = gen.event_create(title="某地发生网络诈骗新案", date=timezone.localdate(), summary="冒充客服", actor=maintainer)
+    cycle = services.cycle_open(plan=plan)
+    assert services.cycle_open(plan=plan).pk == cycle.pk  # one cycle per period
+    advance(cycle)
+    # Generation ran (tasks inline) and the candidates went to review; the cycle waits for the cut date.
+    assert cycle.step == Cycle.Step.REVIEW and cycle.status == Cycle.Status.WAITING, cycle.wait
+    assert list(cycle.events.all()) == [event]
+    prompts = services.cycle_prompts(cycle)
+    assert prompts.count() == sum(COUNTS.values())
+    assert sorted(cycle.generation_runs.values_list("dimension__code", flat=True)) == sorted(COUNTS)
+    assert all(p.status == Prompt.Status.IN_REVIEW for p in prompts)
+
+    review_all(reviewers, accept=lambda prompt: prompt.dimension.code == "legality")
+    cycle = advance(cycle)
+    assert cycle.step == Cycle.Step.REVIEW  # the cut date has not come
+    services.cycle_cut_now(cycle=cycle, actor=maintainer)
+    advance(cycle)
+    assert cycle.step == Cycle.Step.APPROVE and cycle.status == Cycle.Status.WAITING
+    assert cycle.release.status == Release.Status.DRAFT and cycle.release.parent is None
+    assert cycle.wait["code"] == "approval"
+
+    services.cycle_approve(cycle=cycle, actor=maintainer)
+    advance(cycle)
+    assert cycle.status == Cycle.Status.DONE, (cycle.step, cycle.wait, cycle.error)
+    release = cycle.release
+    assert release.is_frozen and release.item_count == COUNTS["legality"]
+    assert release.exports.filter(status="done").count() == release.exports.count() >= 2
+    assert cycle.eval_run.status == EvalRun.Status.SUCCEEDED and cycle.eval_run.published_at is not None
+    assert cycle.release.version in cycle.report_zh and "排行" in cycle.report_zh
+    assert "Leaderboard" in cycle.report_en
+    steps_done = list(cycle.log.filter(kind=CycleLog.Kind.DONE).values_list("step", flat=True))
+    assert steps_done == list(services.STEPS)
+
+
+def test_the_next_period_is_a_child_of_the_last_release_and_uses_only_new_events(plan, reviewers, maintainer, sim):
+    from curation import generation_services as gen
+
+    old = gen.event_create(title="旧事件", date=timezone.localdate(), actor=maintainer)
+    first = advance(services.cycle_open(plan=plan))
+    review_all(reviewers)
+    services.cycle_cut_now(cycle=first, actor=maintainer)
+    services.cycle_approve(cycle=advance(first), actor=maintainer)
+    advance(first)
+    assert first.status == Cycle.Status.DONE
+
+    new = gen.event_create(title="新事件", date=timezone.localdate(), actor=maintainer)
+    # The next period, on the first day of it: the beat opens its cycle, which generates from the new event only.
+    later = timezone.make_aware(dt.datetime.combine(first.period_end + dt.timedelta(days=1), dt.time(1)))
+    services.cycles_tick(now=later)
+    second = advance(Cycle.objects.exclude(pk=first.pk).get(), now=later)
+    assert second.step == Cycle.Step.REVIEW and second.label != first.label
+    assert list(second.events.all()) == [new] and list(first.events.all()) == [old]
+    review_all(reviewers)
+    services.cycle_cut_now(cycle=second, actor=maintainer)
+    services.cycle_approve(cycle=advance(second, now=later), actor=maintainer)
+    advance(second, now=later)
+    assert second.status == Cycle.Status.DONE, second.wait
+    assert second.release.parent_id == first.release_id
+    assert second.release.item_count == first.release.item_count + sum(COUNTS.values())
