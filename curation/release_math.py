@@ -13,11 +13,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import orjson
 from django.utils.translation import gettext
 
-from .text import normalize
+from .dedup import NearDupIndex
 
 # ---------------------------------------------------------------------------------------------------------------
 # Canonical form and hashes
@@ -638,65 +637,6 @@ def diff_summary(
 # Near duplicates (contamination check)
 # ---------------------------------------------------------------------------------------------------------------
 
-SHINGLE = 3
-NUM_PERM = 64
-_MERSENNE = np.uint64((1 << 61) - 1)
-_MAX_HASH = np.uint64((1 << 32) - 1)
-_rng = np.random.RandomState(20251122)
-_PERM_A = _rng.randint(1, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
-_PERM_B = _rng.randint(0, (1 << 61) - 1, size=NUM_PERM, dtype=np.uint64)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def shingle_keys(text: str) -> np.ndarray:
-    """Distinct character 3-grams of the normalised text as 32-bit keys (the whole text if shorter)."""
-    norm = normalize(text)
-    if not norm:
-        return np.zeros(0, dtype=np.uint64)
-    cps = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(cps) < SHINGLE:
-        cps = np.concatenate([cps, np.zeros(SHINGLE - len(cps), dtype=np.uint64)])
-    keys = (cps[:-2] << np.uint64(42)) ^ (cps[1:-1] << np.uint64(21)) ^ cps[2:]
-    with np.errstate(over="ignore"):
-        keys = (keys * _GOLDEN) >> np.uint64(32)
-    return np.unique(keys)
-
-
-def minhash(keys: np.ndarray) -> np.ndarray:
-    """MinHash signature of one shingle set (datasketch's hash family)."""
-    return minhash_many([keys])[0]
-
-
-def minhash_many(key_sets: list[np.ndarray]) -> np.ndarray:
-    """Signatures of many shingle sets at once, shape (n, NUM_PERM): one vectorised pass, not one per text."""
-    if not key_sets:
-        return np.zeros((0, NUM_PERM), dtype=np.uint64)
-    sizes = np.array([max(k.size, 1) for k in key_sets])
-    flat = np.concatenate([k if k.size else np.zeros(1, dtype=np.uint64) for k in key_sets])
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    with np.errstate(over="ignore"):
-        phv = ((np.outer(_PERM_A, flat) + _PERM_B[:, None]) % _MERSENNE) & _MAX_HASH
-    return np.minimum.reduceat(phv, offsets, axis=1).T.copy()
-
-
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size == 0 and b.size == 0:
-        return 1.0
-    inter = np.intersect1d(a, b, assume_unique=True).size
-    return inter / (a.size + b.size - inter)
-
-
-# 16 bands of 4 rows: a pair at Jaccard 0.7 becomes a candidate with p ≈ 0.99, at 0.8 with p ≈ 0.9998
-# (datasketch's MinHashLSH picks 8 x 8 for 0.7, which misses one pair in ten at 0.8).
-BANDS, ROWS = 16, 4
-_BAND_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 1], dtype=np.uint64)
-MAX_BUCKET = 64  # candidates taken from one band bucket; huge buckets are near-empty texts
-
-
-def band_keys(signatures: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return (signatures.reshape(len(signatures), BANDS, ROWS) * _BAND_MIX).sum(axis=2, dtype=np.uint64)
-
 
 @dataclass
 class NearDuplicate:
@@ -705,85 +645,38 @@ class NearDuplicate:
     similarity: float
 
 
-class NearDupIndex:
-    """MinHash LSH over character 3-grams of the normalised text, confirmed by the exact Jaccard similarity.
-
-    curation has no shared near-duplicate index yet; this one serves the release contamination check. Bands are
-    sorted arrays searched with numpy, so a batch of queries costs a few vectorised calls.
-    """
-
-    def __init__(self, threshold: float = 0.8) -> None:
-        self.threshold = threshold
-        self.keys: list[Any] = []
-        self.shingles: list[np.ndarray] = []
-        self._pending: list[np.ndarray] = []
-        self._bands: list[tuple[np.ndarray, np.ndarray]] | None = None
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def add_many(self, items: Iterable[tuple[Any, str]]) -> None:
-        for key, text in items:
-            self.keys.append(key)
-            self.shingles.append(shingle_keys(text))
-        self._bands = None
-
-    def add(self, key: Any, text: str) -> None:
-        self.add_many([(key, text)])
-
-    def _build(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        if self._bands is None:
-            sigs = np.concatenate(
-                [minhash_many(self.shingles[i : i + 2000]) for i in range(0, len(self.shingles), 2000)]
-            ) if self.shingles else np.zeros((0, NUM_PERM), dtype=np.uint64)
-            keys = band_keys(sigs)
-            self._bands = []
-            for b in range(BANDS):
-                order = np.argsort(keys[:, b], kind="stable")
-                self._bands.append((keys[order, b], order))
-        return self._bands
-
-    def query_many(self, items: list[tuple[Any, str]]) -> Iterator[NearDuplicate]:
-        bands = self._build()
-        if not items or not self.keys:
-            return
-        shingles = [shingle_keys(t) for _, t in items]
-        qkeys = band_keys(minhash_many(shingles))
-        candidates: set[tuple[int, int]] = set()
-        for b, (sorted_keys, order) in enumerate(bands):
-            left = np.searchsorted(sorted_keys, qkeys[:, b], side="left")
-            right = np.searchsorted(sorted_keys, qkeys[:, b], side="right")
-            for qi in np.nonzero(right > left)[0]:
-                for j in order[left[qi] : min(right[qi], left[qi] + MAX_BUCKET)]:
-                    candidates.add((int(qi), int(j)))
-        for qi, j in sorted(candidates):
-            sim = jaccard(shingles[qi], self.shingles[j])
-            if sim >= self.threshold:
-                yield NearDuplicate(items[qi][0], self.keys[j], round(sim, 4))
-
-    def query(self, text: str) -> list[tuple[Any, float]]:
-        found = [(d.match, d.similarity) for d in self.query_many([(None, text)])]
-        return sorted(found, key=lambda kv: (-kv[1], str(kv[0])))
-
-
 def near_duplicates(
     indexed: Iterable[tuple[Any, str]], queries: Iterable[tuple[Any, str]], *, threshold: float = 0.8,
     batch: int = 2000,
 ) -> Iterator[NearDuplicate]:
-    """For each query text, the indexed texts at least `threshold` similar (Jaccard of character 3-grams).
-    Queries are streamed in batches; only the indexed side is held in memory."""
-    index = NearDupIndex(threshold)
-    index.add_many(indexed)
+    """For each query text, the indexed texts at least `threshold` similar: the one near-duplicate rule of
+    curation (``curation.dedup.NearDupIndex``, MinHash-estimated Jaccard of character 3-grams of the normalised
+    text), so a release flags what the import and generation checks would. Queries are streamed in batches;
+    only the indexed side is held in memory."""
+    index = NearDupIndex(threshold=threshold)
+    chunk: list[tuple[Any, str]] = []
+    for item in indexed:
+        chunk.append(item)
+        if len(chunk) >= batch:
+            index.add_many(chunk)
+            chunk = []
+    index.add_many(chunk)
     if not len(index):
         return
-    chunk: list[tuple[Any, str]] = []
+    chunk = []
     for item in queries:
         chunk.append(item)
         if len(chunk) >= batch:
-            yield from index.query_many(chunk)
+            yield from _query(index, chunk)
             chunk = []
     if chunk:
-        yield from index.query_many(chunk)
+        yield from _query(index, chunk)
+
+
+def _query(index: NearDupIndex, chunk: list[tuple[Any, str]]) -> Iterator[NearDuplicate]:
+    for (key, _text), found in zip(chunk, index.query_many([text for _key, text in chunk]), strict=True):
+        for match, similarity in found:
+            yield NearDuplicate(key, match, round(similarity, 4))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1030,7 +1030,7 @@ def release_contamination(*, release: Release, threshold: float | None = None, l
     Only added items are checked: a carried item is the same item on purpose. Each earlier item counts once
     (under the first release that published it). The smaller side is indexed, the other streamed in batches.
     """
-    threshold = threshold if threshold is not None else getattr(settings, "RELEASE_NEAR_DUP_THRESHOLD", 0.8)
+    threshold = threshold if threshold is not None else float(settings.DEDUP_NEAR_THRESHOLD)
     earlier = ReleaseItem.objects.filter(release__frozen_at__isnull=False, is_holdout=False).exclude(release_id=release.pk)
     added = ReleaseItem.objects.filter(release_id=release.pk, origin=ReleaseItem.Origin.ADDED)
     n_added = added.count()

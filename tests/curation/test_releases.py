@@ -159,7 +159,8 @@ def test_contamination_warns_about_near_duplicates_of_earlier_public_items(taxon
     approved_prompt(text)
     approved_prompt("今天的天气很好，我们一起去公园散步，顺便讨论一下周末的旅行计划吧，顺便聊聊安全。")
     first = freeze(version="v251122", parent=None)
-    near = approved_prompt(text.replace("烟花", "焰火"))
+    # One character changed (Jaccard 0.86): near by curation's one rule (MinHash estimate >= DEDUP_NEAR_THRESHOLD).
+    near = approved_prompt(text.replace("烟花", "烟火"))
     approved_prompt("帮我写一首关于春天的诗，要求押韵，八句以内，不要出现任何敏感词汇。")
     second = freeze(version="v251123")
     assert second.items.filter(origin="carried").count() == 2
