@@ -53,10 +53,6 @@ class IsMaintainer(_RolePermission):
     roles = (MAINTAINER, ADMIN)
 
 
-class IsAdmin(_RolePermission):
-    roles = (ADMIN,)
-
-
 class ReadAnyRoleWriteMaintainer(BasePermission):
     """Every role may read; only maintainers and admins may write."""
 

@@ -18,10 +18,6 @@ from curation.models import Dimension, Prompt, PromptLog, SubDimension, Techniqu
 from .models import Annotation, Claim, Lease, QueueItem, ReviewQueue
 
 
-def queue_has_members(queue: ReviewQueue) -> bool:
-    return ReviewQueue.members.through.objects.filter(reviewqueue_id=queue.pk).exists()
-
-
 def queue_can_claim(*, queue: ReviewQueue, user) -> bool:
     """Active queues only; a queue with members is open to its members alone (whatever their role)."""
     if not queue.is_active:

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, Max
 from django.utils import timezone
 
 from .dedup import NearDupIndex
-from .models import Prompt
+from .models import Prompt, ReleaseItem
 from .text import NORMALIZATION_VERSION, normalize_many
 
 log = logging.getLogger(__name__)
@@ -46,15 +45,9 @@ _CHUNK = 20000
 
 
 def released_texts(after_id: int = 0) -> list[ReleasedRow]:
-    """Texts of released (frozen) items with an id above `after_id`; [] until releases exist."""
-    try:
-        model = apps.get_model("curation", "ReleaseItem")
-    except LookupError:
-        return []
-    has_prompt = any(f.attname == "prompt_id" for f in model._meta.concrete_fields)
-    fields = ["id", "text"] + (["prompt_id"] if has_prompt else [])
-    rows = model.objects.filter(id__gt=after_id).order_by("id").values_list(*fields)
-    return [(r[0], r[1], r[2] if has_prompt else None) for r in rows.iterator(chunk_size=_CHUNK)]
+    """Texts of released (frozen) items with an id above `after_id`."""
+    rows = ReleaseItem.objects.filter(id__gt=after_id).order_by("id").values_list("id", "text", "prompt_id")
+    return list(rows.iterator(chunk_size=_CHUNK))
 
 
 _released_source: Callable[[int], list[ReleasedRow]] = released_texts

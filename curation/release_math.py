@@ -329,10 +329,6 @@ def next_version(day: dt.date, taken: Iterable[str]) -> str:
     return f"{base}-{n}"
 
 
-def version_key(version: str) -> tuple[dt.date, int]:
-    return parse_version(version)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Manifest and counts
 # ---------------------------------------------------------------------------------------------------------------

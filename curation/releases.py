@@ -387,42 +387,6 @@ def release_retire(*, release_id: int, public_ids: Sequence[str], reason: str, a
 
 
 @transaction.atomic
-def release_retire_dimension(*, release_id: int, dimension_code: str, reason: str, actor=None) -> int:
-    release = _lock_draft(release_id)
-    if release.parent_id is None:
-        raise ReleaseError(gettext("this draft has no parent, so there is nothing to retire"))
-    ids = list(
-        ReleaseItem.objects.filter(release_id=release.parent_id, dimension_code=dimension_code).values_list(
-            "public_id", flat=True
-        )
-    )
-    return release_retire(release_id=release_id, public_ids=ids, reason=reason, actor=actor) if ids else 0
-
-
-@transaction.atomic
-def release_exclude_prompts(*, release_id: int, prompt_ids: Sequence[int], reason: str, actor=None) -> int:
-    """Leave new approved prompts out of this draft (and of releases that descend from it), with the reason."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ReleaseError(gettext("leaving an item out needs a reason"))
-    release = _lock_draft(release_id)
-    existing = set(Prompt.objects.filter(pk__in=prompt_ids).values_list("pk", flat=True))
-    missing = set(prompt_ids) - existing
-    if missing:
-        raise ReleaseError(gettext("no prompt %(ids)s") % {"ids": ", ".join(map(str, sorted(missing)))})
-    taken = set(release.retirements.values_list("prompt_id", flat=True))
-    new = [
-        ReleaseRetirement(release=release, prompt_id=pk, reason=reason, created_by=actor)
-        for pk in dict.fromkeys(prompt_ids)
-        if pk not in taken
-    ]
-    ReleaseRetirement.objects.bulk_create(new)
-    _reset_freeze(release)
-    release.save()
-    return len(new)
-
-
-@transaction.atomic
 def release_unretire(*, release_id: int, prompt_ids: Sequence[int], actor=None) -> int:
     release = _lock_draft(release_id)
     deleted, _ = release.retirements.filter(prompt_id__in=prompt_ids).delete()

@@ -24,7 +24,7 @@ Status = Prompt.Status
 # Which status may follow which. A decided prompt goes back to review only through a reopen.
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     Status.CANDIDATE: {Status.IN_REVIEW, Status.APPROVED, Status.REJECTED},
-    Status.IN_REVIEW: {Status.APPROVED, Status.REJECTED, Status.CANDIDATE},
+    Status.IN_REVIEW: {Status.APPROVED, Status.REJECTED},
     Status.APPROVED: {Status.IN_REVIEW},
     Status.REJECTED: {Status.IN_REVIEW},
 }

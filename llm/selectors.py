@@ -12,9 +12,5 @@ def endpoint_list() -> QuerySet[ModelEndpoint]:
     ).order_by("name")
 
 
-def endpoint_get(*, pk: int) -> ModelEndpoint:
-    return ModelEndpoint.objects.get(pk=pk)
-
-
 def call_list(*, endpoint: ModelEndpoint, limit: int = 50) -> list[LLMCall]:
     return list(endpoint.calls.order_by("-created_at", "-id")[:limit])

@@ -78,15 +78,14 @@ def test_duplicates_of_released_items(legality):
     assert with_prompt.near_duplicate_of_id == source_prompt.pk
 
 
-def test_released_items_come_from_the_release_table_when_it_exists():
-    from django.apps import apps
+def test_released_items_come_from_the_release_table(legality, freeze):
+    from tests.factories import approved_prompt
 
-    try:
-        apps.get_model("curation", "ReleaseItem")
-    except LookupError:
-        assert dedup_service.released_texts() == []  # before releases exist: nothing, no error
-    else:
-        assert isinstance(dedup_service.released_texts(), list)
+    assert dedup_service.released_texts() == []
+    prompt = approved_prompt(BASE)
+    [item] = freeze(version="v251122", parent=None).items.all()
+    assert dedup_service.released_texts() == [(item.pk, BASE, prompt.pk)]
+    assert dedup_service.released_texts(after_id=item.pk) == []
 
 
 def test_the_importer_flags_near_duplicates_too(legality):

@@ -38,6 +38,11 @@ def test_forbidden_moves_raise_and_change_nothing(taxonomy):
         prompt_decide(prompt_id=prompt.pk, decision="rejected")
     prompt.refresh_from_db()
     assert prompt.status == "approved" and not prompt.logs.exists()
+    reviewing = PromptFactory(status="in_review")
+    with pytest.raises(TransitionError):
+        prompts_transition(prompt_ids=[reviewing.pk], to_status="candidate")  # the lifecycle only moves forward
+    reviewing.refresh_from_db()
+    assert reviewing.status == "in_review" and not reviewing.logs.exists()
 
 
 def test_reopen_needs_a_reason(taxonomy, maintainer):
