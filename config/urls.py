@@ -14,6 +14,7 @@ api_patterns = [
     path("agreement/", include("annotation.agreement_api_urls")),
     path("", include("llm.api_urls")),
     path("", include("evaluation.api_urls")),
+    path("", include("cycles.api_urls")),
 ]
 
 urlpatterns = [
@@ -25,6 +26,7 @@ urlpatterns = [
     path("agreement/", include("annotation.agreement_urls")),
     path("llm/", include("llm.urls")),
     path("evaluation/", include("evaluation.urls")),
+    path("cycles/", include("cycles.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -212,6 +212,23 @@ def cycle_open(*, plan: CyclePlan, day: dt.date | None = None, actor=None) -> Cy
     return cycle
 
 
+@transaction.atomic
+def cycle_open_next(*, plan: CyclePlan, actor=None) -> Cycle:
+    """Open the period after the plan's latest cycle (or the current period) now, generation starting at once:
+    an extra release between the scheduled ones. Refused while the plan has a cycle open."""
+    plan = CyclePlan.objects.select_for_update().get(pk=plan.pk)
+    latest = Cycle.objects.filter(plan=plan).order_by("-period_start").first()
+    if latest is not None and latest.is_open:
+        raise CycleError(gettext("cycle %(label)s of this plan is still open") % {"label": latest.label})
+    day = max(latest.period_end + dt.timedelta(days=1), timezone.localdate()) if latest else timezone.localdate()
+    cycle = cycle_open(plan=plan, day=day, actor=actor)
+    now = timezone.now()
+    if cycle.generate_at > now:
+        cycle.generate_at = now
+        cycle.save(update_fields=["generate_at", "updated_at"])
+    return cycle
+
+
 def cycles_open_due(*, now: dt.datetime | None = None) -> list[Cycle]:
     """What the beat does first: every enabled plan gets the cycle of the current period."""
     day = timezone.localdate(now) if now else timezone.localdate()

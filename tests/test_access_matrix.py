@@ -263,6 +263,16 @@ def build(sim) -> World:
     w.rubric = ev.rubric_update(rubric=seeded_rubric, text=seeded_rubric.text + "\n", notes="access matrix",
                                 actor=w.maintainer)
     w.point_verdict = PointVerdict.objects.filter(run=w.run, answer__isnull=False).order_by("pk").first()
+    from cycles import services as cycles
+
+    w.plan = cycles.plan_create(name=hostile[6][:100] or "mx-plan", taxonomy="v251030", counts={"legality": 2},
+                                targets=targets, judge=w.judge, generator=w.endpoint, actor=w.maintainer)
+    w.cycle = cycles.cycle_open(plan=w.plan)
+    done = cycles.cycle_open(plan=w.plan, day=w.cycle.period_start.replace(year=w.cycle.period_start.year - 1))
+    # A finished cycle as its last step leaves it (the world skips running one: the cycle tests do that).
+    type(done).objects.filter(pk=done.pk).update(step="done", status="done", release=w.frozen, eval_run=w.run,
+                                                 report_zh=f"# 报告 {hostile[7]}", report_en=f"# Report {hostile[7]}")
+    w.done_cycle = done
     w.taxonomy_pk = w.queue.taxonomy_id
     w.legality_pk = Dimension.objects.get(taxonomy__code="v251030", code="legality").pk
     return w
@@ -485,6 +495,27 @@ MATRIX: dict[str, list[Case]] = {
     "api-evaluation-drilldown": [c(only(GET=ANY_ROLE), pk="run", target_id="target"),
                                  c(only(ANY_ROLE, GET=MAINT_HIDDEN), pk="pending_run", target_id="pending_target")],
     "api-leaderboard": [c(only(GET=ANY_ROLE), version="frozen")],
+    # -- release cycles (maintainers): a cycle in its first step (nothing to approve, cut or retry: 409) and a
+    # finished one with its report
+    "cycles:cycle_list": [c(every(MAINTAINERS))],
+    "cycles:plan_new": [c(every(MAINTAINERS), body="cycle_plan")],
+    "cycles:plan_edit": [c(every(MAINTAINERS), pk="plan", body="cycle_plan")],
+    "cycles:plan_open": [c(only(POST=MAINTAINERS), pk="plan")],  # refused (a cycle is open): a message
+    "cycles:cycle_detail": [c(every(MAINTAINERS), pk="cycle"), c(every(MAINTAINERS), pk="done_cycle")],
+    "cycles:cycle_approve": [c(only(POST=MAINTAINERS), pk="cycle", body="cycle_confirm")],
+    "cycles:cycle_cut": [c(only(POST=MAINTAINERS), pk="cycle", body="cycle_confirm")],
+    "cycles:cycle_retry": [c(only(POST=MAINTAINERS), pk="cycle", body="cycle_confirm")],
+    "cycles:cycle_cancel": [c(only(POST=MAINTAINERS), pk="cycle", body="cycle_confirm")],
+    "cycles:cycle_report": [c(only(GET=MAINTAINERS), pk="done_cycle")],
+    "api-cycle-plans": [c(only(GET=MAINTAINERS))],
+    "api-cycle-plan-open": [c(only(POST=MAINT_INVALID), pk="plan")],
+    "api-cycles": [c(only(GET=MAINTAINERS))],
+    "api-cycle-detail": [c(only(GET=MAINTAINERS), pk="cycle")],
+    "api-cycle-approve": [c(only(POST=MAINT_INVALID), pk="cycle")],
+    "api-cycle-cut": [c(only(POST=MAINT_INVALID), pk="cycle")],
+    "api-cycle-retry": [c(only(POST=MAINT_INVALID), pk="cycle")],
+    "api-cycle-cancel": [c(only(POST=MAINTAINERS), pk="cycle")],
+    "api-cycle-report": [c(only(GET=MAINTAINERS), pk="done_cycle")],
 }
 
 # Django admin is one group: every /admin/ URL is for staff (the Admin role as `seed_demo` makes it). Checked on
@@ -512,6 +543,12 @@ def bodies(w: World) -> dict[str, dict[str, Any]]:
                            "include_new": "on", "title": hostile[3]},
         "release_edit": {"title": hostile[3], "parent": "none", "holdout_fraction": "0", "include_new": "on"},
         "confirm": {"confirm": "on"},
+        "cycle_confirm": {"confirm": "1"},
+        "cycle_plan": {"name": "mx-new-plan", "taxonomy": "v251030", "enabled": "on", "period": "monthly",
+                       "generate_day": "1", "cut_day": "20", "generation_mode": "llm", "generator": w.endpoint.pk,
+                       "event_lookback_days": "30", "targets": [t.pk for t in w.plan.targets.all()],
+                       "judge": w.judge.pk, "eval_mode": "livesecbench", "seed": "0", "holdout_fraction": "0",
+                       "count_legality": "3", "count_privacy": "1"},
         "retire": {"public_id": w.frozen.items.order_by("pk").first().public_id, "reason": "过时"},
         "unretire": {"prompt_id": w.frozen.items.order_by("pk").first().prompt_id},
         "export_full": {"scope": "full", "force": "1"},
@@ -587,8 +624,8 @@ LOGIN_PATHS = ("/accounts/login/", "/admin/login/")
 STATE_MODELS = ("curation.Prompt", "curation.Release", "curation.ReleaseExport", "curation.GenerationRun",
                 "curation.Event", "curation.EventSource", "curation.AttackRun", "annotation.ReviewQueue",
                 "annotation.QueueItem", "annotation.Lease", "annotation.Annotation", "evaluation.EvalRun",
-                "llm.ModelEndpoint", "auth.User")
-COUNTED_APPS = ("accounts", "curation", "annotation", "evaluation", "llm", "auth", "authtoken", "core")
+                "llm.ModelEndpoint", "auth.User", "cycles.CyclePlan", "cycles.Cycle")
+COUNTED_APPS = ("accounts", "curation", "annotation", "evaluation", "llm", "auth", "authtoken", "core", "cycles")
 
 
 def database_state() -> tuple:
