@@ -223,9 +223,11 @@ def cycle_open_next(*, plan: CyclePlan, actor=None) -> Cycle:
     day = max(latest.period_end + dt.timedelta(days=1), timezone.localdate()) if latest else timezone.localdate()
     cycle = cycle_open(plan=plan, day=day, actor=actor)
     now = timezone.now()
-    if cycle.generate_at > now:
-        cycle.generate_at = now
-        cycle.save(update_fields=["generate_at", "updated_at"])
+    # Generation now; a cut day already past moves to the period's end, so the candidates get their review.
+    cycle.generate_at = min(cycle.generate_at, now)
+    if cycle.cut_at <= now:
+        cycle.cut_at = _day_start(cycle.period_end + dt.timedelta(days=1)) - dt.timedelta(minutes=1)
+    cycle.save(update_fields=["generate_at", "cut_at", "updated_at"])
     return cycle
 
 

@@ -25,8 +25,10 @@ def database_url() -> str:
 class Worker:
     """`start()`, `kill()` (SIGKILL to the worker and its pool), `start()` again; `send()` queues a task by name."""
 
-    def __init__(self, tmp: Path, pool: str = "solo", **env: str):
+    def __init__(self, tmp: Path, pool: str = "solo", *, beat: bool = False, **env: str):
         self.tmp = tmp
+        # With beat: the periodic tasks run inside the worker, as `make run`'s worker has them (schedule file in tmp).
+        self.beat = ["-B", "--schedule", str(tmp / "beat-schedule")] if beat else []
         self.pool = ["--pool", "solo"] if pool == "solo" else ["--pool", pool, "--concurrency", "4"]
         self.queue = f"livesec-test-{uuid.uuid4().hex[:10]}"
         broker = os.environ.get("CELERY_BROKER_URL", "")
@@ -52,7 +54,7 @@ class Worker:
         log = open(self.tmp / f"worker-{self.starts}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", *self.pool, "-Q", self.queue,
-             "--loglevel", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+             "--loglevel", "info", "--without-gossip", "--without-mingle", "--without-heartbeat", *self.beat],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

@@ -6,10 +6,8 @@ import datetime as dt
 import html
 import json
 import re
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings as django_settings
@@ -20,6 +18,7 @@ from django.utils import timezone
 from curation import event_services as evs
 from curation import event_sources as es
 from curation.models import Dimension, Event, EventSource
+from tests.feeds import FeedServer
 
 TODAY = dt.date(2026, 1, 1)
 
@@ -46,65 +45,6 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 
 BOMB = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>
 <rss><channel><item><title>&lol2;</title></item></channel></rss>"""
-
-
-# -- a feed server on 127.0.0.1 ---------------------------------------------------------------------------------
-
-
-class FeedServer:
-    def __init__(self):
-        self.routes: dict[str, tuple] = {}
-        self.hits: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server.hits.append(self.path)
-                route = server.routes.get(self.path, ("status", 404))
-                kind = route[0]
-                if kind == "status":
-                    self.send_response(route[1])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                elif kind == "redirect":
-                    self.send_response(302)
-                    self.send_header("Location", route[1])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                elif kind == "body":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/xml; charset=utf-8")
-                    if len(route) < 3 or route[2]:
-                        self.send_header("Content-Length", str(len(route[1])))
-                    self.end_headers()
-                    self.wfile.write(route[1])
-                elif kind == "slow":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/xml")
-                    self.end_headers()
-                    try:
-                        for _ in range(40):
-                            self.wfile.write(b"<!-- a -->")
-                            self.wfile.flush()
-                            time.sleep(0.25)
-                    except OSError:
-                        pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
