@@ -62,14 +62,22 @@ class PromptAdmin(admin.ModelAdmin):
     list_filter = ["status", "source", "dimension__taxonomy", "dimension", "risk_expression", "techniques"]
     search_fields = ["text", "external_id", "normalized_hash"]
     raw_id_fields = ["near_duplicate_of"]
-    # Status moves only through curation services, never by hand here.
-    readonly_fields = ["status", "normalized_hash", "created_at", "updated_at"]
+    # Status, text, labels and techniques change only through curation services (review decisions), never by
+    # hand here: an edited text would leave normalized_hash (the unique duplicate key) stale.
+    readonly_fields = [
+        "status", "text", "dimension", "sub_dimension", "risk_expression", "severity", "expected_behaviour",
+        "reference_answers", "techniques", "normalized_hash", "created_at", "updated_at",
+    ]
     inlines = [PromptLogInline]
     list_select_related = ["dimension", "dimension__taxonomy"]
 
     @admin.display(description="text")
     def short_text(self, obj):
         return obj.text[:60]
+
+    def has_add_permission(self, request):
+        # Prompts come in only through prompts_create (import, generation), which sets the hash.
+        return False
 
 
 @admin.register(PromptLog)

@@ -1,6 +1,14 @@
-from django.core.validators import MinValueValidator
+import re
+
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+# An endpoint stores the NAME of the variable that holds its key: a pasted key ("sk-...") must never be saved.
+ENV_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,99}\Z")
+validate_env_name = RegexValidator(
+    ENV_NAME_RE, _("Enter the NAME of an environment variable (letters, digits, _), not the key."), code="invalid"
+)
 
 
 class ModelEndpoint(models.Model):
@@ -14,6 +22,7 @@ class ModelEndpoint(models.Model):
         max_length=100,
         blank=True,
         help_text=_("Name of the environment variable holding the key (never the key itself)."),
+        validators=[validate_env_name],
     )
     max_concurrency = models.PositiveSmallIntegerField(
         _("Max concurrency"), default=4, validators=[MinValueValidator(1)]

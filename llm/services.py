@@ -17,7 +17,7 @@ from django.utils import timezone
 from core import bulk
 
 from .client import EndpointConfig, GuardedHttpClient, LLMClient, LLMResult, http_client
-from .models import LLMCall, ModelEndpoint, ResponseCacheEntry
+from .models import ENV_NAME_RE, LLMCall, ModelEndpoint, ResponseCacheEntry
 from .ratelimit import Limiter
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,6 @@ class EndpointError(ValueError):
     pass
 
 
-_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
-
-
 MAX_TIMEOUT = 3600.0
 
 
@@ -44,7 +41,7 @@ def endpoint_validate(values: Mapping[str, Any]) -> None:
     if base_url is not None and not re.match(r"https?://", str(base_url), re.I):
         raise EndpointError("base_url must be an http:// or https:// URL")
     key_env = values.get("api_key_env") or ""
-    if key_env and not _ENV_NAME_RE.fullmatch(key_env):
+    if key_env and not ENV_NAME_RE.match(key_env):
         # A pasted key ("sk-...") here would be stored in the database: refuse anything but a variable name.
         raise EndpointError("api_key_env must be the NAME of an environment variable (A-Z, 0-9, _), never the key")
     if "max_concurrency" in values and int(values["max_concurrency"]) < 1:

@@ -42,6 +42,26 @@ def test_the_key_is_never_stored_only_the_variable_name(sim):
     assert "sk-from-env" not in str(ModelEndpoint.objects.values().get(pk=e.pk))
 
 
+@pytest.mark.parametrize("key", ["sk-abc123secret", "sk-live-123", "Bearer abc", "MY_KEY\n", "1ABC", "K" * 101])
+def test_the_model_field_refuses_a_key_by_the_services_rule(key):
+    from django.core.exceptions import ValidationError
+
+    from llm.models import ENV_NAME_RE, validate_env_name
+
+    endpoint = ModelEndpoint(name="x", base_url="http://127.0.0.1:9/v1", model="m", api_key_env=key)
+    with pytest.raises(ValidationError) as caught:
+        endpoint.full_clean()
+    assert "api_key_env" in caught.value.message_dict
+    with pytest.raises(ValidationError):
+        validate_env_name(key)
+    with pytest.raises(services.EndpointError):  # the service applies the same rule
+        services.endpoint_validate({"api_key_env": key})
+    assert ENV_NAME_RE.match(key) is None
+    for name in ("MY_KEY", "_k", "OPENAI_API_KEY", "K" * 100):
+        validate_env_name(name)
+        ModelEndpoint(name="y", base_url="http://127.0.0.1:9/v1", model="m", api_key_env=name).full_clean()
+
+
 def test_calls_are_recorded_and_a_rerun_never_pays_twice(endpoint, sim):
     with services.client_for(endpoint, purpose="test") as client:
         first = client.chat([{"role": "user", "content": "你好"}], temperature=0)
