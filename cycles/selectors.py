@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -135,7 +136,8 @@ def approval_preview(cycle: Cycle, *, contamination_limit: int = 50) -> dict[str
     earlier = (ReleaseItem.objects.filter(release__frozen_at__isnull=False, is_holdout=False)
                .values_list("release__version", "public_id", "text"))
     indexed = [(pk, text) for pk, text in new_prompts.values_list("pk", "text")]
-    found = rm.near_duplicates(indexed, (((v, p), t) for v, p, t in earlier.iterator(chunk_size=2000))) if indexed else []
+    queries = (((v, p), t) for v, p, t in earlier.iterator(chunk_size=2000))
+    found = rm.near_duplicates(indexed, queries, threshold=settings.DEDUP_NEAR_THRESHOLD) if indexed else []
     warnings: dict[int, list[dict[str, Any]]] = {}
     for match in found:
         (version, public) = match.key

@@ -18,9 +18,9 @@ def advance(cycle, now=None):
     for _ in range(20):
         services.cycles_tick(now=now)
         cycle.refresh_from_db()
-        if (cycle.step, cycle.status, cycle.wait) == seen:
+        if (cycle.step, cycle.status, cycle.wait, cycle.attempts) == seen:
             return cycle
-        seen = (cycle.step, cycle.status, cycle.wait)
+        seen = (cycle.step, cycle.status, cycle.wait, cycle.attempts)
     raise AssertionError(f"the cycle keeps moving: {seen}")
 
 
@@ -88,3 +88,67 @@ def test_the_next_period_is_a_child_of_the_last_release_and_uses_only_new_events
     assert second.status == Cycle.Status.DONE, second.wait
     assert second.release.parent_id == first.release_id
     assert second.release.item_count == first.release.item_count + sum(COUNTS.values())
+
+
+def test_a_failing_step_is_retried_shown_and_resumed_by_a_maintainer_after_the_fix(
+    plan, reviewers, maintainer, sim, settings, client
+):
+    from django.urls import reverse
+
+    from curation.models import GenerationRun
+
+    settings.CYCLE_MAX_ATTEMPTS = 3
+    sim.set_model_fault("sim-generator", "500")  # the generator is down
+    cycle = advance(services.cycle_open(plan=plan))
+    # Resumed on its own (each try logged), then failed for good: shown, waiting for a person.
+    assert cycle.status == Cycle.Status.FAILED and cycle.retry_at is None, (cycle.status, cycle.wait)
+    assert cycle.step == Cycle.Step.GENERATE and cycle.wait["code"] == "generation_failed"
+    assert cycle.log.filter(kind=CycleLog.Kind.RETRIED).count() == 2
+    client.force_login(maintainer)
+    page = client.get(reverse("cycles:cycle_detail", args=[cycle.pk]), headers={"accept-language": "en"})
+    assert "Generation runs" in page.content.decode() and "failed again" in page.content.decode()
+    assert "waits for a maintainer" in page.content.decode()
+
+    sim.set_model_fault("sim-generator", "")
+    response = client.post(reverse("cycles:cycle_retry", args=[cycle.pk]), {"confirm": "1"})
+    assert response.status_code == 302
+    advance(cycle)
+    assert cycle.step == Cycle.Step.REVIEW and cycle.status == Cycle.Status.WAITING, (cycle.step, cycle.wait)
+    # The runs that failed were resumed, not made again.
+    assert cycle.generation_runs.count() == len(plan.counts)
+    assert set(cycle.generation_runs.values_list("status", flat=True)) == {GenerationRun.Status.SUCCEEDED}
+    assert services.cycle_prompts(cycle).count() == sum(plan.counts.values())
+
+
+@pytest.fixture
+def english():
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+def test_plans_refuse_what_cannot_run(taxonomy, endpoints, english):
+    def make(**changes):
+        fields = {"name": "计划", "taxonomy": "v251030", "counts": {"legality": 2}, "targets": endpoints["targets"],
+                  "judge": endpoints["judge"], "generator": endpoints["generator"], **changes}
+        return services.plan_create(**fields)
+
+    for changes, message in [
+        ({"counts": {"no-such": 2}}, "no dimension no-such"),
+        ({"counts": {"legality": 0}}, "at least one candidate"),
+        ({"counts": {"legality": -1}}, "whole number"),
+        ({"generator": None}, "generator endpoint"),
+        ({"targets": []}, "models to evaluate"),
+        ({"cut_day": 29}, "between 1 and 28"),
+        ({"period": "weekly", "cut_day": 8}, "between 1 and 7"),
+        ({"generate_day": 10, "cut_day": 5}, "on or before"),
+        ({"holdout_fraction": 1.0}, "below 1"),
+        ({"taxonomy": "nope"}, "no taxonomy nope"),
+    ]:
+        with pytest.raises(services.CycleError, match=message):
+            make(**changes)
+    plan = make(generation_mode="mutation", generator=None)
+    with pytest.raises(services.CycleError, match="exists already"):
+        make()
+    assert plan.counts == {"legality": 2}
