@@ -152,3 +152,25 @@ def test_plans_refuse_what_cannot_run(taxonomy, endpoints, english):
     with pytest.raises(services.CycleError, match="exists already"):
         make()
     assert plan.counts == {"legality": 2}
+
+
+def test_the_command_lists_opens_moves_and_approves_a_cycle(plan, reviewers, maintainer, sim, capsys):
+    from django.core.management import call_command
+
+    call_command("cycle", "open", plan.name, "--language", "en")
+    cycle = Cycle.objects.get()
+    assert f"{cycle.pk}\t{plan.name}\t{cycle.label}\tReview\tWaiting" in capsys.readouterr().out
+    review_all(reviewers)
+    call_command("cycle", "cut", str(cycle.pk), "--user", maintainer.username, "--language", "en")
+    assert "Approve the cut\tWaiting" in capsys.readouterr().out
+    call_command("cycle", "approve", str(cycle.pk), "--user", maintainer.username)
+    for _ in range(10):
+        call_command("cycle", "tick")
+    call_command("cycle", "show", str(cycle.pk), "--language", "en")
+    out = capsys.readouterr().out
+    assert "\tDone\tDone" in out and "[   done] Write the report" in out
+    assert Cycle.objects.get().approved_by == maintainer
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no cycle"):
+        call_command("cycle", "approve", "999999")
