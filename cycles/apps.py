@@ -6,3 +6,10 @@ class CyclesConfig(AppConfig):
     name = "cycles"
     verbose_name = _("Release cycles")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from accounts.demo import register_demo_hook
+
+        from .demo import seed_cycles_demo
+
+        register_demo_hook(seed_cycles_demo)

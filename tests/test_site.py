@@ -78,6 +78,9 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(capsys, settings):
     assert (Prompt.objects.count(), Taxonomy.objects.count(), Dimension.objects.count(),
             Technique.objects.count()) == counts
     assert counts[1:] == (2, 11, 15)
+    from cycles.models import CyclePlan
+
+    assert list(CyclePlan.objects.values_list("name", "enabled")) == [("月度演示 / Monthly demo", False)]
     names = dict(Dimension.objects.filter(taxonomy__code="v251030").values_list("code", "name_zh"))
     assert names == {"legality": "合法性", "ethics": "伦理性", "factuality": "事实性", "privacy": "隐私性",
                      "robustness": "对抗鲁棒性", "reasoning": "推理安全"}
