@@ -3,17 +3,22 @@ language), and what the maintainer sees before approving a cut."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from annotation.agreement_forms import FIELD_LABELS
 from annotation.agreement_selectors import agreement_summary
 from curation import release_math as rm
 from curation import releases
-from curation.models import ReleaseItem
+from curation.models import Dimension, ReleaseItem
 
 from .models import Cycle, CycleLog, CyclePlan
 from .services import STEPS, cycle_prompts
@@ -66,12 +71,26 @@ WAITS_FOR: dict[str, Any] = {
 }
 
 
+TIME_PARAMS = ("at", "cut")  # ISO datetimes, shown in the site's time zone
+
+
+def _shown(key: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if key in TIME_PARAMS and isinstance(value, str):
+        try:
+            return date_format(timezone.localtime(dt.datetime.fromisoformat(value)), "Y-m-d H:i")
+        except ValueError:
+            return value
+    return value
+
+
 def message(code: str, params: dict[str, Any] | None = None) -> str:
     template = MESSAGES.get(code)
     if template is None:
         return code
     try:
-        return str(template) % {k: ("" if v is None else v) for k, v in (params or {}).items()}
+        return str(template) % {k: _shown(k, v) for k, v in (params or {}).items()}
     except (KeyError, TypeError, ValueError):
         return str(template)
 
@@ -132,7 +151,12 @@ def approval_preview(cycle: Cycle, *, contamination_limit: int = 50) -> dict[str
     preview = releases.release_preview(release)
     new_prompts = releases.release_new_prompts(release)
     ids = list(new_prompts.values_list("pk", flat=True))
-    agreement = [row for row in agreement_summary(prompt_ids=ids, n_boot=200) if row.get("n_items")] if ids else []
+    agreement = [{**row, "label": FIELD_LABELS.get(row["field"], row["field"])}
+                 for row in agreement_summary(prompt_ids=ids, n_boot=200) if row.get("n_items")] if ids else []
+    english = not (get_language() or "").startswith("zh")
+    names = {code: (en or zh) if english else zh for code, zh, en in
+             Dimension.objects.filter(taxonomy_id=release.taxonomy_id).values_list("code", "name_zh", "name_en")}
+    by_dimension = [(names.get(code, code), counts) for code, counts in preview.by_dimension.items()]
     earlier = (ReleaseItem.objects.filter(release__frozen_at__isnull=False, is_holdout=False)
                .values_list("release__version", "public_id", "text"))
     indexed = [(pk, text) for pk, text in new_prompts.values_list("pk", "text")]
@@ -147,5 +171,5 @@ def approval_preview(cycle: Cycle, *, contamination_limit: int = 50) -> dict[str
     contamination = [{"prompt_id": pk, "text": texts.get(pk, ""), "matches": sorted(ms, key=lambda m: -m["similarity"])[:3]}
                      for pk, ms in sorted(warnings.items())][:contamination_limit]
     from_cycle = cycle_prompts(cycle).filter(pk__in=ids).count()
-    return {"preview": preview, "agreement": agreement, "contamination": contamination,
+    return {"preview": preview, "by_dimension": by_dimension, "agreement": agreement, "contamination": contamination,
             "contaminated": len(warnings), "new_from_cycle": from_cycle, "new": len(ids)}

@@ -1,6 +1,7 @@
 """In Chromium, under the site's Content-Security-Policy: every page each role can open loads with no violation,
 its scripts run (htmx is there, Swagger and the admin's JS too) and its charts are drawn."""
 
+import datetime as dt
 import random
 import time
 
@@ -34,6 +35,8 @@ def site(settings):
     from annotation.models import Annotation, ReviewQueue
     from curation import releases
     from curation.models import Dimension, Event, GenerationRun, GeneratorTemplate, Prompt, Release
+    from cycles import services as cycle_services
+    from cycles.models import CyclePlan
     from evaluation.models import EvalRun, Rubric
     from llm.models import ModelEndpoint
     from tests.annotation.agreement_factories import ReviewQueueFactory, play_round
@@ -68,6 +71,9 @@ def site(settings):
     target = run.targets.order_by("pk").first()
     leaderboard = reverse("evaluation:leaderboard", args=[run.release.version])
     prompt = Prompt.objects.order_by("pk").first()
+    # The demo's cycle plan, with a cycle of next year (its generation waits for its date).
+    plan = CyclePlan.objects.get()
+    cycle = cycle_services.cycle_open(plan=plan, day=dt.date.today().replace(year=dt.date.today().year + 1, day=1))
     everyone = [
         reverse("home"), reverse("evaluation:leaderboard_index"), leaderboard,
         reverse("evaluation:drilldown", args=[run.pk, target.pk]), reverse("evaluation:rubric_list"),
@@ -98,6 +104,8 @@ def site(settings):
         reverse("llm:endpoint_edit", args=[ModelEndpoint.objects.order_by("pk").first().pk]),
         reverse("evaluation:run_list"), reverse("evaluation:run_detail", args=[run.pk]),
         reverse("evaluation:calibrate", args=[run.pk]),
+        reverse("cycles:cycle_list"), reverse("cycles:plan_new"), reverse("cycles:plan_edit", args=[plan.pk]),
+        reverse("cycles:cycle_detail", args=[cycle.pk]),
     ]
     # An admin also opens every maintainer page: those are the same templates and were visited just before, so
     # the admin visits what only an admin has (and home, to check the admin's header).
