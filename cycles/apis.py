@@ -3,7 +3,6 @@ cycle (approve the cut, cut early, retry a failed step, cancel) and the cycle's 
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -12,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsMaintainer
+from core.apis import ActionApi
 
 from . import selectors
 from . import services as svc
@@ -109,21 +109,14 @@ class CycleDetailApi(APIView):
         return Response(CycleOutput(_cycle(pk)).data)
 
 
-class _CycleActionApi(APIView):
+class _CycleActionApi(ActionApi):
     """POST with no body: one service call; a cycle in the wrong state answers 409 with the reason."""
 
     permission_classes = [IsMaintainer]
-    service = None
-
-    @extend_schema(request=None, responses={200: CycleOutput, 409: None})
-    def post(self, request, pk: int):
-        cycle = _cycle(pk)
-        try:
-            with transaction.atomic():
-                type(self).service(cycle=cycle, actor=request.user)
-        except svc.CycleError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response(CycleOutput(_cycle(pk)).data)
+    lookup = staticmethod(lambda pk: _cycle(pk))
+    keyword = "cycle"
+    refusal = svc.CycleError
+    output = CycleOutput
 
 
 class CycleApproveApi(_CycleActionApi):

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAnyRole, IsMaintainer
 from accounts.roles import is_maintainer
+from core.apis import ActionApi
 from core.fields import MAX_BIGINT, MAX_INT
 from curation import selectors as curation_selectors
 from curation.models import Release
@@ -168,21 +169,14 @@ class EvalRunDetailApi(APIView):
         return Response(EvalRunDetailOutput(_run(pk)).data)
 
 
-class _EvalRunActionApi(APIView):
+class _EvalRunActionApi(ActionApi):
     """POST with no body: one service call; a run in the wrong state answers 409 with the reason."""
 
     permission_classes = [IsMaintainer]
-    service = None
-
-    @extend_schema(request=None, responses={200: EvalRunOutput, 409: None})
-    def post(self, request, pk: int):
-        run = _run(pk)
-        try:
-            with transaction.atomic():
-                type(self).service(run=run, actor=request.user)
-        except svc.EvalError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response(EvalRunOutput(_run(pk)).data)
+    lookup = staticmethod(lambda pk: _run(pk))
+    keyword = "run"
+    refusal = svc.EvalError
+    output = EvalRunOutput
 
 
 class EvalRunCancelApi(_EvalRunActionApi):
