@@ -4,13 +4,13 @@ the approval of a cut with what the release would contain, the history, and the 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import maintainer_required
+from core.views import page_action
 from curation.text import error_message
 
 from . import selectors
@@ -109,17 +109,9 @@ def cycle_detail(request, pk: int):
 
 def _action(request, pk: int, service, done: str):
     cycle = get_object_or_404(Cycle, pk=pk)
-    if request.POST.get("confirm") != "1":
-        messages.error(request, _("Tick the box to confirm."))
-        return redirect("cycles:cycle_detail", pk=pk)
-    try:
-        with transaction.atomic():
-            service(cycle=cycle, actor=request.user)
-    except svc.CycleError as exc:
-        messages.error(request, error_message(exc))
-    else:
-        messages.success(request, done % {"label": cycle.label})
-    return redirect("cycles:cycle_detail", pk=pk)
+    return page_action(request, cycle, service, keyword="cycle", refusal=svc.CycleError,
+                       done=done % {"label": cycle.label}, unconfirmed=_("Tick the box to confirm."),
+                       back="cycles:cycle_detail", pk=pk)
 
 
 @maintainer_required

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import any_role_required, maintainer_required
 from accounts.roles import is_maintainer
+from core.views import page_action
 from curation import selectors as curation_selectors
 from curation.models import Dimension, Release
 from llm.models import ModelEndpoint
@@ -144,26 +145,18 @@ def run_detail(request, pk: int):
     return render(request, "evaluation/run_detail.html", context)
 
 
-def _run_action(request, pk: int, action, done_message: str):
-    run = get_object_or_404(EvalRun, pk=pk)
-    try:
-        with transaction.atomic():
-            action(run=run, actor=request.user)
-    except svc.EvalError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, done_message % {"id": run.pk, "version": run.release.version})
-    return redirect("evaluation:run_detail", pk=pk)
+def _run_action(request, pk: int, action, done_message: str, unconfirmed: str | None = None):
+    run = get_object_or_404(EvalRun.objects.select_related("release"), pk=pk)
+    return page_action(request, run, action, keyword="run", refusal=svc.EvalError, unconfirmed=unconfirmed,
+                       done=done_message % {"id": run.pk, "version": run.release.version},
+                       back="evaluation:run_detail", pk=pk)
 
 
 @maintainer_required
 @require_POST
 def run_cancel(request, pk: int):
-    get_object_or_404(EvalRun, pk=pk)
-    if request.POST.get("confirm") != "1":
-        messages.error(request, _("Tick the confirmation to cancel."))
-        return redirect("evaluation:run_detail", pk=pk)
-    return _run_action(request, pk, svc.run_cancel, _("Evaluation run %(id)s cancelled; finished work is kept."))
+    return _run_action(request, pk, svc.run_cancel, _("Evaluation run %(id)s cancelled; finished work is kept."),
+                       unconfirmed=_("Tick the confirmation to cancel."))
 
 
 @maintainer_required
@@ -175,22 +168,16 @@ def run_resume(request, pk: int):
 @maintainer_required
 @require_POST
 def run_publish(request, pk: int):
-    get_object_or_404(EvalRun, pk=pk)  # an unknown run is 404 whatever the form says
-    if request.POST.get("confirm") != "1":
-        messages.error(request, _("Tick the confirmation to publish."))
-        return redirect("evaluation:run_detail", pk=pk)
     return _run_action(request, pk, svc.run_publish,
-                       _("Evaluation run %(id)s is now the published leaderboard of %(version)s."))
+                       _("Evaluation run %(id)s is now the published leaderboard of %(version)s."),
+                       unconfirmed=_("Tick the confirmation to publish."))
 
 
 @maintainer_required
 @require_POST
 def run_unpublish(request, pk: int):
-    get_object_or_404(EvalRun, pk=pk)
-    if request.POST.get("confirm") != "1":
-        messages.error(request, _("Tick the confirmation to unpublish."))
-        return redirect("evaluation:run_detail", pk=pk)
-    return _run_action(request, pk, svc.run_unpublish, _("Evaluation run %(id)s is no longer published."))
+    return _run_action(request, pk, svc.run_unpublish, _("Evaluation run %(id)s is no longer published."),
+                       unconfirmed=_("Tick the confirmation to unpublish."))
 
 
 # -- leaderboards ------------------------------------------------------------------------------
