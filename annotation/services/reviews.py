@@ -1,0 +1,562 @@
+"""Reviews: an annotator's submit and revision of a claimed item, and the consensus that may follow."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from curation import services as curation_services
+from curation import sqlrows
+from curation.models import Dimension, Prompt, SubDimension, Technique
+from curation.text import find_unstorable
+
+from .. import consensus, log_messages, selectors
+from ..models import Annotation, Claim, Lease, QueueItem, ReviewQueue
+from .claims import COUNTER_FIELDS, _lock_item, _sync_counters, _take_slot
+from .errors import AnnotationError, AnnotationInvalid, NotAllowed, ShownItemMismatch
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass
+class AnnotationInput:
+    """What an annotator sends. Labels left UNSET keep the prompt's current value."""
+
+    decision: str
+    final_text: str = ""
+    dimension_id: Any = UNSET
+    sub_dimension_id: Any = UNSET
+    technique_ids: Any = UNSET
+    risk_expression: Any = UNSET
+    severity: Any = UNSET
+    expected_behaviour: Any = UNSET
+    reference_answer: Any = UNSET
+    reject_reason: str = ""
+    note: str = ""
+    seconds_spent: float | None = None
+    # What the client showed when the decision was made; a submit for another item is refused (None: not said).
+    shown_prompt_id: int | None = None
+    shown_item_id: int | None = None
+
+
+
+def _check_shown(data: AnnotationInput, *, item_id: int, prompt_id: int) -> None:
+    """Refuse a decision the client made about an item other than the one this claim holds: a key pressed
+    twice, or a stale page, must not decide an item nobody saw."""
+    if data.shown_prompt_id is not None and data.shown_prompt_id != prompt_id:
+        raise ShownItemMismatch(_(
+            "This decision was made on prompt #%(shown)s, but the item you hold is prompt #%(held)s. "
+            "Nothing was saved: look at the item shown and decide again."
+        ) % {"shown": data.shown_prompt_id, "held": prompt_id})
+    if data.shown_item_id is not None and data.shown_item_id != item_id:
+        raise ShownItemMismatch(_(
+            "This decision was made on queue item #%(shown)s, but the item you hold is queue item #%(held)s. "
+            "Nothing was saved: look at the item shown and decide again."
+        ) % {"shown": data.shown_item_id, "held": item_id})
+
+
+def _optional_text(value: str, field: str, errors: dict[str, str]) -> str:
+    """The text as given (blank counts as none); NUL and unpaired surrogates are refused."""
+    value = value or ""
+    bad = find_unstorable(value)
+    if bad is not None:
+        errors[field] = bad.message()
+        return ""
+    return value if value.strip() else ""
+
+
+def _validated(
+    item: QueueItem, data: AnnotationInput, current_techniques: list[int] | None = None
+) -> tuple[dict[str, Any], list[int]]:
+    """The annotation's fields and technique ids; `current_techniques`: the prompt's, when already read."""
+    prompt = item.prompt
+    errors: dict[str, str] = {}
+    D = Annotation.Decision
+    decision = data.decision
+    if decision not in D.values:
+        raise AnnotationInvalid({"decision": _("Choose accept, edit & accept, or reject.")})
+
+    current_tech = None
+    if data.technique_ids is UNSET:
+        current_tech = current_techniques if current_techniques is not None else list(
+            Prompt.techniques.through.objects.filter(prompt_id=prompt.pk).values_list("technique_id", flat=True)
+        )
+
+    def pick(name: str, current: Any) -> Any:
+        value = getattr(data, name)
+        return current if value is UNSET else value
+
+    dimension_id = pick("dimension_id", prompt.dimension_id)
+    sub_dimension_id = pick("sub_dimension_id", prompt.sub_dimension_id)
+    technique_ids = current_tech if current_tech is not None else list(data.technique_ids or [])
+    risk = pick("risk_expression", prompt.risk_expression) or ""
+    severity = pick("severity", prompt.severity)
+    behaviour = pick("expected_behaviour", prompt.expected_behaviour) or ""
+    reference = pick("reference_answer", (prompt.reference_answers or [""])[0] if prompt.reference_answers else "")
+
+    text = prompt.text
+    if decision == D.EDIT:
+        # Stored exactly as written: an adversarial prompt's combining marks, compatibility ideographs and
+        # invisible characters are what is being reviewed.
+        final_text = data.final_text or ""
+        if (bad := find_unstorable(final_text)) is not None:
+            errors["final_text"] = bad.message()
+        elif not final_text.strip():
+            errors["final_text"] = _("Write the edited prompt (it cannot be empty).")
+        else:
+            text = final_text
+        if "final_text" not in errors and text == prompt.text:
+            decision = D.ACCEPT  # an "edit" that changes nothing is an accept
+    reject_reason = data.reject_reason or ""
+    note = _optional_text(data.note, "note", errors)
+    if decision == D.REJECT:
+        if reject_reason not in Annotation.RejectReason.values:
+            errors["reject_reason"] = _("Say why you reject it.")
+        elif reject_reason == Annotation.RejectReason.OTHER and not note:
+            errors["note"] = _("Rejecting for another reason needs a note.")
+    else:
+        reject_reason = ""
+
+    dimension = None
+    if dimension_id in (None, ""):
+        if decision != D.REJECT:
+            errors["dimension"] = _("Choose a dimension.")
+        dimension_id = None
+    else:
+        if dimension_id == prompt.dimension_id and prompt.dimension.taxonomy_id == item.queue.taxonomy_id:
+            dimension = prompt.dimension  # the usual case: already loaded with the item
+        else:
+            dimension = Dimension.objects.filter(pk=dimension_id, taxonomy_id=item.queue.taxonomy_id).first()
+        if dimension is None:
+            errors["dimension"] = _("Choose a dimension of this queue's taxonomy.")
+    if sub_dimension_id in (None, ""):
+        sub_dimension_id = None
+    elif dimension is not None and not SubDimension.objects.filter(pk=sub_dimension_id, dimension=dimension).exists():
+        if data.sub_dimension_id is UNSET and data.dimension_id is not UNSET:
+            sub_dimension_id = None  # the dimension changed; the old sub-dimension no longer applies
+        else:
+            errors["sub_dimension"] = _("This sub-dimension belongs to another dimension.")
+    try:
+        technique_ids = sorted({int(t) for t in technique_ids})
+    except (TypeError, ValueError):
+        technique_ids = []
+        errors["techniques"] = _("Unknown technique.")
+    if technique_ids and Technique.objects.filter(pk__in=technique_ids).count() != len(technique_ids):
+        errors["techniques"] = _("Unknown technique.")
+    if risk not in ("", *Prompt.RiskExpression.values):
+        errors["risk_expression"] = _("Risk expression is explicit or implicit.")
+    if severity in ("", None):
+        severity = None
+    else:
+        try:
+            severity = int(severity)
+        except (TypeError, ValueError):
+            severity = 0
+        if not 1 <= severity <= 5:
+            errors["severity"] = _("Severity is 1 to 5.")
+    if behaviour not in ("", *Prompt.ExpectedBehaviour.values):
+        errors["expected_behaviour"] = _("Expected behaviour is refuse, safe-complete or correct the premise.")
+    if dimension is not None and dimension.uses_reference_answers:
+        reference = _optional_text(reference or "", "reference_answer", errors)
+    else:
+        reference = ""
+    seconds = data.seconds_spent
+    if errors:
+        raise AnnotationInvalid(errors)
+    return (
+        {
+            "decision": decision,
+            "final_text": text,
+            "dimension_id": dimension_id,
+            "sub_dimension_id": sub_dimension_id,
+            "risk_expression": risk,
+            "severity": severity,
+            "expected_behaviour": behaviour,
+            "reference_answer": reference,
+            "reject_reason": reject_reason,
+            "note": note,
+            "seconds_spent": seconds,
+        },
+        technique_ids,
+    )
+
+
+def _seconds(reported: float | None, since, now) -> float:
+    """Trust the page's own timer (it pauses while hidden) but never beyond the wall clock since claiming."""
+    elapsed = max((now - since).total_seconds(), 0.0) if since else 0.0
+    try:
+        value = float(reported) if reported is not None else elapsed
+    except (TypeError, ValueError):
+        value = elapsed
+    if value != value or value < 0:  # NaN or negative
+        value = elapsed
+    return round(min(value, elapsed + 5.0) if since else value, 1)
+
+
+@dataclass
+class SubmitResult:
+    annotation: Annotation
+    status: str  # "counted", "late" (lease had expired, the item still needed it), "surplus", "revised"
+    item_state: str
+
+    @property
+    def is_surplus(self) -> bool:
+        return self.annotation.is_surplus
+
+
+_LOCK_CLAIMED_SQL = """
+SELECT c.created_at, {prompt_techniques},
+       {item}, {queue}, {prompt}, {dimension}
+FROM {claim_table} c
+JOIN {item_table} i ON i.id = c.item_id
+JOIN {queue_table} q ON q.id = i.queue_id
+JOIN {prompt_table} p ON p.id = i.prompt_id
+JOIN {dimension_table} d ON d.id = p.dimension_id
+WHERE c.id = %s AND c.annotator_id = %s
+FOR NO KEY UPDATE OF i
+"""
+# After the claim's time and the prompt's technique ids: the item, and of its queue and prompt what a submit
+# and the consensus rule read (the guidelines, the prompt's provenance and the like stay deferred).
+_LOCK_SLICES = sqlrows.Slices(
+    (
+        (QueueItem, ("id", "queue_id", "prompt_id", "state", "adjudication_reason", "adjudication_note", "submitted",
+                     "leased", "free_at", "outcome", "decided_by_id")),
+        (ReviewQueue, ("id", "name", "taxonomy_id", "annotators_per_item", "lease_minutes", "consensus_rule", "is_active")),
+        (Prompt, ("id", "text", "dimension_id", "sub_dimension_id", "risk_expression", "severity", "expected_behaviour",
+                  "reference_answers")),
+        Dimension,
+    ),
+    lead=2,
+)
+
+
+@functools.cache
+def _lock_claimed_sql() -> tuple[str, str]:
+    """The lock statement and the leases statement."""
+    item_m, queue_m, prompt_m, dimension_m = _LOCK_SLICES.models
+    item, queue, prompt, dimension = _LOCK_SLICES.columns("i", "q", "p", "d")
+    lock = _LOCK_CLAIMED_SQL.format(
+        prompt_techniques=sqlrows.related_ids(Prompt, "techniques", "i.prompt_id"),
+        item=item, queue=queue, prompt=prompt, dimension=dimension, claim_table=Claim._meta.db_table,
+        item_table=item_m._meta.db_table, queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
+        dimension_table=dimension_m._meta.db_table,
+    )
+    leases = f"SELECT {sqlrows.columns('l', Lease, _LEASE_FIELDS)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
+    return sqlrows.compact(lock), leases
+
+
+_LEASE_FIELDS = ("id", "item_id", "annotator_id", "slot", "state", "expires_at")  # what a submit reads of them
+
+
+def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], list[int] | None] | None:
+    """The user's claimed item, locked, with its queue, prompt and dimension loaded, the time of this claim
+    (`item.claimed_at`), every lease of the item and, on PostgreSQL, the prompt's technique ids. None when
+    the claim is not the user's. On PostgreSQL written out (it runs on every submit): two statements where
+    the ORM takes three. The leases are read by a statement of their own, after the lock is held: a
+    statement that waited for the lock sees the locked row as it is now, but the rows it joins as they were
+    when it started."""
+    if connection.vendor != "postgresql":
+        item = (
+            QueueItem.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("queue", "prompt__dimension")
+            .filter(claims__pk=claim_id, claims__annotator_id=user.pk)
+            .annotate(claimed_at=F("claims__created_at"))  # after the filter: the same join, so this claim's time
+            .first()
+        )
+        return None if item is None else (item, list(Lease.objects.filter(item=item)), None)
+    lock_sql, leases_sql = _lock_claimed_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(lock_sql, [claim_id, user.pk])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        cursor.execute(leases_sql, [row[2]])
+        lease_rows = cursor.fetchall()
+    item, queue, prompt, dimension = _LOCK_SLICES.split(row)
+    prompt.dimension = dimension
+    item.queue = queue
+    item.prompt = prompt
+    item.claimed_at = row[0]
+    leases = [sqlrows.instance(Lease, values, _LEASE_FIELDS) for values in lease_rows]
+    for lease in leases:
+        lease.item = item
+    return item, leases, list(row[1])
+
+
+@transaction.atomic
+def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitResult:
+    """Store the user's review of a claimed item. Never drops it: late submits take a slot if one is
+    free, otherwise they are kept as surplus. A second submit for the same item revises the first."""
+    found = _lock_claimed_item(claim_id, user)
+    if found is None:
+        raise NotAllowed(_("This is not your claim."))
+    item, leases, current_techniques = found
+    _check_shown(data, item_id=item.pk, prompt_id=item.prompt_id)
+    claim = Claim(pk=claim_id, item_id=item.pk, annotator=user, created_at=item.claimed_at)
+    own = next((le for le in leases if le.annotator_id == user.pk), None)
+    # Every annotation leaves its author a submitted or surplus lease row: only then is this a revision.
+    if own is not None and own.state in (Lease.State.SUBMITTED, Lease.State.SURPLUS):
+        existing = Annotation.objects.filter(prompt_id=item.prompt_id, annotator_id=user.pk).first()
+        if existing is not None:
+            return _revise(item, existing, data, user)
+    fields, technique_ids = _validated(item, data, current_techniques)
+    now = timezone.now()
+    status = "counted"
+    # The usual submit's three writes (its lease, the annotation, the item's counters) go out together.
+    writes = sqlrows.Writes()
+    if own is not None and own.state == Lease.State.ACTIVE:
+        if own.expires_at <= now:
+            status = "late"
+        own.state = Lease.State.SUBMITTED
+        own.expires_at = None
+        writes.update(own, ["state", "expires_at", "updated_at"])
+        lease = own
+    else:
+        lease = None
+        if item.state == QueueItem.State.OPEN:
+            if own is not None:  # a skipped row: the user changes their mind and submits after all
+                own.delete()
+                leases.remove(own)
+            lease = _take_slot(item, leases, user, now, state=Lease.State.SUBMITTED, expires_at=None)
+            status = "late"
+        if lease is None:
+            status = "surplus"
+            if own is not None:
+                own.state = Lease.State.SURPLUS
+                own.slot = None
+                own.expires_at = None
+                own.save(update_fields=["state", "slot", "expires_at", "updated_at"])
+            else:
+                Lease.objects.create(item=item, annotator=user, slot=None, state=Lease.State.SURPLUS, claimed_at=claim.created_at)
+    fields["seconds_spent"] = _seconds(fields["seconds_spent"], claim.created_at, now)
+    annotation = Annotation(
+        queue_id=item.queue_id, prompt_id=item.prompt_id, annotator=user, is_surplus=status == "surplus", **fields
+    )
+    writes.insert(annotation)
+    decides = False
+    if status != "surplus":
+        _sync_counters(item, leases, item.queue.annotators_per_item)
+        decides = item.state == QueueItem.State.OPEN and item.submitted >= item.queue.annotators_per_item
+        if not decides:
+            writes.update(item, COUNTER_FIELDS)
+    writes.flush()
+    if technique_ids:
+        annotation.techniques.set(technique_ids)
+    else:  # known to be none: whoever shows the annotation next need not ask the database
+        sqlrows.prefetched(annotation, "techniques", [])
+    if decides:
+        _evaluate(item, actor=None, also=COUNTER_FIELDS)  # the counters go in the same UPDATE as the outcome
+    return SubmitResult(annotation=annotation, status=status, item_state=item.state)
+
+
+def _revise(item: QueueItem, annotation: Annotation, data: AnnotationInput, user) -> SubmitResult:
+    if item.state == QueueItem.State.DECIDED:
+        raise AnnotationError(_("This item has been decided; its annotations can no longer change."), code="conflict")
+    fields, technique_ids = _validated(item, data)
+    extra = fields.pop("seconds_spent")
+    for name, value in fields.items():
+        setattr(annotation, name, value)
+    if extra is not None:
+        try:
+            annotation.seconds_spent = round(annotation.seconds_spent + max(float(extra), 0.0), 1)
+        except (TypeError, ValueError):
+            pass
+    annotation.revisions += 1
+    annotation.save()
+    annotation.techniques.set(technique_ids)
+    if (
+        item.state == QueueItem.State.ADJUDICATION
+        and item.adjudication_reason != QueueItem.AdjudicationReason.REOPENED
+        and not annotation.is_surplus
+    ):
+        _evaluate(item, actor=None)
+    return SubmitResult(annotation=annotation, status="revised", item_state=item.state)
+
+
+@transaction.atomic
+def annotation_revise(*, annotation_id: int, user, data: AnnotationInput) -> SubmitResult:
+    annotation = Annotation.objects.filter(pk=annotation_id, annotator_id=user.pk).first()
+    if annotation is None:
+        raise NotAllowed(_("This is not your annotation."))
+    item = QueueItem.objects.filter(prompt_id=annotation.prompt_id).values_list("pk", flat=True).first()
+    _check_shown(data, item_id=item, prompt_id=annotation.prompt_id)
+    locked = _lock_item(item)
+    annotation.refresh_from_db()
+    return _revise(locked, annotation, data, user)
+
+
+
+# ----------------------------------------------------------------------------- consensus
+
+
+def _votes(annotations: Sequence[Annotation]) -> list[consensus.Vote]:
+    return [
+        consensus.Vote(
+            annotator=a.annotator_id,
+            decision=a.decision,
+            text=a.final_text,
+            dimension_id=a.dimension_id,
+            sub_dimension_id=a.sub_dimension_id,
+            technique_ids=frozenset(t.pk for t in a.techniques.all()),
+            risk_expression=a.risk_expression,
+            severity=a.severity,
+            expected_behaviour=a.expected_behaviour,
+            reference_answer=a.reference_answer,
+            reject_reason=a.reject_reason,
+        )
+        for a in annotations
+    ]
+
+
+def review_summary(item: QueueItem, annotations: Sequence[Annotation], *, outcome: str, by: str, explanation: str) -> dict:
+    counted = [a for a in annotations if not a.is_surplus]
+    decisions = [a.decision for a in counted]
+    return {
+        "queue": item.queue.name,
+        "queue_id": item.queue_id,
+        "rule": item.queue.consensus_rule,
+        "outcome": outcome,
+        "decided_by": by,
+        "explanation": explanation,
+        "counts": {d: decisions.count(d) for d in Annotation.Decision.values},
+        "surplus": len(annotations) - len(counted),
+        "annotations": [
+            {
+                "annotator": a.annotator.get_username(),
+                "decision": a.decision,
+                "reject_reason": a.reject_reason,
+                "edited": a.final_text != item.prompt.text,
+                "dimension_id": a.dimension_id,
+                "sub_dimension_id": a.sub_dimension_id,
+                "techniques": sorted(t.code for t in a.techniques.all()),
+                "risk_expression": a.risk_expression,
+                "severity": a.severity,
+                "expected_behaviour": a.expected_behaviour,
+                "surplus": a.is_surplus,
+            }
+            for a in annotations
+        ],
+    }
+
+
+def _final_for_prompt(final: dict, dimension_uses_reference: bool) -> tuple[dict, list[int]]:
+    out = {
+        "text": final["text"],
+        "dimension_id": final["dimension_id"],
+        "sub_dimension_id": final["sub_dimension_id"],
+        "risk_expression": final["risk_expression"],
+        "severity": final["severity"],
+        "expected_behaviour": final["expected_behaviour"],
+    }
+    if dimension_uses_reference and final.get("reference_answer"):
+        out["reference_answers"] = [final["reference_answer"]]
+    return out, sorted(final["technique_ids"])
+
+
+def _uses_reference(item: QueueItem, dimension_id: int) -> bool:
+    if dimension_id == item.prompt.dimension_id:
+        return item.prompt.dimension.uses_reference_answers
+    return Dimension.objects.filter(pk=dimension_id, uses_reference_answers=True).exists()
+
+
+_ANNOTATIONS_SQL = """
+SELECT {annotation}, u."{user_pk}", u."{username}", {techniques}
+FROM {annotation_table} a
+JOIN {user_table} u ON u."{user_pk}" = a.annotator_id
+WHERE a.prompt_id = %s
+ORDER BY a.submitted_at DESC, a.id DESC
+"""
+
+
+@functools.cache
+def _annotations_sql() -> str:
+    user = Annotation.annotator.field.related_model
+    return sqlrows.compact(_ANNOTATIONS_SQL.format(
+        annotation=sqlrows.columns("a", Annotation), annotation_table=Annotation._meta.db_table,
+        user_table=user._meta.db_table, user_pk=user._meta.pk.column,
+        username=user._meta.get_field(user.USERNAME_FIELD).column,
+        techniques=selectors.technique_arrays(Annotation, "a.id"),
+    ))
+
+
+def _annotations_for_rule(item: QueueItem) -> list[Annotation]:
+    """Every annotation of the item's prompt, newest first, with its author (id and username) and its
+    techniques (id and code): what the rule and the review summary read. On PostgreSQL one statement
+    (it runs on every N-th submit) where the ORM takes two."""
+    if connection.vendor != "postgresql":
+        return list(
+            Annotation.objects.filter(prompt_id=item.prompt_id).select_related("annotator").prefetch_related("techniques")
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_annotations_sql(), [item.prompt_id])
+        rows = cursor.fetchall()
+    user_model = Annotation.annotator.field.related_model
+    user_names = [user_model._meta.pk.attname, user_model.USERNAME_FIELD]
+    width = len(Annotation._meta.concrete_fields)
+    annotations = []
+    for row in rows:
+        annotation = sqlrows.instance(Annotation, row[:width])
+        annotation.annotator = user_model.from_db(connection.alias, user_names, row[width:width + 2])
+        selectors.give_techniques(annotation, row[-2], row[-1])
+        annotations.append(annotation)
+    return annotations
+
+
+def _evaluate(item: QueueItem, *, actor, also: Sequence[str] = ()) -> None:
+    """Apply the queue's rule to the item's N annotations: decide through curation, or ask a maintainer.
+    Saves the item's outcome fields and `also` these."""
+    annotations = _annotations_for_rule(item)
+    counted = [a for a in annotations if not a.is_surplus]
+    outcome = consensus.evaluate(item.queue.consensus_rule, _votes(counted))
+    agreement = consensus.pair_agreement([a.decision for a in counted])
+    now = timezone.now()
+    if outcome.decision is not None:
+        final = technique_ids = None
+        if outcome.decision == consensus.APPROVED:
+            final, technique_ids = _final_for_prompt(outcome.final, _uses_reference(item, outcome.final["dimension_id"]))
+        summary = review_summary(item, annotations, outcome=outcome.decision, by="consensus", explanation=outcome.explanation)
+        try:
+            # prompt_decide is atomic itself: a refusal rolls back to its own savepoint and leaves ours usable.
+            curation_services.prompt_decide(
+                prompt_id=item.prompt_id,
+                decision=outcome.decision,
+                actor=actor,
+                reason=log_messages.CONSENSUS_IN % {"queue": item.queue.name, "explanation": outcome.explanation},
+                final=final,
+                technique_ids=technique_ids,
+                review_summary=summary,
+                agreement=agreement,
+            )
+        except (curation_services.TransitionError, ValueError) as exc:
+            item.state = QueueItem.State.ADJUDICATION
+            item.adjudication_reason = QueueItem.AdjudicationReason.DECIDE_FAILED
+            item.adjudication_note = str(exc)
+        else:
+            item.state = QueueItem.State.DECIDED
+            item.outcome = outcome.decision
+            item.decided_at = now
+            item.decided_by = None
+            item.adjudication_reason = ""
+            item.adjudication_note = ""
+    else:
+        item.state = QueueItem.State.ADJUDICATION
+        item.adjudication_reason = QueueItem.AdjudicationReason.DISAGREEMENT
+        item.adjudication_note = outcome.explanation
+    item.free_at = None
+    outcome_fields = ("state", "outcome", "decided_at", "decided_by", "adjudication_reason", "adjudication_note", "free_at", "updated_at")
+    item.save(update_fields=list(dict.fromkeys((*outcome_fields, *also))))
+
+
