@@ -26,7 +26,7 @@ def queue_can_claim(*, queue: ReviewQueue, user) -> bool:
     counts = through.objects.filter(reviewqueue_id=queue.pk).aggregate(
         total=Count("id"), mine=Count("id", filter=Q(user_id=user.pk))
     )
-    return counts["total"] == 0 or counts["mine"] > 0
+    return ReviewQueue.claim_rule(is_active=queue.is_active, has_members=counts["total"] > 0, is_member=counts["mine"] > 0)
 
 
 def queue_list_for(*, user) -> QuerySet[ReviewQueue]:

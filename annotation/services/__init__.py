@@ -10,6 +10,7 @@ The labels an annotator sends are checked by the pure `annotation.labels`; the c
 `annotation.consensus`. Callers import from here: `from annotation import services`.
 """
 
+from ..labels import UNSET, AnnotationInput
 from .adjudication import FinalLabels, final_labels_from, item_adjudicate, item_reopen
 from .claims import CLAIM_WINDOW, lease_claim, lease_heartbeat, lease_skip, lease_unskip
 from .errors import AnnotationError, AnnotationInvalid, LeaseLost, NotAllowed, QueueBusy, ShownItemMismatch
@@ -19,11 +20,10 @@ from .queues import (
     queue_create,
     queue_items_route,
     queue_route_candidates,
+    queue_route_later,
     queue_update,
 )
 from .reviews import (
-    UNSET,
-    AnnotationInput,
     SubmitResult,
     annotation_revise,
     annotation_submit,
@@ -56,6 +56,7 @@ __all__ = [
     "queue_create",
     "queue_items_route",
     "queue_route_candidates",
+    "queue_route_later",
     "queue_update",
     "review_summary",
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,11 +14,12 @@ from curation import services as curation_services
 from curation.models import Dimension, Prompt
 from curation.text import find_unstorable
 
-from .. import consensus, log_messages
+from .. import consensus, labels, log_messages
+from ..labels import AnnotationInput
 from ..models import Annotation, QueueItem
 from .claims import _lock_item
 from .errors import AnnotationError, AnnotationInvalid
-from .reviews import AnnotationInput, _final_for_prompt, _validated, review_summary
+from .reviews import _final_for_prompt, _validated, review_summary
 
 
 @dataclass
@@ -31,9 +33,57 @@ class FinalLabels:
     expected_behaviour: str = ""
     reference_answer: str = ""
 
+    @classmethod
+    def from_input(cls, data: AnnotationInput) -> FinalLabels:
+        """The final labels as a form that shows every field sends them."""
+        return cls(
+            text=data.final_text,
+            dimension_id=data.dimension_id,
+            sub_dimension_id=data.sub_dimension_id,
+            technique_ids=data.technique_ids,
+            risk_expression=data.risk_expression,
+            severity=data.severity,
+            expected_behaviour=data.expected_behaviour,
+            reference_answer=data.reference_answer,
+        )
 
-def final_labels_from(*, item: QueueItem, annotation_id: int | None = None) -> FinalLabels | None:
-    """The text and labels of one of the item's annotations (or, without one, the prompt's current ones)."""
+
+# What an adjudicator may change of the base labels (names as the API takes them) and the label each sets.
+_CHANGES = {
+    "final_text": "text",
+    "dimension": "dimension_id",
+    "risk_expression": "risk_expression",
+    "severity": "severity",
+    "expected_behaviour": "expected_behaviour",
+    "reference_answer": "reference_answer",
+}
+
+
+def final_labels_from(
+    *, item: QueueItem, annotation_id: int | None = None, changes: Mapping[str, Any] | None = None
+) -> FinalLabels | None:
+    """The text and labels of one of the item's annotations (or, without one, the prompt's current ones),
+    with `changes` applied (keyed as the API takes them; a None value changes nothing). A dimension changed
+    from the prompt's drops the sub-dimension unless one is given. None when `annotation_id` is not one of
+    the item's annotations."""
+    base = _base_labels(item, annotation_id)
+    if base is None or not changes:
+        return base
+    for name, label in _CHANGES.items():
+        if changes.get(name) is not None:
+            setattr(base, label, changes[name])
+    base.sub_dimension_id = labels.changed_dimension_drops_sub_dimension(
+        base_sub_dimension_id=base.sub_dimension_id,
+        dimension_given="dimension" in changes, dimension_id=changes.get("dimension"),
+        current_dimension_id=item.prompt.dimension_id,
+        sub_dimension_given="sub_dimension" in changes, sub_dimension_id=changes.get("sub_dimension"),
+    )
+    if "techniques" in changes:
+        base.technique_ids = changes["techniques"]
+    return base
+
+
+def _base_labels(item: QueueItem, annotation_id: int | None) -> FinalLabels | None:
     if annotation_id is None:
         p = item.prompt
         return FinalLabels(

@@ -148,7 +148,7 @@ def _queue_for_claim_sql() -> str:
 _CLAIM_SQL = """
 WITH q AS ({queue_check}), go AS (
     SELECT annotators_per_item AS n, %(now)s + make_interval(mins => lease_minutes) AS expires
-    FROM q WHERE is_active AND (is_member OR NOT has_members) AND NOT holds_lease
+    FROM q WHERE {may_claim} AND NOT holds_lease
 ), cand AS (
     SELECT i.id, i.xmin AS version FROM {source}
     WHERE EXISTS (SELECT 1 FROM go) AND i.queue_id = %(queue)s AND i.state = 'open' AND i.free_at <= %(now)s {scope}
@@ -204,7 +204,7 @@ WITH q AS ({queue_check}), go AS (
 SELECT (SELECT id FROM cand), logged.id, logged.item_id, logged.lease_id,
        (SELECT c.version = (SELECT v.xmin FROM annotation_queueitem v WHERE v.id = c.id) FROM cand c),
        (SELECT count(*) FROM counters), set_config('synchronous_commit', 'off', true),
-       q.id, q.is_active, q.is_member OR NOT q.has_members, q.holds_lease,
+       q.id, q.is_active, q.has_members, q.is_member, q.holds_lease,
        (SELECT expires FROM go){view}
 FROM (SELECT 1) AS one LEFT JOIN logged ON true LEFT JOIN q ON true{view_joins}
 """
@@ -246,7 +246,7 @@ def claim_passes(window: int, with_prompt: bool) -> tuple[str, str, str]:
     if with_prompt:
         view, view_joins = selectors.prompt_view_sql("ci.prompt_id")
         view, view_joins = f", ci.queue_id, ci.prompt_id, {view}", f"\nLEFT JOIN annotation_queueitem ci ON ci.id = logged.item_id {view_joins}"
-    common = {"max_n": MAX_ANNOTATORS_PER_ITEM, "queue_check": _queue_for_claim_sql(), "view": view, "view_joins": view_joins}
+    common = {"max_n": MAX_ANNOTATORS_PER_ITEM, "may_claim": ReviewQueue.CLAIM_RULE_SQL, "queue_check": _queue_for_claim_sql(), "view": view, "view_joins": view_joins}
     return (
         sqlrows.compact(_CLAIM_SQL.format(source=windows, scope="", order="win.ord", **common)),
         sqlrows.compact(_CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, **common)),
@@ -254,12 +254,13 @@ def claim_passes(window: int, with_prompt: bool) -> tuple[str, str, str]:
     )
 
 
-_STALE, _HOLDS = "stale", "holds"
+class _OrmPath(Exception):
+    """The statement leaves this claim to the ORM path: the user holds a lease in the queue (renewed, not a
+    second one), or the candidate's counters were wrong (the ORM path repairs them)."""
 
 
-def _claim_sql(queue_id: int, user, now, with_prompt: bool) -> Claim | str | None:
-    """Claim; None when nothing is left for the user; _STALE for a candidate whose counters were wrong;
-    _HOLDS when the user already holds a lease in the queue (to be renewed, not a second one). Raises
+def _claim_sql(queue_id: int, user, now, with_prompt: bool) -> Claim | None:
+    """Claim in one statement; None when nothing is left for the user. Raises _OrmPath (see there),
     ReviewQueue.DoesNotExist, NotAllowed (queue closed to the user) or _Busy (every candidate locked)."""
     params = {"queue": queue_id, "user": user.pk, "now": now, "free_now": FREE_NOW}
     with connection.cursor() as cursor:
@@ -268,15 +269,16 @@ def _claim_sql(queue_id: int, user, now, with_prompt: bool) -> Claim | str | Non
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
                 candidate, claim_id, item_id, lease_id, fresh = row[:5]
-                queue_found, is_active, may_claim, holds_lease = row[7:11]  # the queue checks
+                queue_found, is_active, has_members, is_member, holds_lease = row[7:12]  # the queue checks
+                may_claim = ReviewQueue.claim_rule(is_active=is_active, has_members=has_members, is_member=is_member)
                 if candidate is None or claim_id is not None or fresh:
                     break
                 # The item changed under the statement (see above): look again, with a new snapshot.
-            if candidate is not None or not (queue_found and is_active and may_claim) or holds_lease:
+            if candidate is not None or not (queue_found and may_claim) or holds_lease:
                 break
     _check_access(queue_id, queue_found, is_active, may_claim)
     if holds_lease:
-        return _HOLDS
+        raise _OrmPath
     if candidate is None:
         if _candidate_items(queue_id, user, now).exists():
             raise _Busy  # there are items, all locked for an instant by claims and submits in flight
@@ -284,13 +286,13 @@ def _claim_sql(queue_id: int, user, now, with_prompt: bool) -> Claim | str | Non
     if claim_id is None:
         if not fresh:
             raise _Busy  # the items it found kept changing under it: try again in a moment
-        return _STALE
+        raise _OrmPath
     if not with_prompt:
         return Claim(pk=claim_id, item_id=item_id, annotator=user, lease_id=lease_id, created_at=now)
-    expires, queue_id, prompt_id = row[11:14]  # then the prompt as the API shows it
+    expires, queue_id, prompt_id = row[12:15]  # then the prompt as the API shows it
     # The claim as the API shows it, from the same row; the rest of the item and lease load when asked for.
     item = QueueItem.from_db(connection.alias, ["id", "queue_id", "prompt_id"], [item_id, queue_id, prompt_id])
-    item.prompt = selectors.prompt_view(row[14:])
+    item.prompt = selectors.prompt_view(row[15:])
     lease = Lease.from_db(
         connection.alias, ["id", "item_id", "annotator_id", "state", "expires_at"],
         [lease_id, item_id, user.pk, Lease.State.ACTIVE, expires],
@@ -327,7 +329,10 @@ def _queue_for_claim(queue_id: int, user) -> ReviewQueue:
     lease in it, in one query (the claim statement checks the same on PostgreSQL)."""
     found = list(ReviewQueue.objects.raw(_queue_for_claim_sql(), {"user": user.pk, "queue": queue_id}))
     queue = found[0] if found else None
-    _check_access(queue_id, queue and queue.pk, queue and queue.is_active, queue and (queue.is_member or not queue.has_members))
+    may_claim = queue is not None and ReviewQueue.claim_rule(
+        is_active=queue.is_active, has_members=queue.has_members, is_member=queue.is_member
+    )
+    _check_access(queue_id, queue and queue.pk, queue and queue.is_active, may_claim)
     return queue
 
 
@@ -366,10 +371,11 @@ def _claim_once(queue_id: int, user, with_prompt: bool) -> Claim | None:
     now = timezone.now()
     if connection.vendor == "postgresql":
         # One statement is a transaction of its own (a savepoint inside a caller's).
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            outcome = _claim_sql(queue_id, user, now, with_prompt)
-        if outcome not in (_STALE, _HOLDS):
-            return outcome
+        try:
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                return _claim_sql(queue_id, user, now, with_prompt)
+        except _OrmPath:
+            pass
     queue = _queue_for_claim(queue_id, user)  # raises ReviewQueue.DoesNotExist, NotAllowed
     if queue.holds_lease:
         with transaction.atomic():

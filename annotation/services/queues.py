@@ -121,6 +121,11 @@ def _route_queue_on_commit(queue_id: int) -> None:
     transaction.on_commit(lambda: route_queue_candidates.delay(queue_id))
 
 
+def queue_route_later(*, queue_id: int) -> None:
+    """Route the queue's unrouted candidates in the worker (queued once the caller's transaction commits)."""
+    _route_queue_on_commit(queue_id)
+
+
 def _matching_queue(queues: list[tuple[int, int, frozenset[int]]], taxonomy_id: int, dimension_id: int) -> int | None:
     for qid, tax, dims in queues:
         if tax == taxonomy_id and (not dims or dimension_id in dims):

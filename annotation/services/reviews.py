@@ -15,42 +15,12 @@ from django.utils.translation import gettext as _
 from curation import services as curation_services
 from curation import sqlrows
 from curation.models import Dimension, Prompt, SubDimension, Technique
-from curation.text import find_unstorable
 
-from .. import consensus, log_messages, selectors
-from ..models import Annotation, Claim, Lease, QueueItem, ReviewQueue
+from .. import consensus, labels, log_messages, selectors
+from ..labels import AnnotationInput
+from ..models import Annotation, Claim, Lease, QueueItem, ReviewQueue, SubmitStatus
 from .claims import COUNTER_FIELDS, _lock_item, _sync_counters, _take_slot
 from .errors import AnnotationError, AnnotationInvalid, NotAllowed, ShownItemMismatch
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
-
-
-@dataclass
-class AnnotationInput:
-    """What an annotator sends. Labels left UNSET keep the prompt's current value."""
-
-    decision: str
-    final_text: str = ""
-    dimension_id: Any = UNSET
-    sub_dimension_id: Any = UNSET
-    technique_ids: Any = UNSET
-    risk_expression: Any = UNSET
-    severity: Any = UNSET
-    expected_behaviour: Any = UNSET
-    reference_answer: Any = UNSET
-    reject_reason: str = ""
-    note: str = ""
-    seconds_spent: float | None = None
-    # What the client showed when the decision was made; a submit for another item is refused (None: not said).
-    shown_prompt_id: int | None = None
-    shown_item_id: int | None = None
-
 
 
 def _check_shown(data: AnnotationInput, *, item_id: int, prompt_id: int) -> None:
@@ -68,130 +38,68 @@ def _check_shown(data: AnnotationInput, *, item_id: int, prompt_id: int) -> None
         ) % {"shown": data.shown_item_id, "held": item_id})
 
 
-def _optional_text(value: str, field: str, errors: dict[str, str]) -> str:
-    """The text as given (blank counts as none); NUL and unpaired surrogates are refused."""
-    value = value or ""
-    bad = find_unstorable(value)
-    if bad is not None:
-        errors[field] = bad.message()
-        return ""
-    return value if value.strip() else ""
+# The choice labels' allowed values, as the pure check takes them.
+_VOCABULARY = labels.Vocabulary(
+    reject_reasons=frozenset(Annotation.RejectReason.values),
+    other_reason=Annotation.RejectReason.OTHER,
+    risk_expressions=frozenset(Prompt.RiskExpression.values),
+    expected_behaviours=frozenset(Prompt.ExpectedBehaviour.values),
+)
+
+
+class _ItemCatalogue:
+    """The taxonomy as the label check of one item sees it: the prompt's own dimension (loaded with the
+    item) costs no query."""
+
+    def __init__(self, item: QueueItem, current_techniques: list[int] | None):
+        self.item = item
+        self._current_techniques = current_techniques
+
+    def dimension(self, dimension_id: Any) -> labels.DimensionFacts | None:
+        prompt, taxonomy_id = self.item.prompt, self.item.queue.taxonomy_id
+        if dimension_id == prompt.dimension_id and prompt.dimension.taxonomy_id == taxonomy_id:
+            found = prompt.dimension  # the usual case: already loaded with the item
+        else:
+            found = Dimension.objects.filter(pk=dimension_id, taxonomy_id=taxonomy_id).first()
+        return None if found is None else labels.DimensionFacts(found.pk, found.uses_reference_answers)
+
+    def sub_dimension_belongs(self, sub_dimension_id: Any, dimension: labels.DimensionFacts) -> bool:
+        return SubDimension.objects.filter(pk=sub_dimension_id, dimension_id=dimension.id).exists()
+
+    def techniques_exist(self, technique_ids: Sequence[int]) -> bool:
+        return Technique.objects.filter(pk__in=technique_ids).count() == len(technique_ids)
+
+    def current_techniques(self) -> list[int]:
+        if self._current_techniques is not None:
+            return self._current_techniques
+        return list(
+            Prompt.techniques.through.objects.filter(prompt_id=self.item.prompt_id).values_list("technique_id", flat=True)
+        )
+
+
+def _current_labels(prompt: Prompt) -> labels.CurrentLabels:
+    return labels.CurrentLabels(
+        text=prompt.text,
+        dimension_id=prompt.dimension_id,
+        sub_dimension_id=prompt.sub_dimension_id,
+        risk_expression=prompt.risk_expression,
+        severity=prompt.severity,
+        expected_behaviour=prompt.expected_behaviour,
+        reference_answer=(prompt.reference_answers or [""])[0] if prompt.reference_answers else "",
+    )
 
 
 def _validated(
     item: QueueItem, data: AnnotationInput, current_techniques: list[int] | None = None
 ) -> tuple[dict[str, Any], list[int]]:
     """The annotation's fields and technique ids; `current_techniques`: the prompt's, when already read."""
-    prompt = item.prompt
-    errors: dict[str, str] = {}
-    D = Annotation.Decision
-    decision = data.decision
-    if decision not in D.values:
-        raise AnnotationInvalid({"decision": _("Choose accept, edit & accept, or reject.")})
-
-    current_tech = None
-    if data.technique_ids is UNSET:
-        current_tech = current_techniques if current_techniques is not None else list(
-            Prompt.techniques.through.objects.filter(prompt_id=prompt.pk).values_list("technique_id", flat=True)
-        )
-
-    def pick(name: str, current: Any) -> Any:
-        value = getattr(data, name)
-        return current if value is UNSET else value
-
-    dimension_id = pick("dimension_id", prompt.dimension_id)
-    sub_dimension_id = pick("sub_dimension_id", prompt.sub_dimension_id)
-    technique_ids = current_tech if current_tech is not None else list(data.technique_ids or [])
-    risk = pick("risk_expression", prompt.risk_expression) or ""
-    severity = pick("severity", prompt.severity)
-    behaviour = pick("expected_behaviour", prompt.expected_behaviour) or ""
-    reference = pick("reference_answer", (prompt.reference_answers or [""])[0] if prompt.reference_answers else "")
-
-    text = prompt.text
-    if decision == D.EDIT:
-        # Stored exactly as written: an adversarial prompt's combining marks, compatibility ideographs and
-        # invisible characters are what is being reviewed.
-        final_text = data.final_text or ""
-        if (bad := find_unstorable(final_text)) is not None:
-            errors["final_text"] = bad.message()
-        elif not final_text.strip():
-            errors["final_text"] = _("Write the edited prompt (it cannot be empty).")
-        else:
-            text = final_text
-        if "final_text" not in errors and text == prompt.text:
-            decision = D.ACCEPT  # an "edit" that changes nothing is an accept
-    reject_reason = data.reject_reason or ""
-    note = _optional_text(data.note, "note", errors)
-    if decision == D.REJECT:
-        if reject_reason not in Annotation.RejectReason.values:
-            errors["reject_reason"] = _("Say why you reject it.")
-        elif reject_reason == Annotation.RejectReason.OTHER and not note:
-            errors["note"] = _("Rejecting for another reason needs a note.")
-    else:
-        reject_reason = ""
-
-    dimension = None
-    if dimension_id in (None, ""):
-        if decision != D.REJECT:
-            errors["dimension"] = _("Choose a dimension.")
-        dimension_id = None
-    else:
-        if dimension_id == prompt.dimension_id and prompt.dimension.taxonomy_id == item.queue.taxonomy_id:
-            dimension = prompt.dimension  # the usual case: already loaded with the item
-        else:
-            dimension = Dimension.objects.filter(pk=dimension_id, taxonomy_id=item.queue.taxonomy_id).first()
-        if dimension is None:
-            errors["dimension"] = _("Choose a dimension of this queue's taxonomy.")
-    if sub_dimension_id in (None, ""):
-        sub_dimension_id = None
-    elif dimension is not None and not SubDimension.objects.filter(pk=sub_dimension_id, dimension=dimension).exists():
-        if data.sub_dimension_id is UNSET and data.dimension_id is not UNSET:
-            sub_dimension_id = None  # the dimension changed; the old sub-dimension no longer applies
-        else:
-            errors["sub_dimension"] = _("This sub-dimension belongs to another dimension.")
     try:
-        technique_ids = sorted({int(t) for t in technique_ids})
-    except (TypeError, ValueError):
-        technique_ids = []
-        errors["techniques"] = _("Unknown technique.")
-    if technique_ids and Technique.objects.filter(pk__in=technique_ids).count() != len(technique_ids):
-        errors["techniques"] = _("Unknown technique.")
-    if risk not in ("", *Prompt.RiskExpression.values):
-        errors["risk_expression"] = _("Risk expression is explicit or implicit.")
-    if severity in ("", None):
-        severity = None
-    else:
-        try:
-            severity = int(severity)
-        except (TypeError, ValueError):
-            severity = 0
-        if not 1 <= severity <= 5:
-            errors["severity"] = _("Severity is 1 to 5.")
-    if behaviour not in ("", *Prompt.ExpectedBehaviour.values):
-        errors["expected_behaviour"] = _("Expected behaviour is refuse, safe-complete or correct the premise.")
-    if dimension is not None and dimension.uses_reference_answers:
-        reference = _optional_text(reference or "", "reference_answer", errors)
-    else:
-        reference = ""
-    seconds = data.seconds_spent
-    if errors:
-        raise AnnotationInvalid(errors)
-    return (
-        {
-            "decision": decision,
-            "final_text": text,
-            "dimension_id": dimension_id,
-            "sub_dimension_id": sub_dimension_id,
-            "risk_expression": risk,
-            "severity": severity,
-            "expected_behaviour": behaviour,
-            "reference_answer": reference,
-            "reject_reason": reject_reason,
-            "note": note,
-            "seconds_spent": seconds,
-        },
-        technique_ids,
-    )
+        return labels.validate(
+            data, current=_current_labels(item.prompt), catalogue=_ItemCatalogue(item, current_techniques),
+            vocabulary=_VOCABULARY,
+        )
+    except labels.LabelsInvalid as exc:
+        raise AnnotationInvalid(exc.errors) from None
 
 
 def _seconds(reported: float | None, since, now) -> float:
@@ -209,7 +117,7 @@ def _seconds(reported: float | None, since, now) -> float:
 @dataclass
 class SubmitResult:
     annotation: Annotation
-    status: str  # "counted", "late" (lease had expired, the item still needed it), "surplus", "revised"
+    status: SubmitStatus
     item_state: str
 
     @property
@@ -314,12 +222,12 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
             return _revise(item, existing, data, user)
     fields, technique_ids = _validated(item, data, current_techniques)
     now = timezone.now()
-    status = "counted"
+    status = SubmitStatus.COUNTED
     # The usual submit's three writes (its lease, the annotation, the item's counters) go out together.
     writes = sqlrows.Writes()
     if own is not None and own.state == Lease.State.ACTIVE:
         if own.expires_at <= now:
-            status = "late"
+            status = SubmitStatus.LATE
         own.state = Lease.State.SUBMITTED
         own.expires_at = None
         writes.update(own, ["state", "expires_at", "updated_at"])
@@ -331,9 +239,9 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
                 own.delete()
                 leases.remove(own)
             lease = _take_slot(item, leases, user, now, state=Lease.State.SUBMITTED, expires_at=None)
-            status = "late"
+            status = SubmitStatus.LATE
         if lease is None:
-            status = "surplus"
+            status = SubmitStatus.SURPLUS
             if own is not None:
                 own.state = Lease.State.SURPLUS
                 own.slot = None
@@ -343,11 +251,11 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
                 Lease.objects.create(item=item, annotator=user, slot=None, state=Lease.State.SURPLUS, claimed_at=claim.created_at)
     fields["seconds_spent"] = _seconds(fields["seconds_spent"], claim.created_at, now)
     annotation = Annotation(
-        queue_id=item.queue_id, prompt_id=item.prompt_id, annotator=user, is_surplus=status == "surplus", **fields
+        queue_id=item.queue_id, prompt_id=item.prompt_id, annotator=user, is_surplus=status == SubmitStatus.SURPLUS, **fields
     )
     writes.insert(annotation)
     decides = False
-    if status != "surplus":
+    if status != SubmitStatus.SURPLUS:
         _sync_counters(item, leases, item.queue.annotators_per_item)
         decides = item.state == QueueItem.State.OPEN and item.submitted >= item.queue.annotators_per_item
         if not decides:
@@ -383,7 +291,7 @@ def _revise(item: QueueItem, annotation: Annotation, data: AnnotationInput, user
         and not annotation.is_surplus
     ):
         _evaluate(item, actor=None)
-    return SubmitResult(annotation=annotation, status="revised", item_state=item.state)
+    return SubmitResult(annotation=annotation, status=SubmitStatus.REVISED, item_state=item.state)
 
 
 @transaction.atomic

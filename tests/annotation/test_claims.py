@@ -240,3 +240,21 @@ def test_a_queue_whose_items_all_stay_locked_says_busy_not_empty(taxonomy, annot
     assert response.status_code == 503 and response.json()["code"] == "busy"
     page = client.post(reverse("annotation:next", args=[queue.pk]), HTTP_HX_REQUEST="true").content.decode()
     assert "busy now" in page and "data-start" in page
+
+
+@pytest.mark.parametrize("is_active", [True, False])
+@pytest.mark.parametrize("has_members", [True, False])
+@pytest.mark.parametrize("is_member", [True, False])
+def test_the_claim_rule_in_python_and_in_sql_agree(is_active, has_members, is_member):
+    from django.db import connection
+
+    from annotation.models import ReviewQueue
+
+    expected = ReviewQueue.claim_rule(is_active=is_active, has_members=has_members, is_member=is_member)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT CASE WHEN {ReviewQueue.CLAIM_RULE_SQL} THEN 1 ELSE 0 END FROM (SELECT %s AS is_active, "
+            "%s AS has_members, %s AS is_member) AS q",
+            [is_active, has_members, is_member],
+        )
+        assert bool(cursor.fetchone()[0]) is expected
