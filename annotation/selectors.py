@@ -12,6 +12,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.roles import is_maintainer
+from core.db import fast_path
 from curation import sqlrows
 from curation.models import Dimension, Prompt, PromptLog, SubDimension, Technique
 
@@ -166,7 +167,7 @@ def claim_for_api(*, claim: Claim) -> Claim:
     elsewhere the ORM's two queries)."""
     if getattr(claim, "loaded_for_api", False):
         return claim
-    if connection.vendor != "postgresql":
+    if not fast_path():
         claim = Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension").get(pk=claim.pk)
         # What prefetch_related("item__prompt__techniques") gives, for one prompt without its machinery.
         sqlrows.prefetched(claim.item.prompt, "techniques", list(Technique.objects.filter(prompts=claim.item.prompt_id)))

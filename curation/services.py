@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import bulk
+from core.db import fast_path
 
 from . import log_messages, sqlrows
 from .models import Prompt, PromptLog
@@ -327,7 +328,7 @@ def _lock_for_decision_sql() -> str:
 def _lock_for_decision(prompt_id: int) -> tuple[Prompt, list[int]]:
     """The prompt, locked, and its technique ids: on PostgreSQL one statement (every consensus decides
     through here), elsewhere the ORM's two. Raises Prompt.DoesNotExist."""
-    if connection.vendor != "postgresql":
+    if not fast_path():
         prompt = Prompt.objects.select_for_update().get(pk=prompt_id)
         return prompt, list(prompt.techniques.values_list("pk", flat=True))
     with connection.cursor() as cursor:

@@ -19,6 +19,8 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 
+from core.db import fast_path
+
 
 def fields_of(model, names: Sequence[str] | None = None) -> list:
     """The concrete fields `names` (names or attnames, primary key first) of `model`, or all of them."""
@@ -103,7 +105,7 @@ class Writes:
     writes that do not depend on one another (PostgreSQL runs them on one snapshot, in no set order)."""
 
     def __init__(self):
-        self.batched = connection.vendor == "postgresql"
+        self.batched = fast_path()
         self._pending: list[tuple[str, Any, tuple[str, ...]]] = []
 
     def insert(self, obj) -> None:

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.db import fast_path
 from curation import sqlrows
 
 from .. import selectors
@@ -369,7 +370,7 @@ def _claim_once(queue_id: int, user, with_prompt: bool) -> Claim | None:
     a lease in the queue or the statement found counters wrong, on the ORM: the user's own lease renewed,
     else a new claim."""
     now = timezone.now()
-    if connection.vendor == "postgresql":
+    if fast_path():
         # One statement is a transaction of its own (a savepoint inside a caller's).
         try:
             with transaction.atomic() if connection.in_atomic_block else nullcontext():

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.db import fast_path
 from curation import services as curation_services
 from curation import sqlrows
 from curation.models import Dimension, Prompt, SubDimension, Technique
@@ -176,7 +177,7 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
     the ORM takes three. The leases are read by a statement of their own, after the lock is held: a
     statement that waited for the lock sees the locked row as it is now, but the rows it joins as they were
     when it started."""
-    if connection.vendor != "postgresql":
+    if not fast_path():
         item = (
             QueueItem.objects.select_for_update(no_key=True, of=("self",))
             .select_related("queue", "prompt__dimension")
@@ -238,6 +239,7 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
             if own is not None:  # a skipped row: the user changes their mind and submits after all
                 own.delete()
                 leases.remove(own)
+                own = None  # gone: with no slot left, the review is kept under a new surplus row
             lease = _take_slot(item, leases, user, now, state=Lease.State.SUBMITTED, expires_at=None)
             status = SubmitStatus.LATE
         if lease is None:
@@ -404,7 +406,7 @@ def _annotations_for_rule(item: QueueItem) -> list[Annotation]:
     """Every annotation of the item's prompt, newest first, with its author (id and username) and its
     techniques (id and code): what the rule and the review summary read. On PostgreSQL one statement
     (it runs on every N-th submit) where the ORM takes two."""
-    if connection.vendor != "postgresql":
+    if not fast_path():
         return list(
             Annotation.objects.filter(prompt_id=item.prompt_id).select_related("annotator").prefetch_related("techniques")
         )

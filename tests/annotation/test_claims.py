@@ -258,3 +258,18 @@ def test_the_claim_rule_in_python_and_in_sql_agree(is_active, has_members, is_me
             [is_active, has_members, is_member],
         )
         assert bool(cursor.fetchone()[0]) is expected
+
+
+def test_a_submit_after_skipping_an_item_that_filled_up_meanwhile_is_kept_as_surplus(taxonomy, annotators):
+    queue = make_queue(n=2)
+    (item,) = make_items(1)
+    a, b, c = annotators[:3]
+    skipped = services.lease_claim(queue=queue, user=a)
+    services.lease_skip(claim_id=skipped.pk, user=a)
+    for user in (b, c):
+        submit(claim(queue, user), user)
+    result = services.annotation_submit(
+        claim_id=skipped.pk, user=a, data=services.AnnotationInput(decision="reject", reject_reason="duplicate")
+    )
+    assert result.status == "surplus" and result.annotation.is_surplus
+    assert Lease.objects.get(item=item, annotator=a).state == Lease.State.SURPLUS
