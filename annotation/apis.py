@@ -65,7 +65,7 @@ class ReviewPromptOutput(serializers.Serializer):
     near_duplicate_score = serializers.FloatField(allow_null=True)
 
     def get_techniques(self, obj) -> list[dict]:
-        return [{"id": t.pk, "code": t.code} for t in obj.techniques.all()]
+        return [{"id": t.pk, "code": t.code} for t in selectors.techniques_of(obj)]
 
 
 class ClaimOutput(serializers.Serializer):
@@ -102,7 +102,7 @@ class AnnotationOutput(serializers.Serializer):
     item_state = serializers.CharField(read_only=True, default=None)
 
     def get_techniques(self, obj) -> list[str]:
-        return [t.code for t in obj.techniques.all()]
+        return [t.code for t in selectors.techniques_of(obj)]
 
 
 # The claim and submit answers, used for representation only: one instance each per process, so their

@@ -137,6 +137,15 @@ class SubmitStatus(models.TextChoices):
     REVISED = "revised"  # a second submit for the same item revises the first
 
 
+class ClaimStatus(models.TextChoices):
+    """Where a claim stands, as the review page shows it (not stored)."""
+
+    LIVE = "live"
+    EXPIRED = "expired"  # still held: a late submit counts
+    LOST = "lost"  # someone else took the slot
+    DONE = "done"
+
+
 class QueueItem(models.Model):
     """A prompt's place in a review queue, with counters kept in step with its leases.
 

@@ -98,7 +98,7 @@ def _values_from_prompt(prompt: Prompt) -> dict:
         "final_text": prompt.text,
         "dimension": prompt.dimension_id,
         "sub_dimension": prompt.sub_dimension_id,
-        "techniques": {t.pk for t in prompt.techniques.all()},
+        "techniques": {t.pk for t in selectors.techniques_of(prompt)},
         "risk_expression": prompt.risk_expression,
         "severity": prompt.severity,
         "expected_behaviour": prompt.expected_behaviour,
@@ -118,7 +118,7 @@ def _values_from_annotation(ann: Annotation) -> dict:
         "final_text": ann.final_text,
         "dimension": ann.dimension_id,
         "sub_dimension": ann.sub_dimension_id,
-        "techniques": {t.pk for t in ann.techniques.all()},
+        "techniques": {t.pk for t in selectors.techniques_of(ann)},
         "risk_expression": ann.risk_expression,
         "severity": ann.severity,
         "expected_behaviour": ann.expected_behaviour,
@@ -217,7 +217,7 @@ def _render_claim(
         context.update(_label_choices(queue.taxonomy_id))
         context["values"] = values or _values_from_prompt(prompt)
         context["prompt"] = prompt
-        context["current_techniques"] = list(prompt.techniques.all())
+        context["current_techniques"] = selectors.techniques_of(prompt)
         requested = _requested_techniques(prompt, context["techniques"], {t.pk for t in context["current_techniques"]})
         context["requested_techniques"] = requested
         context["requested_technique_ids"] = {t.pk for t in requested}

@@ -18,8 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.db import fast_path
-from curation import sqlrows
+from core import db
 
 from .. import selectors
 from ..models import FREE_NOW, MAX_ANNOTATORS_PER_ITEM, Claim, Lease, QueueItem, ReviewQueue
@@ -249,9 +248,9 @@ def claim_passes(window: int, with_prompt: bool) -> tuple[str, str, str]:
         view, view_joins = f", ci.queue_id, ci.prompt_id, {view}", f"\nLEFT JOIN annotation_queueitem ci ON ci.id = logged.item_id {view_joins}"
     common = {"max_n": MAX_ANNOTATORS_PER_ITEM, "may_claim": ReviewQueue.CLAIM_RULE_SQL, "queue_check": _queue_for_claim_sql(), "view": view, "view_joins": view_joins}
     return (
-        sqlrows.compact(_CLAIM_SQL.format(source=windows, scope="", order="win.ord", **common)),
-        sqlrows.compact(_CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, **common)),
-        sqlrows.compact(_CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, **common)),
+        db.compact(_CLAIM_SQL.format(source=windows, scope="", order="win.ord", **common)),
+        db.compact(_CLAIM_SQL.format(source=_ITEMS, scope="AND i.submitted <= 0", order=_RULE, **common)),
+        db.compact(_CLAIM_SQL.format(source=_ITEMS, scope="", order=_RULE, **common)),
     )
 
 
@@ -370,7 +369,7 @@ def _claim_once(queue_id: int, user, with_prompt: bool) -> Claim | None:
     a lease in the queue or the statement found counters wrong, on the ORM: the user's own lease renewed,
     else a new claim."""
     now = timezone.now()
-    if fast_path():
+    if db.fast_path():
         # One statement is a transaction of its own (a savepoint inside a caller's).
         try:
             with transaction.atomic() if connection.in_atomic_block else nullcontext():

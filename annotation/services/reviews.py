@@ -12,9 +12,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.db import fast_path
+from core import db
 from curation import services as curation_services
-from curation import sqlrows
 from curation.models import Dimension, Prompt, SubDimension, Technique
 
 from .. import consensus, labels, log_messages, selectors
@@ -139,7 +138,7 @@ FOR NO KEY UPDATE OF i
 """
 # After the claim's time and the prompt's technique ids: the item, and of its queue and prompt what a submit
 # and the consensus rule read (the guidelines, the prompt's provenance and the like stay deferred).
-_LOCK_SLICES = sqlrows.Slices(
+_LOCK_SLICES = db.Slices(
     (
         (QueueItem, ("id", "queue_id", "prompt_id", "state", "adjudication_reason", "adjudication_note", "submitted",
                      "leased", "free_at", "outcome", "decided_by_id")),
@@ -158,13 +157,13 @@ def _lock_claimed_sql() -> tuple[str, str]:
     item_m, queue_m, prompt_m, dimension_m = _LOCK_SLICES.models
     item, queue, prompt, dimension = _LOCK_SLICES.columns("i", "q", "p", "d")
     lock = _LOCK_CLAIMED_SQL.format(
-        prompt_techniques=sqlrows.related_ids(Prompt, "techniques", "i.prompt_id"),
+        prompt_techniques=db.related_ids(Prompt, "techniques", "i.prompt_id"),
         item=item, queue=queue, prompt=prompt, dimension=dimension, claim_table=Claim._meta.db_table,
         item_table=item_m._meta.db_table, queue_table=queue_m._meta.db_table, prompt_table=prompt_m._meta.db_table,
         dimension_table=dimension_m._meta.db_table,
     )
-    leases = f"SELECT {sqlrows.columns('l', Lease, _LEASE_FIELDS)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
-    return sqlrows.compact(lock), leases
+    leases = f"SELECT {db.columns('l', Lease, _LEASE_FIELDS)} FROM {Lease._meta.db_table} l WHERE l.item_id = %s"
+    return db.compact(lock), leases
 
 
 _LEASE_FIELDS = ("id", "item_id", "annotator_id", "slot", "state", "expires_at")  # what a submit reads of them
@@ -177,7 +176,7 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
     the ORM takes three. The leases are read by a statement of their own, after the lock is held: a
     statement that waited for the lock sees the locked row as it is now, but the rows it joins as they were
     when it started."""
-    if not fast_path():
+    if not db.fast_path():
         item = (
             QueueItem.objects.select_for_update(no_key=True, of=("self",))
             .select_related("queue", "prompt__dimension")
@@ -199,7 +198,7 @@ def _lock_claimed_item(claim_id: int, user) -> tuple[QueueItem, list[Lease], lis
     item.queue = queue
     item.prompt = prompt
     item.claimed_at = row[0]
-    leases = [sqlrows.instance(Lease, values, _LEASE_FIELDS) for values in lease_rows]
+    leases = [db.instance(Lease, values, _LEASE_FIELDS) for values in lease_rows]
     for lease in leases:
         lease.item = item
     return item, leases, list(row[1])
@@ -225,7 +224,7 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
     now = timezone.now()
     status = SubmitStatus.COUNTED
     # The usual submit's three writes (its lease, the annotation, the item's counters) go out together.
-    writes = sqlrows.Writes()
+    writes = db.Writes()
     if own is not None and own.state == Lease.State.ACTIVE:
         if own.expires_at <= now:
             status = SubmitStatus.LATE
@@ -266,7 +265,7 @@ def annotation_submit(*, claim_id: int, user, data: AnnotationInput) -> SubmitRe
     if technique_ids:
         annotation.techniques.set(technique_ids)
     else:  # known to be none: whoever shows the annotation next need not ask the database
-        sqlrows.prefetched(annotation, "techniques", [])
+        selectors.give_techniques(annotation, [], [])
     if decides:
         _evaluate(item, actor=None, also=COUNTER_FIELDS)  # the counters go in the same UPDATE as the outcome
     return SubmitResult(annotation=annotation, status=status, item_state=item.state)
@@ -320,7 +319,7 @@ def _votes(annotations: Sequence[Annotation]) -> list[consensus.Vote]:
             text=a.final_text,
             dimension_id=a.dimension_id,
             sub_dimension_id=a.sub_dimension_id,
-            technique_ids=frozenset(t.pk for t in a.techniques.all()),
+            technique_ids=frozenset(t.pk for t in selectors.techniques_of(a)),
             risk_expression=a.risk_expression,
             severity=a.severity,
             expected_behaviour=a.expected_behaviour,
@@ -351,7 +350,7 @@ def review_summary(item: QueueItem, annotations: Sequence[Annotation], *, outcom
                 "edited": a.final_text != item.prompt.text,
                 "dimension_id": a.dimension_id,
                 "sub_dimension_id": a.sub_dimension_id,
-                "techniques": sorted(t.code for t in a.techniques.all()),
+                "techniques": sorted(t.code for t in selectors.techniques_of(a)),
                 "risk_expression": a.risk_expression,
                 "severity": a.severity,
                 "expected_behaviour": a.expected_behaviour,
@@ -394,8 +393,8 @@ ORDER BY a.submitted_at DESC, a.id DESC
 @functools.cache
 def _annotations_sql() -> str:
     user = Annotation.annotator.field.related_model
-    return sqlrows.compact(_ANNOTATIONS_SQL.format(
-        annotation=sqlrows.columns("a", Annotation), annotation_table=Annotation._meta.db_table,
+    return db.compact(_ANNOTATIONS_SQL.format(
+        annotation=db.columns("a", Annotation), annotation_table=Annotation._meta.db_table,
         user_table=user._meta.db_table, user_pk=user._meta.pk.column,
         username=user._meta.get_field(user.USERNAME_FIELD).column,
         techniques=selectors.technique_arrays(Annotation, "a.id"),
@@ -406,7 +405,7 @@ def _annotations_for_rule(item: QueueItem) -> list[Annotation]:
     """Every annotation of the item's prompt, newest first, with its author (id and username) and its
     techniques (id and code): what the rule and the review summary read. On PostgreSQL one statement
     (it runs on every N-th submit) where the ORM takes two."""
-    if not fast_path():
+    if not db.fast_path():
         return list(
             Annotation.objects.filter(prompt_id=item.prompt_id).select_related("annotator").prefetch_related("techniques")
         )
@@ -418,7 +417,7 @@ def _annotations_for_rule(item: QueueItem) -> list[Annotation]:
     width = len(Annotation._meta.concrete_fields)
     annotations = []
     for row in rows:
-        annotation = sqlrows.instance(Annotation, row[:width])
+        annotation = db.instance(Annotation, row[:width])
         annotation.annotator = user_model.from_db(connection.alias, user_names, row[width:width + 2])
         selectors.give_techniques(annotation, row[-2], row[-1])
         annotations.append(annotation)
