@@ -18,8 +18,8 @@ from accounts.permissions import IsAnnotator, IsMaintainer
 from core.fields import id_field
 from curation.models import Prompt
 
-from . import selectors, services
-from .models import MAX_ANNOTATORS_PER_ITEM, Annotation, QueueItem, ReviewQueue
+from . import labels, selectors, services
+from .models import MAX_ANNOTATORS_PER_ITEM, Annotation, QueueItem, ReviewQueue, SubmitStatus
 
 # ----------------------------------------------------------------------------- output shapes
 
@@ -65,7 +65,7 @@ class ReviewPromptOutput(serializers.Serializer):
     near_duplicate_score = serializers.FloatField(allow_null=True)
 
     def get_techniques(self, obj) -> list[dict]:
-        return [{"id": t.pk, "code": t.code} for t in obj.techniques.all()]
+        return [{"id": t.pk, "code": t.code} for t in selectors.techniques_of(obj)]
 
 
 class ClaimOutput(serializers.Serializer):
@@ -102,7 +102,7 @@ class AnnotationOutput(serializers.Serializer):
     item_state = serializers.CharField(read_only=True, default=None)
 
     def get_techniques(self, obj) -> list[str]:
-        return [t.code for t in obj.techniques.all()]
+        return [t.code for t in selectors.techniques_of(obj)]
 
 
 # The claim and submit answers, used for representation only: one instance each per process, so their
@@ -260,26 +260,9 @@ class AnnotationInputSerializer(serializers.Serializer):
 ANNOTATION_INPUT = AnnotationInputSerializer()
 
 
-def _to_input(data) -> services.AnnotationInput:
+def _to_input(data) -> labels.AnnotationInput:
     """The request body, validated, as the services take it."""
-    d = ANNOTATION_INPUT.run_validation(data)
-    unset = services.UNSET
-    return services.AnnotationInput(
-        decision=d["decision"],
-        final_text=d.get("final_text", ""),
-        dimension_id=d.get("dimension", unset),
-        sub_dimension_id=d.get("sub_dimension", unset),
-        technique_ids=d.get("techniques", unset),
-        risk_expression=d.get("risk_expression", unset),
-        severity=d.get("severity", unset),
-        expected_behaviour=d.get("expected_behaviour", unset),
-        reference_answer=d.get("reference_answer", unset),
-        reject_reason=d.get("reject_reason", ""),
-        note=d.get("note", ""),
-        seconds_spent=d.get("seconds_spent"),
-        shown_prompt_id=d.get("shown_prompt"),
-        shown_item_id=d.get("shown_item"),
-    )
+    return labels.input_from(ANNOTATION_INPUT.run_validation(data))
 
 
 def _own_input(request, *, is_own) -> services.AnnotationInput:
@@ -304,10 +287,10 @@ class SubmitOutput(serializers.Serializer):
 
 
 SUBMIT_TEXT = {
-    "counted": gettext_lazy("Counted."),
-    "late": gettext_lazy("Your lease had expired, but the item still needed your review: it counts."),
-    "surplus": gettext_lazy("The item already had enough reviews: stored as surplus, not counted."),
-    "revised": gettext_lazy("Your annotation was revised."),
+    SubmitStatus.COUNTED: gettext_lazy("Counted."),
+    SubmitStatus.LATE: gettext_lazy("Your lease had expired, but the item still needed your review: it counts."),
+    SubmitStatus.SURPLUS: gettext_lazy("The item already had enough reviews: stored as surplus, not counted."),
+    SubmitStatus.REVISED: gettext_lazy("Your annotation was revised."),
 }
 
 
@@ -342,7 +325,7 @@ class ClaimSubmitApi(APIView):
             raise NotFound
         except services.AnnotationError as exc:
             return _error(exc)
-        return _submit_response(result, status.HTTP_200_OK if result.status == "revised" else status.HTTP_201_CREATED)
+        return _submit_response(result, status.HTTP_200_OK if result.status == SubmitStatus.REVISED else status.HTTP_201_CREATED)
 
 
 class ClaimSkipApi(APIView):
@@ -454,27 +437,9 @@ class AdjudicationDecideApi(APIView):
         d = data.validated_data
         final = None
         if d["decision"] == Prompt.Status.APPROVED:
-            base = services.final_labels_from(item=item, annotation_id=d.get("from_annotation"))
-            if base is None:
+            final = services.final_labels_from(item=item, annotation_id=d.get("from_annotation"), changes=d)
+            if final is None:
                 raise NotFound("from_annotation is not an annotation of this item")
-            overrides = {
-                "text": d.get("final_text"),
-                "dimension_id": d.get("dimension"),
-                "risk_expression": d.get("risk_expression"),
-                "severity": d.get("severity"),
-                "expected_behaviour": d.get("expected_behaviour"),
-                "reference_answer": d.get("reference_answer"),
-            }
-            for name, value in overrides.items():
-                if value is not None:
-                    setattr(base, name, value)
-            if "sub_dimension" in d:
-                base.sub_dimension_id = d["sub_dimension"]
-            elif "dimension" in d and d["dimension"] != item.prompt.dimension_id:
-                base.sub_dimension_id = None
-            if "techniques" in d:
-                base.technique_ids = d["techniques"]
-            final = base
         try:
             services.item_adjudicate(item_id=item.pk, actor=request.user, decision=d["decision"], reason=d["reason"], final=final)
         except services.AnnotationError as exc:

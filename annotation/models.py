@@ -48,6 +48,16 @@ class ReviewQueue(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # Who may claim from a queue, the one rule: an active queue, open to everyone while it has no members and
+    # to its members alone (whatever their role) once it has. The claim statement on PostgreSQL applies it as
+    # SQL over the same three facts (columns of its queue row), and tests/annotation/test_claims.py checks the
+    # two agree on every combination.
+    CLAIM_RULE_SQL = "(is_active AND (is_member OR NOT has_members))"
+
+    @staticmethod
+    def claim_rule(*, is_active: bool, has_members: bool, is_member: bool) -> bool:
+        return bool(is_active and (is_member or not has_members))
+
 
 class Annotation(models.Model):
     """One annotator's review of one prompt: a decision and the labels they gave."""
@@ -116,6 +126,24 @@ class Annotation(models.Model):
 # A slot-holding lease that is free "now" gets this instant, so one `free_at <= now` test covers both
 # "has an unused slot" and "has an expired lease to take over".
 FREE_NOW = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+class SubmitStatus(models.TextChoices):
+    """What became of a submit (not stored: the services' answer, shown by pages and the API)."""
+
+    COUNTED = "counted"
+    LATE = "late"  # the lease had expired, but the item still needed the review: it counts
+    SURPLUS = "surplus"  # the lease had expired and the item had its N reviews: kept, not counted
+    REVISED = "revised"  # a second submit for the same item revises the first
+
+
+class ClaimStatus(models.TextChoices):
+    """Where a claim stands, as the review page shows it (not stored)."""
+
+    LIVE = "live"
+    EXPIRED = "expired"  # still held: a late submit counts
+    LOST = "lost"  # someone else took the slot
+    DONE = "done"
 
 
 class QueueItem(models.Model):

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.roles import is_maintainer
-from curation import sqlrows
+from core import db
 from curation.models import Dimension, Prompt, PromptLog, SubDimension, Technique
 
-from .models import Annotation, Claim, Lease, QueueItem, ReviewQueue
+from .models import Annotation, Claim, ClaimStatus, Lease, QueueItem, ReviewQueue
 
 
 def queue_can_claim(*, queue: ReviewQueue, user) -> bool:
@@ -26,7 +26,7 @@ def queue_can_claim(*, queue: ReviewQueue, user) -> bool:
     counts = through.objects.filter(reviewqueue_id=queue.pk).aggregate(
         total=Count("id"), mine=Count("id", filter=Q(user_id=user.pk))
     )
-    return counts["total"] == 0 or counts["mine"] > 0
+    return ReviewQueue.claim_rule(is_active=queue.is_active, has_members=counts["total"] > 0, is_member=counts["mine"] > 0)
 
 
 def queue_list_for(*, user) -> QuerySet[ReviewQueue]:
@@ -98,9 +98,16 @@ def technique_arrays(model, owner_id: str) -> str:
 
 
 def give_techniques(obj, ids, codes) -> None:
-    """Hand `obj` its techniques (id and code only) from technique_arrays' two arrays."""
-    techniques = [Technique.from_db(connection.alias, ["id", "code"], pair) for pair in zip(ids, codes, strict=True)]
-    sqlrows.prefetched(obj, "techniques", techniques)
+    """Hand `obj` its techniques (id and code only) from technique_arrays' two arrays, as `techniques_of`
+    reads them (the list a `Prefetch(to_attr=…)` would leave)."""
+    obj.technique_list = [Technique.from_db(connection.alias, ["id", "code"], pair) for pair in zip(ids, codes, strict=True)]
+
+
+def techniques_of(obj) -> list[Technique]:
+    """A prompt's or an annotation's techniques: those handed to it with its row (`give_techniques`), else
+    its many-to-many (prefetched, where the query asked for it)."""
+    given = getattr(obj, "technique_list", None)
+    return given if given is not None else list(obj.techniques.all())
 
 
 _PROMPT_VIEW = "{techniques}, {prompt}, {dimension}, {sub_dimension}"
@@ -110,7 +117,7 @@ _PROMPT_JOINS = (
 )
 # Only the fields the claim shows (apis.ReviewPromptOutput); the rest stay deferred, as `.only()` leaves them.
 _TAXON = ("id", "code", "name_zh", "name_en")
-PROMPT_VIEW_SLICES = sqlrows.Slices(
+PROMPT_VIEW_SLICES = db.Slices(
     (
         (Prompt, ("id", "text", "language", "dimension_id", "sub_dimension_id", "risk_expression", "severity",
                   "expected_behaviour", "reference_answers", "near_duplicate_of_id", "near_duplicate_score")),
@@ -146,15 +153,15 @@ def prompt_view(row) -> Prompt:
     return prompt
 
 
-_CLAIM_SLICES = sqlrows.Slices((Claim, Lease, QueueItem), lead=PROMPT_VIEW_SLICES.end)
+_CLAIM_SLICES = db.Slices((Claim, Lease, QueueItem), lead=PROMPT_VIEW_SLICES.end)
 
 
 @functools.cache
 def _claim_for_api_sql() -> str:
     claim, lease, item = _CLAIM_SLICES.models
     view, joins = prompt_view_sql("i.prompt_id")
-    return sqlrows.compact(
-        f"SELECT {view}, {sqlrows.columns('c', claim)}, {sqlrows.columns('l', lease)}, {sqlrows.columns('i', item)} "
+    return db.compact(
+        f"SELECT {view}, {db.columns('c', claim)}, {db.columns('l', lease)}, {db.columns('i', item)} "
         f"FROM {claim._meta.db_table} c LEFT JOIN {lease._meta.db_table} l ON l.id = c.lease_id "
         f"JOIN {item._meta.db_table} i ON i.id = c.item_id {joins} WHERE c.id = %s"
     )
@@ -166,10 +173,10 @@ def claim_for_api(*, claim: Claim) -> Claim:
     elsewhere the ORM's two queries)."""
     if getattr(claim, "loaded_for_api", False):
         return claim
-    if connection.vendor != "postgresql":
+    if not db.fast_path():
         claim = Claim.objects.select_related("lease", "item__prompt__dimension", "item__prompt__sub_dimension").get(pk=claim.pk)
         # What prefetch_related("item__prompt__techniques") gives, for one prompt without its machinery.
-        sqlrows.prefetched(claim.item.prompt, "techniques", list(Technique.objects.filter(prompts=claim.item.prompt_id)))
+        prefetch_related_objects([claim.item.prompt], "techniques")
         return claim
     with connection.cursor() as cursor:
         cursor.execute(_claim_for_api_sql(), [claim.pk])
@@ -182,17 +189,17 @@ def claim_for_api(*, claim: Claim) -> Claim:
     return claim
 
 
-def claim_status(*, claim: Claim) -> str:
-    """live / expired (still held: a late submit counts) / lost (someone else took the slot) / done."""
+def claim_status(*, claim: Claim) -> ClaimStatus:
+    """Live, expired (still held: a late submit counts), lost (someone else took the slot) or done."""
     lease = claim.lease
     if lease is None or lease.annotator_id != claim.annotator_id:
         own = Lease.objects.filter(item_id=claim.item_id, annotator_id=claim.annotator_id).first()
         if own is None:
-            return "lost"
+            return ClaimStatus.LOST
         lease = own
     if lease.state == Lease.State.ACTIVE:
-        return "live" if lease.expires_at > timezone.now() else "expired"
-    return "done"
+        return ClaimStatus.LIVE if lease.expires_at > timezone.now() else ClaimStatus.EXPIRED
+    return ClaimStatus.DONE
 
 
 def taxonomy_choices(*, taxonomy_id: int) -> list[Dimension]:
@@ -295,7 +302,7 @@ def adjudication_annotations(*, item: QueueItem) -> list[dict]:
         rows.append(
             {
                 "annotation": ann,
-                "techniques": list(ann.techniques.all()),
+                "techniques": techniques_of(ann),
                 "edited": ann.final_text != original,
                 "diff": text_diff(original, ann.final_text) if ann.final_text != original else [],
             }

@@ -20,21 +20,21 @@ from accounts.permissions import annotator_required, maintainer_required
 from curation.models import Prompt
 from curation.text import from_textarea
 
-from . import selectors, services
+from . import labels, selectors, services
 from .forms import QueueForm
-from .models import Annotation, Claim, QueueItem, ReviewQueue
+from .models import Annotation, Claim, QueueItem, ReviewQueue, SubmitStatus
 
 SUBMIT_MESSAGES = {
-    "counted": ("success", gettext_lazy("Saved. Here is the next item.")),
-    "late": ("warning", gettext_lazy("Your lease had expired, but the item still needed your review: it counts.")),
-    "surplus": (
+    SubmitStatus.COUNTED: ("success", gettext_lazy("Saved. Here is the next item.")),
+    SubmitStatus.LATE: ("warning", gettext_lazy("Your lease had expired, but the item still needed your review: it counts.")),
+    SubmitStatus.SURPLUS: (
         "warning",
         gettext_lazy(
             "Your lease had expired and the item already had enough reviews: your review is stored as surplus "
             "and does not count towards the decision."
         ),
     ),
-    "revised": ("success", gettext_lazy("Your annotation was revised.")),
+    SubmitStatus.REVISED: ("success", gettext_lazy("Your annotation was revised.")),
 }
 
 
@@ -67,23 +67,29 @@ def _typed(post, name: str, shown: dict) -> str:
     return from_textarea(post.get(name, ""), shown.get(name) or "")
 
 
-def _input_from_post(post, shown: dict) -> services.AnnotationInput:
-    """The form as sent; `shown` holds the texts the page showed, which an untouched textarea gives back."""
-    return services.AnnotationInput(
-        decision=post.get("decision", ""),
-        final_text=_typed(post, "final_text", shown),
-        dimension_id=_int_or_none(post.get("dimension")),
-        sub_dimension_id=_int_or_none(post.get("sub_dimension")),
-        technique_ids=[t for t in (_int_or_none(v) for v in post.getlist("techniques")) if t is not None],
-        risk_expression=post.get("risk_expression", ""),
-        severity=_int_or_none(post.get("severity")),
-        expected_behaviour=post.get("expected_behaviour", ""),
-        reference_answer=_typed(post, "reference_answer", shown),
-        reject_reason=post.get("reject_reason", ""),
-        note=_typed(post, "note", shown),
-        seconds_spent=_float_or_none(post.get("seconds_spent")),
-        shown_prompt_id=_int_or_none(post.get("shown_prompt")),
-    )
+def _label_values(post, shown: dict) -> dict:
+    """A review or adjudication form's label fields as sent, keyed as `labels.input_from` reads them (the
+    API's serializer gives the same keys); `shown` holds the texts the page showed, which an untouched
+    textarea gives back."""
+    return {
+        "decision": post.get("decision", ""),
+        "final_text": _typed(post, "final_text", shown),
+        "dimension": _int_or_none(post.get("dimension")),
+        "sub_dimension": _int_or_none(post.get("sub_dimension")),
+        "techniques": [t for t in (_int_or_none(v) for v in post.getlist("techniques")) if t is not None],
+        "risk_expression": post.get("risk_expression", ""),
+        "severity": _int_or_none(post.get("severity")),
+        "expected_behaviour": post.get("expected_behaviour", ""),
+        "reference_answer": _typed(post, "reference_answer", shown),
+        "reject_reason": post.get("reject_reason", ""),
+        "note": _typed(post, "note", shown),
+        "seconds_spent": _float_or_none(post.get("seconds_spent")),
+        "shown_prompt": _int_or_none(post.get("shown_prompt")),
+    }
+
+
+def _input_from_post(post, shown: dict) -> labels.AnnotationInput:
+    return labels.input_from(_label_values(post, shown))
 
 
 def _values_from_prompt(prompt: Prompt) -> dict:
@@ -92,7 +98,7 @@ def _values_from_prompt(prompt: Prompt) -> dict:
         "final_text": prompt.text,
         "dimension": prompt.dimension_id,
         "sub_dimension": prompt.sub_dimension_id,
-        "techniques": {t.pk for t in prompt.techniques.all()},
+        "techniques": {t.pk for t in selectors.techniques_of(prompt)},
         "risk_expression": prompt.risk_expression,
         "severity": prompt.severity,
         "expected_behaviour": prompt.expected_behaviour,
@@ -112,7 +118,7 @@ def _values_from_annotation(ann: Annotation) -> dict:
         "final_text": ann.final_text,
         "dimension": ann.dimension_id,
         "sub_dimension": ann.sub_dimension_id,
-        "techniques": {t.pk for t in ann.techniques.all()},
+        "techniques": {t.pk for t in selectors.techniques_of(ann)},
         "risk_expression": ann.risk_expression,
         "severity": ann.severity,
         "expected_behaviour": ann.expected_behaviour,
@@ -211,7 +217,7 @@ def _render_claim(
         context.update(_label_choices(queue.taxonomy_id))
         context["values"] = values or _values_from_prompt(prompt)
         context["prompt"] = prompt
-        context["current_techniques"] = list(prompt.techniques.all())
+        context["current_techniques"] = selectors.techniques_of(prompt)
         requested = _requested_techniques(prompt, context["techniques"], {t.pk for t in context["current_techniques"]})
         context["requested_techniques"] = requested
         context["requested_technique_ids"] = {t.pk for t in requested}
@@ -451,10 +457,8 @@ def queue_detail(request, pk: int):
 @maintainer_required
 @require_POST
 def queue_route(request, pk: int):
-    from .tasks import route_queue_candidates
-
     queue = get_object_or_404(ReviewQueue, pk=pk)
-    route_queue_candidates.delay(queue.pk)
+    services.queue_route_later(queue_id=queue.pk)
     messages.info(request, _("Routing matching candidates into the queue; the counts update as it goes."))
     return redirect("annotation:queue_detail", pk=queue.pk)
 
@@ -507,16 +511,7 @@ def adjudication_detail(request, pk: int):
         decision = post.get("decision", "")
         final = None
         if decision == Prompt.Status.APPROVED:
-            final = services.FinalLabels(
-                text=_typed(post, "final_text", values),
-                dimension_id=_int_or_none(post.get("dimension")),
-                sub_dimension_id=_int_or_none(post.get("sub_dimension")),
-                technique_ids=[t for t in (_int_or_none(v) for v in post.getlist("techniques")) if t is not None],
-                risk_expression=post.get("risk_expression", ""),
-                severity=_int_or_none(post.get("severity")),
-                expected_behaviour=post.get("expected_behaviour", ""),
-                reference_answer=_typed(post, "reference_answer", values),
-            )
+            final = services.FinalLabels.from_input(_input_from_post(post, values))
         try:
             services.item_adjudicate(item_id=item.pk, actor=request.user, decision=decision, reason=post.get("reason", ""), final=final)
         except services.AnnotationInvalid as exc:

@@ -353,6 +353,9 @@ RELEASE_EXPORT_LEASE_SECONDS = float(os.environ.get("RELEASE_EXPORT_LEASE_SECOND
 # target (default: 250 on Redis, 5000 on the embedded on-disk broker, which handles few tasks well).
 EVAL_LEASE_SECONDS = float(os.environ.get("EVAL_LEASE_SECONDS", os.environ.get("GENERATION_LEASE_SECONDS", "60")))
 EVAL_ANSWER_CHUNK = int(os.environ.get("EVAL_ANSWER_CHUNK", "0")) or None
+# The claim, submit and consensus decision run as hand-written PostgreSQL (core.db.fast_path); off, they run
+# on their ORM versions, the specification (the equivalence test compares the two).
+SQL_FAST_PATH = env_bool("SQL_FAST_PATH", True)
 DEDUP_NEAR_THRESHOLD = float(os.environ.get("DEDUP_NEAR_THRESHOLD", "0.8"))
 DEDUP_INDEX_DIR = Path(os.environ.get("DEDUP_INDEX_DIR") or VAR_DIR / "dedup")
 REVIEW_KEY_GUARD_MS = int(os.environ.get("REVIEW_KEY_GUARD_MS", "400"))  # ms a new review item ignores keys

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import bulk
+from core import bulk, db
 
-from . import log_messages, sqlrows
+from . import log_messages
 from .models import Prompt, PromptLog
 from .text import check_storable, text_hash
 
@@ -301,7 +301,7 @@ def prompt_decide(
         prompt.agreement = agreement
         changed.add("agreement")
     prompt.status = decision
-    writes = sqlrows.Writes()  # the prompt and its log line in one statement on PostgreSQL
+    writes = db.Writes()  # the prompt and its log line in one statement on PostgreSQL
     writes.update(prompt, sorted(changed))
     writes.insert(PromptLog(prompt=prompt, actor=actor, from_status=from_status, to_status=decision, reason=reason))
     writes.flush()
@@ -318,8 +318,8 @@ FROM {table} p WHERE p.id = %s FOR UPDATE OF p
 
 @functools.cache
 def _lock_for_decision_sql() -> str:
-    return sqlrows.compact(_LOCK_FOR_DECISION.format(
-        prompt=sqlrows.columns("p", Prompt), techniques=sqlrows.related_ids(Prompt, "techniques", "p.id"),
+    return db.compact(_LOCK_FOR_DECISION.format(
+        prompt=db.columns("p", Prompt), techniques=db.related_ids(Prompt, "techniques", "p.id"),
         table=Prompt._meta.db_table,
     ))
 
@@ -327,7 +327,7 @@ def _lock_for_decision_sql() -> str:
 def _lock_for_decision(prompt_id: int) -> tuple[Prompt, list[int]]:
     """The prompt, locked, and its technique ids: on PostgreSQL one statement (every consensus decides
     through here), elsewhere the ORM's two. Raises Prompt.DoesNotExist."""
-    if connection.vendor != "postgresql":
+    if not db.fast_path():
         prompt = Prompt.objects.select_for_update().get(pk=prompt_id)
         return prompt, list(prompt.techniques.values_list("pk", flat=True))
     with connection.cursor() as cursor:
@@ -335,7 +335,7 @@ def _lock_for_decision(prompt_id: int) -> tuple[Prompt, list[int]]:
         row = cursor.fetchone()
     if row is None:
         raise Prompt.DoesNotExist(f"No prompt {prompt_id}.")
-    return sqlrows.instance(Prompt, row[:-1]), list(row[-1])
+    return db.instance(Prompt, row[:-1]), list(row[-1])
 
 
 @transaction.atomic

@@ -6,7 +6,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import services
-from annotation.models import Annotation, Claim, Lease, QueueItem
+from annotation.models import FREE_NOW, Annotation, Claim, Lease, QueueItem
+from annotation.services import claims
 from tests.annotation.conftest import expire
 from tests.factories import UserFactory, make_items, make_queue
 
@@ -41,7 +42,7 @@ def test_next_prefers_items_closest_to_completion_then_the_oldest(taxonomy, anno
 def test_an_annotator_ahead_of_the_others_still_gets_every_item_left_for_them(taxonomy, annotators, monkeypatch):
     # The items this annotator already reviewed fill the head of the "closest to completion" order
     # (a window of 2 here): the claim looks past them, and at the end also at others' partial items.
-    monkeypatch.setattr(services, "CLAIM_WINDOW", 2)
+    monkeypatch.setattr(claims, "CLAIM_WINDOW", 2)
     queue = make_queue(n=3)
     items = make_items(6)
     a, b = annotators[:2]
@@ -149,7 +150,7 @@ def test_heartbeat_keeps_a_lease_alive_and_revives_an_expired_one_nobody_took(ta
     lease = services.lease_heartbeat(claim_id=a_claim.pk, user=a)
     assert lease.expires_at > timezone.now() + timezone.timedelta(minutes=19)
     item.refresh_from_db()
-    assert item.free_at == services.FREE_NOW  # 1 of 3 slots taken: still open to others
+    assert item.free_at == FREE_NOW  # 1 of 3 slots taken: still open to others
     with pytest.raises(services.NotAllowed):
         services.lease_heartbeat(claim_id=a_claim.pk, user=b)
 
@@ -210,7 +211,7 @@ def test_counters_that_drifted_are_repaired_by_the_next_claim(taxonomy, annotato
     a, b = annotators[:2]
     claim(queue, a)
     # Pretend the first item's counters went wrong: it looks free although its only slot is leased.
-    QueueItem.objects.filter(pk=first.pk).update(free_at=services.FREE_NOW, leased=0)
+    QueueItem.objects.filter(pk=first.pk).update(free_at=FREE_NOW, leased=0)
     got = claim(queue, b)
     assert got.item_id == second.pk
     first.refresh_from_db()
@@ -222,9 +223,9 @@ def test_a_queue_whose_items_all_stay_locked_says_busy_not_empty(taxonomy, annot
     make_items(1)
 
     def always_locked(queue_id, user, with_prompt):
-        raise services._Busy
+        raise claims._Busy
 
-    monkeypatch.setattr(services, "_claim_once", always_locked)
+    monkeypatch.setattr(claims, "_claim_once", always_locked)
     with pytest.raises(services.QueueBusy):
         services.lease_claim(queue=queue, user=annotators[0], patience=0.05)
 
@@ -239,3 +240,36 @@ def test_a_queue_whose_items_all_stay_locked_says_busy_not_empty(taxonomy, annot
     assert response.status_code == 503 and response.json()["code"] == "busy"
     page = client.post(reverse("annotation:next", args=[queue.pk]), HTTP_HX_REQUEST="true").content.decode()
     assert "busy now" in page and "data-start" in page
+
+
+@pytest.mark.parametrize("is_active", [True, False])
+@pytest.mark.parametrize("has_members", [True, False])
+@pytest.mark.parametrize("is_member", [True, False])
+def test_the_claim_rule_in_python_and_in_sql_agree(is_active, has_members, is_member):
+    from django.db import connection
+
+    from annotation.models import ReviewQueue
+
+    expected = ReviewQueue.claim_rule(is_active=is_active, has_members=has_members, is_member=is_member)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT CASE WHEN {ReviewQueue.CLAIM_RULE_SQL} THEN 1 ELSE 0 END FROM (SELECT %s AS is_active, "
+            "%s AS has_members, %s AS is_member) AS q",
+            [is_active, has_members, is_member],
+        )
+        assert bool(cursor.fetchone()[0]) is expected
+
+
+def test_a_submit_after_skipping_an_item_that_filled_up_meanwhile_is_kept_as_surplus(taxonomy, annotators):
+    queue = make_queue(n=2)
+    (item,) = make_items(1)
+    a, b, c = annotators[:3]
+    skipped = services.lease_claim(queue=queue, user=a)
+    services.lease_skip(claim_id=skipped.pk, user=a)
+    for user in (b, c):
+        submit(claim(queue, user), user)
+    result = services.annotation_submit(
+        claim_id=skipped.pk, user=a, data=services.AnnotationInput(decision="reject", reject_reason="duplicate")
+    )
+    assert result.status == "surplus" and result.annotation.is_surplus
+    assert Lease.objects.get(item=item, annotator=a).state == Lease.State.SURPLUS

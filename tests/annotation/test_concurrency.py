@@ -54,11 +54,11 @@ def _work(queue, user, seed, barrier, results, errors):
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-# The claim looks at a window of the most complete items first (services.CLAIM_WINDOW); a window of 2 is
+# The claim looks at a window of the most complete items first (services.claims.CLAIM_WINDOW); a window of 2 is
 # clogged almost always, so the later passes run under the same contention.
-@pytest.mark.parametrize("window", [services.CLAIM_WINDOW, 2], ids=["window-default", "window-2"])
+@pytest.mark.parametrize("window", [services.claims.CLAIM_WINDOW, 2], ids=["window-default", "window-2"])
 def test_fifty_annotators_claim_and_submit_until_the_queue_is_empty(taxonomy, window, monkeypatch):
-    monkeypatch.setattr(services, "CLAIM_WINDOW", window)
+    monkeypatch.setattr(services.claims, "CLAIM_WINDOW", window)
     users = [UserFactory(username=f"conc{i}", role="Annotator", password=None) for i in range(THREADS)]
     queue = make_queue(name="并发", n=N, rule="majority")
     items = make_items(ITEMS)

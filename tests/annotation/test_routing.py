@@ -88,7 +88,7 @@ def test_a_failed_intake_leaves_candidates_to_route_later(taxonomy, monkeypatch,
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(services, "queue_items_route", broken)
+    monkeypatch.setattr(services.queues, "queue_items_route", broken)
     with django_capture_on_commit_callbacks(execute=True):
         created = prompts_create(drafts=[_draft(1), _draft(2)], source="generated")
     assert Prompt.objects.filter(status="candidate").count() == 2

@@ -1,13 +1,15 @@
-"""Model instances from rows of written-out SQL, and batched row writes, for the few statements that run
-on every claim, submit and consensus decision (annotation's and curation's services; kept here, where both
-may import it).
+"""Database helpers shared by the apps.
 
-Building those queries with the ORM cost more than running them. A statement written out here selects
-models side by side (`columns`), whole or only the fields it needs, and each slice of a row becomes the
-instance the ORM would have built (`Slices.split`), with the fields left out deferred as `.only()` leaves
-them. PostgreSQL only: other databases return raw values the ORM still has to convert. `prefetched` hands
-related rows already at hand to an instance, as prefetch_related would. `compact` keeps a statement short.
-`Writes` sends a submit's row writes to PostgreSQL as one statement.
+`fast_path()` is the one switch between the ORM version of the hottest statements (claim, submit, the
+consensus decision: the specification) and their hand-written PostgreSQL form (one round trip where the ORM
+takes several). It is on for PostgreSQL unless `settings.SQL_FAST_PATH` is off, which
+tests/annotation/test_sql_equivalence.py does to run both on the same scenarios and compare what they write.
+
+For those statements: a statement written out selects models side by side (`columns`), whole or only the
+fields it needs, and each slice of a row becomes the instance the ORM would have built (`Slices.split`,
+through `Model.from_db`), with the fields left out deferred as `.only()` leaves them (PostgreSQL only: other
+databases return raw values the ORM still has to convert). `compact` keeps a statement short. `Writes` sends
+a submit's row writes as one statement. Public Django API only (`_meta` and `_state` are documented).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models import signals
+
+
+def fast_path() -> bool:
+    """Whether the hand-written PostgreSQL statements run instead of their ORM versions."""
+    return connection.vendor == "postgresql" and settings.SQL_FAST_PATH
 
 
 def fields_of(model, names: Sequence[str] | None = None) -> list:
@@ -85,25 +94,16 @@ def compact(sql: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"--[^\n]*", "", sql)).strip()
 
 
-def prefetched(obj, name: str, related: list) -> None:
-    """Give `obj` its many-to-many `name` as prefetch_related leaves it (a queryset already holding its
-    rows), without asking the database or compiling a query: for rows already at hand."""
-    model = obj._meta.get_field(name).related_model
-    cached = model._default_manager.all()
-    cached._result_cache, cached._prefetch_done = related, True
-    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), name: cached}
-
-
 class Writes:
     """Row writes that go to the database together: `insert(obj)` and `update(obj, fields)` as the ORM's
     `save(force_insert=True)` and `save(update_fields=fields)` would write them (auto_now fields set, the new
     primary key given to the instance, an update that finds no row is an error), sent on `flush()` as one
-    statement on PostgreSQL (each a data-modifying WITH query) and one by one through the ORM elsewhere.
-    They send no model signals (nothing in the project listens to these models' saves) and are for
-    writes that do not depend on one another (PostgreSQL runs them on one snapshot, in no set order)."""
+    statement on the fast path (each a data-modifying WITH query) and one by one through the ORM elsewhere.
+    Batched, they send the pre_save and post_save signals the ORM's saves would. They are for writes that do
+    not depend on one another (PostgreSQL runs them on one snapshot, in no set order)."""
 
     def __init__(self):
-        self.batched = connection.vendor == "postgresql"
+        self.batched = fast_path()
         self._pending: list[tuple[str, Any, tuple[str, ...]]] = []
 
     def insert(self, obj) -> None:
@@ -126,6 +126,10 @@ class Writes:
         params: list[Any] = []
         for kind, obj, fields in pending:
             add = kind == "insert"
+            signals.pre_save.send(
+                sender=type(obj), instance=obj, raw=False, using=connection.alias,
+                update_fields=None if add else frozenset(fields),
+            )
             targets = _insert_fields(type(obj)) if add else [obj._meta.get_field(name) for name in fields]
             params += [f.get_db_prep_save(f.pre_save(obj, add), connection) for f in targets]
             if not add:
@@ -136,9 +140,14 @@ class Writes:
         for (kind, obj, _fields), value in zip(pending, row, strict=True):
             if kind == "insert":
                 obj.pk = value
-                obj._state.adding, obj._state.db = False, connection.alias
+                obj._state.adding, obj._state.db = False, connection.alias  # Model._state, as from_db sets it
             elif value != 1:
                 raise DatabaseError(f"{type(obj).__name__} {obj.pk}: the update found no row.")
+        for kind, obj, fields in pending:
+            signals.post_save.send(
+                sender=type(obj), instance=obj, created=kind == "insert", raw=False, using=connection.alias,
+                update_fields=None if kind == "insert" else frozenset(fields),
+            )
 
 
 def _insert_fields(model) -> list:

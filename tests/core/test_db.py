@@ -1,9 +1,9 @@
-"""Batched row writes (curation.sqlrows.Writes): what the ORM's saves would write, or nothing at all."""
+"""Batched row writes (core.db.Writes): what the ORM's saves would write, or nothing at all."""
 
 import pytest
 from django.db import DatabaseError, transaction
 
-from curation import sqlrows
+from core import db
 from curation.models import Prompt, PromptLog
 from tests.factories import PromptFactory
 
@@ -16,7 +16,7 @@ def test_writes_store_what_the_orm_would_and_give_new_rows_their_ids(taxonomy, a
     text = next(s for s in hostile_strings if "<script>" in s)
     log = PromptLog(prompt=prompt, actor=annotator, from_status="in_review", to_status="approved", reason=text)
     prompt.text, prompt.severity, prompt.review_summary = text, 2, {"note": text}
-    writes = sqlrows.Writes()
+    writes = db.Writes()
     writes.update(prompt, ["text", "severity", "review_summary", "updated_at"])
     writes.insert(log)
     writes.flush()
@@ -32,7 +32,7 @@ def test_an_update_that_finds_no_row_is_an_error_and_the_whole_batch_is_undone(t
     Prompt.objects.filter(pk=gone.pk).delete()
     gone.severity = 3
     with pytest.raises(DatabaseError), transaction.atomic():
-        writes = sqlrows.Writes()
+        writes = db.Writes()
         writes.insert(PromptLog(prompt=kept, from_status="candidate", to_status="in_review"))
         writes.update(gone, ["severity", "updated_at"])
         writes.flush()
