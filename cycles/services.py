@@ -19,22 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from curation import generation_services as gen
-from curation import releases
-from curation.event_services import event_source_fetch
-from curation.models import (
-    Dimension,
-    Event,
-    EventSource,
-    GenerationRun,
-    Prompt,
-    Release,
-    ReleaseExport,
-    Taxonomy,
-)
+from curation.models import Dimension, Prompt, Taxonomy
 from evaluation import services as ev
 from evaluation.models import EvalRun
+from generation import services as gen
+from generation.event_services import event_source_fetch
+from generation.models import Event, EventSource, GenerationRun
 from llm.models import ModelEndpoint
+from releases import services as releases
+from releases.models import Release, ReleaseExport
 
 from .models import Cycle, CycleLog, CyclePlan
 

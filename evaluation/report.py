@@ -23,7 +23,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from curation.models import Dimension, Event, Release, ReleaseItem, ReleaseRetirement
+from curation.models import Dimension
+from generation.models import Event
+from releases.models import Release, ReleaseItem, ReleaseRetirement
 
 from .models import EvalRun, Match, PointVerdict
 from .selectors import Leaderboard, leaderboard

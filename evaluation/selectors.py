@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from curation.models import Dimension, Release
+from curation.models import Dimension
+from releases.models import Release
 
 from .calibration import Kappa
 from .models import Answer, EvalRun, EvalTarget, HumanLabel, Match, PointVerdict

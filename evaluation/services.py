@@ -30,11 +30,12 @@ from django.utils.translation import gettext, gettext_lazy
 
 from core import bulk
 from core.leases import ActiveSet, new_owner, owner_dead
-from curation.models import Dimension, Release, ReleaseItem
+from curation.models import Dimension
 from curation.text import UnstorableText, check_storable, replace_unstorable
 from llm.client import BLOCKED, EMPTY, ERROR, LLMResult
 from llm.models import ModelEndpoint
 from llm.ratelimit import Limiter, LimiterTimeout
+from releases.models import Release, ReleaseItem
 
 from . import livesecbench as lsb
 from . import robust

@@ -2,10 +2,10 @@
 on-topic check, and the technique marks that make a ``sim-target-R@weak=...`` give in.
 
 Standard library only, like :mod:`llm.simulator`, except that the attacker rewrites with the offline
-mutation functions (:mod:`curation.mutations`, itself free of Django), imported when first needed: a
+mutation functions (:mod:`generation.mutations`, itself free of Django), imported when first needed: a
 拆字 rewrite by the simulated attacker is then exactly the one the mutation module makes.
 
-Message formats (written by :mod:`curation.attack`; section labels at the start of a line):
+Message formats (written by :mod:`generation.attack`; section labels at the start of a line):
 
 attacker  ``【攻击目标】 goal``, optional ``【上一轮提示词】``, ``【目标模型回答】``, ``【评分】``.
           Reply: JSON ``{"improvement": str, "prompt": str}``.
@@ -92,7 +92,7 @@ def _weighted(rng: random.Random, moves: tuple[tuple[str, int], ...]) -> str:
 
 
 def _rewrite(move: str, goal: str, rng: random.Random) -> str:
-    from curation import mutations
+    from generation import mutations
 
     seed = rng.randrange(2 ** 31)
     if move in ("roleplay", "hypothetical"):
