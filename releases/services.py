@@ -615,17 +615,20 @@ def prompt_content(values: Sequence[Any], technique_codes: Iterable[str], tax: _
     )
 
 
-@transaction.atomic
-def release_freeze_start(*, release_id: int, actor=None) -> Release:
-    """Mark a draft as freezing and queue the freeze; a failed freeze can be started again and resumes."""
+def release_freeze_claim(*, release_id: int, actor=None) -> tuple[Release, bool]:
+    """The one way into a freeze, queued or in this process: the checks, then the draft marked as freezing.
+
+    Returns the release and whether this call started (or restarted) its freeze; False when a freeze of it is
+    under way (its row moved within STALE_FREEZE_SECONDS). Call inside a transaction: the release row is locked.
+    """
     release = Release.objects.select_for_update().get(pk=release_id)
     if release.is_frozen:
         raise FrozenReleaseError(gettext("release %(version)s is frozen already") % {"version": release.version})
     if release.status == Release.Status.FREEZING:
-        # A freeze whose worker vanished (no redelivery) is queued again; concurrent runs are safe because each
+        # A freeze whose worker vanished (no redelivery) is started again; concurrent runs are safe because each
         # chunk locks the release row and continues from the committed cursor.
         if release.updated_at > timezone.now() - dt.timedelta(seconds=STALE_FREEZE_SECONDS):
-            return release
+            return release, False
     if release.parent_id and not Release.objects.filter(pk=release.parent_id, frozen_at__isnull=False).exists():
         raise ReleaseError(gettext("the parent release is not frozen"))
     _require_items(release)
@@ -634,10 +637,18 @@ def release_freeze_start(*, release_id: int, actor=None) -> Release:
     Release.objects.filter(pk=release.pk).update(
         status=Release.Status.FREEZING, freeze_state=state, freeze_error="", updated_at=timezone.now()
     )
-    from .tasks import release_freeze_task
-
-    transaction.on_commit(lambda: release_freeze_task.delay(release.pk))
     release.refresh_from_db()
+    return release, True
+
+
+@transaction.atomic
+def release_freeze_start(*, release_id: int, actor=None) -> Release:
+    """Mark a draft as freezing and queue the freeze; a failed freeze can be started again and resumes."""
+    release, started = release_freeze_claim(release_id=release_id, actor=actor)
+    if started:
+        from .tasks import release_freeze_task
+
+        transaction.on_commit(lambda: release_freeze_task.delay(release.pk))
     return release
 
 
@@ -951,26 +962,19 @@ def release_freeze_fail(*, release_id: int, error: str) -> None:
 
 
 def release_freeze_now(*, release_id: int, actor=None, chunk_size: int = CHUNK) -> Release:
-    """Freeze in this process (management command, tests): start then run, recording a failure like the task."""
-    release_freeze_start_inline(release_id=release_id, actor=actor)
+    """Freeze in this process (management command, demo, tests): the queued freeze's checks and start, then its
+    run, recording a failure like the task. Refused while another freeze of the release is under way."""
+    with transaction.atomic():
+        release, started = release_freeze_claim(release_id=release_id, actor=actor)
+    if not started:
+        raise ReleaseError(
+            gettext("release %(version)s is being frozen; wait for it to finish or fail") % {"version": release.version}
+        )
     try:
         return release_freeze_run(release_id=release_id, chunk_size=chunk_size)
     except Exception as exc:
         release_freeze_fail(release_id=release_id, error=f"{type(exc).__name__}: {exc}")
         raise
-
-
-@transaction.atomic
-def release_freeze_start_inline(*, release_id: int, actor=None) -> Release:
-    release = Release.objects.select_for_update().get(pk=release_id)
-    if release.is_frozen:
-        raise FrozenReleaseError(gettext("release %(version)s is frozen already") % {"version": release.version})
-    _require_items(release)
-    state = dict(release.freeze_state or {})
-    state["by"] = getattr(actor, "pk", None)
-    Release.objects.filter(pk=release.pk).update(status=Release.Status.FREEZING, freeze_state=state, freeze_error="")
-    release.refresh_from_db()
-    return release
 
 
 # ---------------------------------------------------------------------------------------------------------------

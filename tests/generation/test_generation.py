@@ -324,3 +324,23 @@ def test_bad_run_requests_are_refused_with_a_reason(client_for, maintainer, make
     page = client.post(reverse("generation:run_start"), {"mode": "llm", "endpoint": "sim-generator", "count": 5})
     assert page.status_code == 400
     assert not GenerationRun.objects.exists()
+
+
+def test_loading_a_taxonomy_seeds_templates_through_the_hook_generation_registers(db, monkeypatch):
+    """Curation's taxonomy load knows nothing of generation: the templates come from the handler generation
+    registered (generation/apps.py), inside the load's transaction; without it the load seeds none."""
+    from pathlib import Path
+
+    from curation import services as curation_services
+    from generation.models import GeneratorTemplate
+
+    data = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "taxonomy.json").read_text(encoding="utf-8"))
+    assert gen.templates_seed_counts in curation_services._taxonomy_handlers
+    monkeypatch.setattr(curation_services, "_taxonomy_handlers", [])
+    counts = curation_services.taxonomy_load(data=data)
+    assert "generator_templates" not in counts and not GeneratorTemplate.objects.exists()
+    monkeypatch.undo()
+    counts = curation_services.taxonomy_load(data=data)
+    assert counts["generator_templates"] == GeneratorTemplate.objects.count() > 0
+    assert not GeneratorTemplate.objects.filter(scope="dimension", dimension__isnull=True).exists()
+    assert curation_services.taxonomy_load(data=data)["generator_templates"] == 0  # each gets its first only once

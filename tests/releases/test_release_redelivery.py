@@ -175,7 +175,8 @@ def test_a_second_copy_of_a_freeze_shares_its_chunks_and_ends_as_one_uninterrupt
     assert reference["items"] and sum(len(p) > len("legality-0") for p, *_ in reference["items"]) > 30
 
     draft = releases.release_create_draft(version="v251122", taxonomy="v251030", parent=None, holdout_fraction=0.2)
-    releases.release_freeze_start_inline(release_id=draft.pk)
+    with transaction.atomic():  # marked as freezing, as the page's start does, without queueing the task
+        releases.release_freeze_claim(release_id=draft.pk)
     chunks = []
 
     def kill_after_one(state):

@@ -96,6 +96,26 @@ def test_version_rules_and_default_parent(pool, freeze):
         releases.release_create_draft(taxonomy="v251215", parent=first.version)
 
 
+def test_freezing_in_process_takes_the_checks_of_the_queued_freeze(pool):
+    """The command's freeze (release_freeze_now) enters through the queued freeze's checks: a freeze under way is
+    not started twice, a stalled one is started again, a draft whose parent is not frozen is refused."""
+    draft = releases.release_create_draft(version="v251122", taxonomy="v251030", parent=None)
+    Release.objects.filter(pk=draft.pk).update(status=Release.Status.FREEZING, updated_at=timezone.now())
+    with pytest.raises(releases.ReleaseError, match="being frozen"), translation.override("en"):
+        releases.release_freeze_now(release_id=draft.pk)
+    assert Release.objects.get(pk=draft.pk).status == Release.Status.FREEZING
+    stalled = timezone.now() - dt.timedelta(seconds=releases.STALE_FREEZE_SECONDS + 1)
+    Release.objects.filter(pk=draft.pk).update(updated_at=stalled)
+    frozen = releases.release_freeze_now(release_id=draft.pk)
+    assert frozen.is_frozen and frozen.item_count == len(pool)
+    other = releases.release_create_draft(version="v251123", taxonomy="v251030", parent=None)
+    child = releases.release_create_draft(version="v251124", taxonomy="v251030", parent=frozen.version)
+    Release.objects.filter(pk=child.pk).update(parent=other)
+    with pytest.raises(releases.ReleaseError, match="parent release is not frozen"), translation.override("en"):
+        releases.release_freeze_now(release_id=child.pk)
+    assert not Release.objects.get(pk=child.pk).is_frozen
+
+
 def test_filters_dimension_date_and_agreement(pool, freeze):
     Prompt.objects.filter(pk=pool[1].pk).update(created_at=timezone.now() - dt.timedelta(days=30))
     Prompt.objects.filter(pk=pool[2].pk).update(agreement=None)
