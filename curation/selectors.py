@@ -1,4 +1,6 @@
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
@@ -43,3 +45,19 @@ def dimension_list() -> QuerySet[Dimension]:
 
 def technique_list() -> QuerySet[Technique]:
     return Technique.objects.all()
+
+
+# A prompt's provenance names the news events behind it by id. Generation owns the events and registers how to
+# read them (generation/apps.py), so the stages after curation can name them without importing generation.
+_event_reader: Callable[[list[int]], dict[int, dict[str, Any]]] | None = None
+
+
+def register_event_reader(reader: Callable[[list[int]], dict[int, dict[str, Any]]]) -> None:
+    global _event_reader
+    _event_reader = reader
+
+
+def provenance_events(*, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """{id: {"title": …, "date": date}} of the events with these ids that exist (none without a reader)."""
+    return _event_reader(ids) if _event_reader is not None and ids else {}
+

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.queue import task
 from curation.models import Dimension, Prompt, Taxonomy
 from evaluation import services as ev
 from evaluation.models import EvalRun
@@ -238,7 +239,7 @@ def _log(cycle: Cycle, step: str, kind: str, code: str = "", params: dict | None
 
 
 def _enqueue_advance(cycle_id: int) -> None:
-    from .tasks import cycle_advance_task
+    cycle_advance_task = task("cycles.tasks.cycle_advance_task")
 
     transaction.on_commit(lambda: cycle_advance_task.delay(cycle_id))
 

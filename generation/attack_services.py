@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.queue import task
 from curation.models import Dimension, Prompt, Technique
 from curation.services import PromptDraft, prompts_create
 from curation.text import check_storable, clean_text
@@ -40,7 +41,7 @@ def _check_limits(values: dict[str, Any]) -> None:
 
 
 def _enqueue(run_id: int) -> None:
-    from .tasks import attack_run_execute
+    attack_run_execute = task("generation.tasks.attack_run_execute")
 
     transaction.on_commit(lambda: attack_run_execute.delay(run_id))
 
@@ -100,7 +101,7 @@ def _claim(run_id: int, owner: str) -> bool:
 def attack_runs_recover() -> list[int]:
     """Queue again every active run whose lease is free or expired (a worker died mid-run): it resumes
     from its last saved turn."""
-    from .tasks import attack_run_execute as task
+    execute = task("generation.tasks.attack_run_execute")
 
     now = timezone.now()
     stale = AttackRun.objects.filter(
@@ -108,7 +109,7 @@ def attack_runs_recover() -> list[int]:
         status__in=AttackRun.ACTIVE)
     queued = list(stale.values_list("pk", flat=True))
     for run_id in queued:
-        task.delay(run_id)
+        execute.delay(run_id)
     return queued
 
 

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.queue import task
 from curation.models import Dimension, Taxonomy
 from curation.text import UnstorableText, check_storable
 
@@ -306,7 +307,7 @@ def event_sources_due(*, now=None) -> list[EventSource]:
 
 def event_source_enqueue(*, source: EventSource) -> None:
     """Queue a fetch of the source once the current transaction commits."""
-    from .tasks import event_source_fetch_task
+    event_source_fetch_task = task("generation.tasks.event_source_fetch_task")
 
     transaction.on_commit(lambda: event_source_fetch_task.delay(source.pk))
 

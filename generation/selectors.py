@@ -1,8 +1,16 @@
+from typing import Any
+
 from django.db.models import Q, QuerySet
 
 from curation.models import Prompt
 
 from .models import Event, GenerationBatch, GenerationRun, GeneratorTemplate
+
+
+def event_summaries(ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Title and date of the events with these ids (curation.selectors.provenance_events reads them here)."""
+    return {pk: {"title": title, "date": date}
+            for pk, title, date in Event.objects.filter(pk__in=ids).values_list("pk", "title", "date")}
 
 
 def run_list() -> QuerySet[GenerationRun]:

@@ -32,6 +32,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.queue import task
 from curation.models import Dimension, Prompt, SubDimension, Taxonomy, Technique
 from curation.services import PromptDraft, prompts_create
 from curation.text import check_storable, clean_text, normalize
@@ -201,7 +202,7 @@ def event_update(*, event: Event, **fields: Any) -> Event:
 
 
 def _enqueue(run_id: int) -> None:
-    from .tasks import generation_run_execute
+    generation_run_execute = task("generation.tasks.generation_run_execute")
 
     transaction.on_commit(lambda: generation_run_execute.delay(run_id))
 
@@ -484,7 +485,8 @@ def _release(run_id: int, owner: str) -> None:
 
 def runs_recover() -> list[int]:
     """Queue again every active run nobody holds (worker start-up): a worker that died mid-run."""
-    from .tasks import generation_run_execute, generation_runs_recover
+    generation_run_execute = task("generation.tasks.generation_run_execute")
+    generation_runs_recover = task("generation.tasks.generation_runs_recover")
 
     queued: list[int] = []
     later: float | None = None

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from core.leases import ActiveSet, new_owner, owner_dead
+from core.queue import task
 from core.spreadsheet import spreadsheet_row
 from curation.models import Dimension, Prompt, SubDimension, Taxonomy, Technique
 from curation.text import UnstorableText, check_storable
@@ -646,7 +647,7 @@ def release_freeze_start(*, release_id: int, actor=None) -> Release:
     """Mark a draft as freezing and queue the freeze; a failed freeze can be started again and resumes."""
     release, started = release_freeze_claim(release_id=release_id, actor=actor)
     if started:
-        from .tasks import release_freeze_task
+        release_freeze_task = task("releases.tasks.release_freeze_task")
 
         transaction.on_commit(lambda: release_freeze_task.delay(release.pk))
     return release
@@ -1110,7 +1111,7 @@ def release_export_start(*, release_id: int, scope: str = Scope.PUBLIC, actor=No
         status=ReleaseExport.Status.PENDING, error="", progress_done=0, progress_total=release.item_count,
         created_by=actor,
     )
-    from .tasks import release_export_task
+    release_export_task = task("releases.tasks.release_export_task")
 
     transaction.on_commit(lambda: release_export_task.delay(release_id, scope))
     return list(ReleaseExport.objects.filter(pk__in=[e.pk for e in rows]))
@@ -1235,7 +1236,8 @@ def releases_recover() -> tuple[list[int], list[tuple[int, str]]]:
     Every freezing release is queued: copies of a freeze share its chunks (each takes the release's row lock and
     goes on from the committed cursor), so a copy beside a live one costs nothing twice. An export is queued when
     its lease is free, expired or held by a process of this host that is gone."""
-    from .tasks import release_export_task, release_freeze_task
+    release_export_task = task("releases.tasks.release_export_task")
+    release_freeze_task = task("releases.tasks.release_freeze_task")
 
     freezing = list(Release.objects.filter(status=Release.Status.FREEZING, frozen_at__isnull=True).values_list(
         "pk", flat=True))
