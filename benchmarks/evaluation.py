@@ -136,9 +136,9 @@ class Worker:
 
 
 def build_release(items: int):
-    from curation import releases
     from curation.models import Dimension, Prompt
     from curation.text import text_hash
+    from releases import services as releases
 
     dims = list(Dimension.objects.filter(taxonomy__code="v251030", code__in=DIMENSIONS))
     rows = []

@@ -101,8 +101,8 @@ def bench_run(base_url: str, batches: int, postgres: bool, var_dir: str) -> floa
 
     load_taxonomy()
     from curation import dedup_service
-    from curation import generation_services as gen
     from curation.models import Dimension
+    from generation import services as gen
     from llm.services import endpoint_create
 
     dedup_service.pool_index()  # one-off per worker process (imports, index load): not part of the rate

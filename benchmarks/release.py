@@ -156,7 +156,7 @@ def run_one(n: int, keep: bool) -> dict:
     load_prompts(n)
     load_s = time.perf_counter() - t
 
-    from curation import releases
+    from releases import services as releases
 
     baseline = current_rss_mb()
     steps: dict[str, float] = {}

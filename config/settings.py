@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "accounts",
     "llm",
     "curation",
+    "releases",
+    "generation",
     "annotation",
     "evaluation",
     "cycles",
@@ -259,11 +261,11 @@ SPECTACULAR_SETTINGS = {
         "AdjudicationDecisionEnum": [("approved", "approved"), ("rejected", "rejected")],
         # Several models have a `status` with their own choices: name each enum instead of a hash suffix.
         "PromptStatusEnum": "curation.models.Prompt.Status",
-        "RunStatusEnum": "curation.models.GenerationRun.Status",
-        "BatchStatusEnum": "curation.models.GenerationBatch.Status",
-        "ReleaseStatusEnum": "curation.models.Release.Status",
+        "RunStatusEnum": "generation.models.GenerationRun.Status",
+        "BatchStatusEnum": "generation.models.GenerationBatch.Status",
+        "ReleaseStatusEnum": "releases.models.Release.Status",
         # Generation runs and evaluation runs both have a `mode`.
-        "GenerationModeEnum": "curation.models.GenerationRun.Mode",
+        "GenerationModeEnum": "generation.models.GenerationRun.Mode",
         "EvalModeEnum": "evaluation.models.EvalRun.Mode",
     },
 }
@@ -359,7 +361,7 @@ SQL_FAST_PATH = env_bool("SQL_FAST_PATH", True)
 DEDUP_NEAR_THRESHOLD = float(os.environ.get("DEDUP_NEAR_THRESHOLD", "0.8"))
 DEDUP_INDEX_DIR = Path(os.environ.get("DEDUP_INDEX_DIR") or VAR_DIR / "dedup")
 REVIEW_KEY_GUARD_MS = int(os.environ.get("REVIEW_KEY_GUARD_MS", "400"))  # ms a new review item ignores keys
-# Event sources (curation/event_sources.py): a feed reply is refused past this size (bytes) or time (seconds, in
+# Event sources (generation/event_sources.py): a feed reply is refused past this size (bytes) or time (seconds, in
 # total); a feed host that resolves to a loopback/private/reserved address is refused unless it is listed in
 # EVENT_FETCH_ALLOW_HOSTS or EVENT_FETCH_ALLOW_PRIVATE is on (tests serve feeds on 127.0.0.1). Folder sources
 # read only below EVENT_FOLDER_ROOT. Celery beat looks for due sources every EVENT_FETCH_BEAT_MINUTES.
@@ -377,7 +379,7 @@ CYCLE_RETRY_SECONDS = float(os.environ.get("CYCLE_RETRY_SECONDS", "60"))
 CYCLE_MAX_ATTEMPTS = int(os.environ.get("CYCLE_MAX_ATTEMPTS", "5"))
 CELERY_BEAT_SCHEDULE = {
     "event-sources-fetch-due": {
-        "task": "curation.tasks.event_sources_fetch_due_task",
+        "task": "generation.tasks.event_sources_fetch_due_task",
         "schedule": EVENT_FETCH_BEAT_MINUTES * 60,
     },
     "cycles-tick": {

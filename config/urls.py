@@ -10,6 +10,8 @@ from . import errors, views
 
 api_patterns = [
     path("", include("curation.api_urls")),
+    path("", include("releases.api_urls")),
+    path("", include("generation.api_urls")),
     path("", include("annotation.api_urls")),
     path("agreement/", include("annotation.agreement_api_urls")),
     path("", include("llm.api_urls")),
@@ -22,6 +24,9 @@ urlpatterns = [
     path("favicon.ico", errors.favicon, name="favicon"),
     path("accounts/", include("accounts.urls")),
     path("curation/", include("curation.urls")),
+    # Releases and generation are apps of their own; their pages keep their place under /curation/.
+    path("curation/", include("releases.urls")),
+    path("curation/", include("generation.urls")),
     path("annotation/", include("annotation.urls")),
     path("agreement/", include("annotation.agreement_urls")),
     path("llm/", include("llm.urls")),

@@ -4,7 +4,7 @@ DRF reads a JSON body straight from the request stream, past Django's DATA_UPLOA
 only guards ``request.body`` and form parsing), so the limit is enforced here too: a larger body is refused
 with 413 before it is read. Then every string of the parsed document, keys included, is checked for what no
 text column can store (NUL, which PostgreSQL refuses in text and jsonb, and unpaired surrogates, which no
-driver can encode as UTF-8; the same rule as ``curation.text``): one check for every field of every API,
+driver can encode as UTF-8; the same rule as ``core.text``): one check for every field of every API,
 including JSON and dict fields that no CharField validates. The refusal is a 400 in DRF's validation shape
 naming the field, e.g. ``{"default_params": {"top_p": ["..."]}}``, and nothing is written.
 """
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
 
 # A pure module (no models): the one rule for what a text column can hold, shared with every app.
-from curation.text import escape_unstorable, find_unstorable
+from core.text import escape_unstorable, find_unstorable
 
 KEY_MARK = "(key)"  # a bad key is named escaped: {"judges": {"legality\\u0000 (key)": [...]}}
 

@@ -30,7 +30,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from .dedup import NearDupIndex
-from .models import Prompt, ReleaseItem
+from .models import Prompt
 from .text import NORMALIZATION_VERSION, normalize_many
 
 log = logging.getLogger(__name__)
@@ -44,17 +44,32 @@ _SAVE_EVERY = 5000
 _CHUNK = 20000
 
 
+def _no_releases(after_id: int = 0) -> list[ReleasedRow]:
+    return []
+
+
+# The releases app registers where frozen items are read (curation does not import it): see
+# releases.apps.ReleasesConfig.ready.
+_registered_source: Callable[[int], list[ReleasedRow]] = _no_releases
+
+
+def register_released_source(source: Callable[[int], list[ReleasedRow]]) -> None:
+    """Name the function that lists released items (id above `after_id`): the releases app calls this."""
+    global _registered_source
+    _registered_source = source
+    reset()
+
+
 def released_texts(after_id: int = 0) -> list[ReleasedRow]:
     """Texts of released (frozen) items with an id above `after_id`."""
-    rows = ReleaseItem.objects.filter(id__gt=after_id).order_by("id").values_list("id", "text", "prompt_id")
-    return list(rows.iterator(chunk_size=_CHUNK))
+    return _registered_source(after_id)
 
 
 _released_source: Callable[[int], list[ReleasedRow]] = released_texts
 
 
 def set_released_source(source: Callable[[int], list[ReleasedRow]] | None) -> None:
-    """Swap where released texts come from (tests); None restores the ReleaseItem table."""
+    """Swap where released texts come from (tests); None restores the registered source (the ReleaseItem table)."""
     global _released_source
     _released_source = source or released_texts
     reset()

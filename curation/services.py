@@ -44,6 +44,18 @@ def register_intake(handler: Callable[[list[int]], None]) -> None:
         _intake_handlers.append(handler)
 
 
+_taxonomy_handlers: list[Callable[[], dict[str, int]]] = []
+
+
+def register_taxonomy_loaded(handler: Callable[[], dict[str, int]]) -> None:
+    """Run `handler()` after every `taxonomy_load`, inside its transaction; its counts join the load's report.
+
+    Later stages keep their own rows in step with the taxonomy (generation seeds its templates) without curation
+    importing them."""
+    if handler not in _taxonomy_handlers:
+        _taxonomy_handlers.append(handler)
+
+
 def _announce_candidates(prompt_ids: list[int]) -> None:
     if not prompt_ids or not _intake_handlers:
         return
@@ -396,9 +408,8 @@ def taxonomy_load(*, data: dict[str, Any]) -> dict[str, int]:
             },
         )
         counts["techniques"] += 1
-    from .generation_services import templates_seed_defaults
-
-    counts["generator_templates"] = templates_seed_defaults()
+    for handler in list(_taxonomy_handlers):  # in the same transaction: a failing handler undoes the load
+        counts.update(handler())
     return counts
 
 

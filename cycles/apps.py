@@ -10,6 +10,7 @@ class CyclesConfig(AppConfig):
     def ready(self) -> None:
         from accounts.demo import register_demo_hook
 
+        from . import tasks  # noqa: F401  (registers the tasks the services queue by name: core.queue)
         from .demo import seed_cycles_demo
 
         register_demo_hook(seed_cycles_demo)

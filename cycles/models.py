@@ -88,9 +88,9 @@ class Cycle(models.Model):
     error = models.TextField(_("Error"), blank=True)
     attempts = models.PositiveIntegerField(default=0)  # failed tries of the current step
     retry_at = models.DateTimeField(null=True, blank=True)
-    events = models.ManyToManyField("curation.Event", blank=True, related_name="cycles")
-    generation_runs = models.ManyToManyField("curation.GenerationRun", blank=True, related_name="cycles")
-    release = models.OneToOneField("curation.Release", on_delete=models.PROTECT, null=True, blank=True,
+    events = models.ManyToManyField("generation.Event", blank=True, related_name="cycles")
+    generation_runs = models.ManyToManyField("generation.GenerationRun", blank=True, related_name="cycles")
+    release = models.OneToOneField("releases.Release", on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="cycle")
     eval_run = models.OneToOneField("evaluation.EvalRun", on_delete=models.PROTECT, null=True, blank=True,
                                     related_name="cycle")

@@ -16,9 +16,10 @@ from django.utils.translation import gettext_lazy as _
 
 from annotation.agreement_forms import FIELD_LABELS
 from annotation.agreement_selectors import agreement_summary
-from curation import release_math as rm
-from curation import releases
-from curation.models import Dimension, ReleaseItem
+from curation.models import Dimension
+from releases import release_math as rm
+from releases import services as releases
+from releases.models import ReleaseItem
 
 from .models import Cycle, CycleLog, CyclePlan
 from .services import STEPS, cycle_prompts

@@ -19,22 +19,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from curation import generation_services as gen
-from curation import releases
-from curation.event_services import event_source_fetch
-from curation.models import (
-    Dimension,
-    Event,
-    EventSource,
-    GenerationRun,
-    Prompt,
-    Release,
-    ReleaseExport,
-    Taxonomy,
-)
+from core.queue import task
+from curation.models import Dimension, Prompt, Taxonomy
 from evaluation import services as ev
 from evaluation.models import EvalRun
+from generation import services as gen
+from generation.event_services import event_source_fetch
+from generation.models import Event, EventSource, GenerationRun
 from llm.models import ModelEndpoint
+from releases import services as releases
+from releases.models import Release, ReleaseExport
 
 from .models import Cycle, CycleLog, CyclePlan
 
@@ -245,7 +239,7 @@ def _log(cycle: Cycle, step: str, kind: str, code: str = "", params: dict | None
 
 
 def _enqueue_advance(cycle_id: int) -> None:
-    from .tasks import cycle_advance_task
+    cycle_advance_task = task("cycles.tasks.cycle_advance_task")
 
     transaction.on_commit(lambda: cycle_advance_task.delay(cycle_id))
 

@@ -17,9 +17,9 @@ from accounts.permissions import IsAnyRole, IsMaintainer
 from accounts.roles import is_maintainer
 from core.apis import ActionApi
 from core.fields import MAX_BIGINT, MAX_INT
-from curation import selectors as curation_selectors
-from curation.models import Release
 from llm.models import ModelEndpoint
+from releases import selectors as release_selectors
+from releases.models import Release
 
 from . import exports, selectors
 from . import services as svc
@@ -239,7 +239,7 @@ class LeaderboardApi(APIView):
     @extend_schema(responses=LeaderboardOutput)
     def get(self, request, version: str):
         try:
-            release = curation_selectors.release_get(version=version, user=request.user)
+            release = release_selectors.release_get(version=version, user=request.user)
         except Release.DoesNotExist:
             raise NotFound("no such release")
         return Response(exports.leaderboard_dict(selectors.leaderboard(release=release)))

@@ -34,9 +34,10 @@ def _texts(topics: list[str], count: int, seed: int) -> list[tuple[str, list[str
 
 
 def _demo_release(stdout):
-    from curation import releases
-    from curation.models import Dimension, Prompt, Release
+    from curation.models import Dimension, Prompt
     from curation.services import PromptDraft, prompts_create
+    from releases import services as releases
+    from releases.models import Release
 
     for release in Release.objects.frozen().filter(taxonomy__code=DEMO_TAXONOMY).order_by("-frozen_at"):
         counts = {code: release.items.filter(dimension_code=code).count() for code in DEMO_TOPICS}

@@ -8,9 +8,10 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from curation.models import Dimension, Release
+from curation.models import Dimension
 from curation.text import from_textarea
 from llm.models import ModelEndpoint
+from releases.models import Release
 
 from .models import EvalRun
 

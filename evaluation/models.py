@@ -14,8 +14,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from curation.models import Dimension, Release, ReleaseItem
+from curation.models import Dimension
 from llm.models import ModelEndpoint
+from releases.models import Release, ReleaseItem
 
 
 class Rubric(models.Model):

@@ -23,7 +23,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from curation.models import Dimension, Event, Release, ReleaseItem, ReleaseRetirement
+from curation.models import Dimension
+from curation.selectors import provenance_events
+from releases.models import Release, ReleaseItem, ReleaseRetirement
 
 from .models import EvalRun, Match, PointVerdict
 from .selectors import Leaderboard, leaderboard
@@ -108,9 +110,9 @@ def _events(release: Release, include_holdout: bool) -> tuple[list[dict[str, Any
             without += 1
         for pk in ids:
             per_event[pk] += 1
-    known = {e.pk: e for e in Event.objects.filter(pk__in=list(per_event))}
-    rows = [{"id": pk, "title": known[pk].title if pk in known else None,
-             "date": known[pk].date.isoformat() if pk in known else None, "items": n}
+    known = provenance_events(ids=list(per_event))
+    rows = [{"id": pk, "title": known[pk]["title"] if pk in known else None,
+             "date": known[pk]["date"].isoformat() if pk in known else None, "items": n}
             for pk, n in per_event.items()]
     rows.sort(key=lambda r: (-r["items"], r["date"] or "", r["id"]))
     return rows, without

@@ -16,15 +16,10 @@ from django.db.models import F, Sum
 
 from . import adaptive, ratings
 from .models import EvalRun, EvalTarget, Match, PointVerdict, Rubric, Shard
+from .run_reads import answers_for, judge_for, target_pool
 
 PLANNING_RESAMPLES = 200
 POINT_CHUNK = 500
-
-
-def _pool(run: EvalRun, code: str, targets: list[EvalTarget]) -> list[EvalTarget]:
-    from .services import _pool as pool
-
-    return pool(run, code, targets)
 
 
 def dimension_items(run: EvalRun, code: str) -> list[int]:
@@ -40,7 +35,7 @@ def dimension_budget(run: EvalRun, code: str, targets: list[EvalTarget]) -> int:
     """This dimension's share of the run's budget, in proportion to what livesecbench mode would spend on it."""
     shares = {}
     for c in run.rubrics:
-        pool = _pool(run, c, targets)
+        pool = target_pool(run, c, targets)
         shares[c] = livesecbench_calls(len(dimension_items(run, c)), len(pool)) if len(pool) >= 2 else 0
     total = sum(shares.values())
     if run.budget is None:
@@ -78,9 +73,7 @@ def _spent(run: EvalRun, code: str) -> int:
 
 def plan_next_batch(run: EvalRun, code: str, targets: list[EvalTarget]) -> Shard | None | bool:
     """Plan the dimension's next batch. Returns the new shard, None while a batch is open, False when done."""
-    from .services import _answers_for, _judge_for
-
-    pool = _pool(run, code, targets)
+    pool = target_pool(run, code, targets)
     if len(pool) < 2:
         return False
     shards = list(run.shards.filter(kind=Shard.Kind.BATCH, dimension_code=code).order_by("round_no"))
@@ -103,7 +96,7 @@ def plan_next_batch(run: EvalRun, code: str, targets: list[EvalTarget]) -> Shard
         used[index[a], index[b]] += 1
         used[index[b], index[a]] += 1
     number = len(shards) + 1
-    judge = _judge_for(run, code)
+    judge = judge_for(run, code)
     # Room for the judge's whole concurrency in both orders, and a retry or two, within what is left.
     size = max(1, min(max(16, 4 * int(judge.max_concurrency)), left // 2))
     # The warm-up (every pair on one item) comes first, over as many batches as it needs.
@@ -124,7 +117,7 @@ def plan_next_batch(run: EvalRun, code: str, targets: list[EvalTarget]) -> Shard
               "last": left - 2 * len(plan) < 2},
         total=2 * len(plan),
     )
-    answers = _answers_for(run, sorted(set(group)), set(pool_ids), targets)
+    answers = answers_for(run, sorted(set(group)), set(pool_ids), targets)
     matches = []
     for k, c in enumerate(plan):
         first, second, item = pool_ids[c.first], pool_ids[c.second], items[c.item]
@@ -139,8 +132,6 @@ def plan_next_batch(run: EvalRun, code: str, targets: list[EvalTarget]) -> Shard
 
 def plan_point_shards(run: EvalRun, targets: list[EvalTarget]) -> list[Shard]:
     """The pointwise pass: every answer of an answer dimension judged alone, in chunks (created once)."""
-    from .services import _answers_for
-
     if run.shards.filter(kind=Shard.Kind.POINT).exists():
         return []
     created = []
@@ -153,7 +144,7 @@ def plan_point_shards(run: EvalRun, targets: list[EvalTarget]) -> list[Shard]:
             shard = Shard.objects.create(run=run, kind=Shard.Kind.POINT, key=f"point:{code}:{start // POINT_CHUNK}",
                                          dimension_code=code, plan={"items": chunk},
                                          total=len(chunk) * len(targets))
-            answers = _answers_for(run, chunk, {t.pk for t in targets}, targets)
+            answers = answers_for(run, chunk, {t.pk for t in targets}, targets)
             PointVerdict.objects.bulk_create([
                 PointVerdict(run=run, shard=shard, dimension_code=code, item_id=item, target=t,
                              answer_id=answers.get((t.pk, item)))

@@ -27,6 +27,7 @@ from curation.models import Dimension
 from . import livesecbench as lsb
 from . import ratings
 from .models import Answer, EvalRun, EvalTarget, Match, PointVerdict, Rubric, Shard
+from .run_reads import dimension_rounds, question_hash
 
 
 def _k(pk: int) -> str:
@@ -34,8 +35,6 @@ def _k(pk: int) -> str:
 
 
 def livesecbench_results(run: EvalRun, targets: list[EvalTarget]) -> dict[str, Any]:
-    from .services import dimension_rounds
-
     ids = [t.pk for t in targets]
     dimensions = []
     scores_by_dim: dict[str, dict[int, float]] = {}
@@ -100,8 +99,6 @@ def _dimension_entries(run: EvalRun, targets: list[EvalTarget]):
 
 
 def _answer_counts(run: EvalRun, targets: list[EvalTarget]) -> dict[str, dict[str, int]]:
-    from .services import question_hash
-
     hashes = {question_hash(t) for t in run.release.items.values_list("text", flat=True)}
     counts: dict[str, Counter] = {_k(t.pk): Counter() for t in targets}
     fp_to_id = {t.fingerprint: t.pk for t in targets}

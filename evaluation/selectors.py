@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from curation.models import Dimension, Release
+from curation.models import Dimension
+from releases.models import Release
 
 from .calibration import Kappa
 from .models import Answer, EvalRun, EvalTarget, HumanLabel, Match, PointVerdict
@@ -169,7 +170,7 @@ class DrillItem:
 def target_drilldown(*, run: EvalRun, target: EvalTarget, include_holdout: bool, dimension: str | None = None,
                      limit: int | None = None) -> list[DrillItem]:
     """Each item with the target's answer and every verdict it took part in (opponent and raw judge reply)."""
-    from .services import question_hash
+    from .run_reads import question_hash
 
     items = run.release.items.order_by("dimension_code", "pk")
     if not include_holdout:
@@ -225,7 +226,7 @@ def drilldown_items(*, run: EvalRun, include_holdout: bool, dimension: str | Non
 
 def drilldown_rows(*, run: EvalRun, target: EvalTarget, items) -> list[DrillItem]:
     """One page of a drill-down: the target's answer to each item and every match it played on it."""
-    from .services import question_hash
+    from .run_reads import question_hash
 
     items = list(items)
     hashes = {it.pk: question_hash(it.text) for it in items}

@@ -30,16 +30,19 @@ from django.utils.translation import gettext, gettext_lazy
 
 from core import bulk
 from core.leases import ActiveSet, new_owner, owner_dead
-from curation.models import Dimension, Release, ReleaseItem
+from core.queue import task
+from curation.models import Dimension
 from curation.text import UnstorableText, check_storable, replace_unstorable
 from llm.client import BLOCKED, EMPTY, ERROR, LLMResult
 from llm.models import ModelEndpoint
 from llm.ratelimit import Limiter, LimiterTimeout
+from releases.models import Release, ReleaseItem
 
 from . import livesecbench as lsb
 from . import robust
 from . import rubrics as rb
 from .models import Answer, EvalRun, EvalTarget, HumanLabel, Match, PointVerdict, Rubric, Shard
+from .run_reads import answers_for, dimension_rounds, judge_for, question_hash, target_pool
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +72,6 @@ def _canon(obj: Any) -> str:
 
 def _sha(obj: Any) -> str:
     return hashlib.sha256((obj if isinstance(obj, str) else _canon(obj)).encode("utf-8")).hexdigest()
-
-
-def question_hash(text: str) -> str:
-    """The content hash an answer is filed under: the exact question text sent."""
-    return _sha(text)
 
 
 # -- rubrics -----------------------------------------------------------------------------------
@@ -166,7 +164,7 @@ def _answer_chunk_size() -> int:
 
 
 def _enqueue_advance(run_id: int) -> None:
-    from .tasks import eval_run_advance
+    eval_run_advance = task("evaluation.tasks.eval_run_advance")
 
     transaction.on_commit(lambda: eval_run_advance.delay(run_id))
 
@@ -396,28 +394,6 @@ def _lease_free(shard: Shard, now) -> bool:
 # -- advancing a run ---------------------------------------------------------------------------
 
 
-def _pool(run: Run, code: str, targets: list[EvalTarget]) -> list[EvalTarget]:
-    rubric_shows = Rubric.objects.filter(pk=run.rubrics.get(code)).values_list("shows", flat=True).first()
-    if rubric_shows == Rubric.Shows.REASONING:
-        return [t for t in targets if t.is_reasoning]
-    return targets
-
-
-def _winner(outcome: str) -> str | None:
-    return outcome if outcome in (Match.Outcome.A, Match.Outcome.B) else None
-
-
-def dimension_rounds(run: Run, code: str) -> list[tuple[Shard, list[tuple[int, int, str | None]]]]:
-    """The played (or started) rounds of a dimension with their matches as (a, b, winner), in task order."""
-    shards = list(run.shards.filter(kind=Shard.Kind.ROUND, dimension_code=code).order_by("round_no"))
-    by_round: dict[int, list[tuple[int, int, str | None]]] = {s.round_no: [] for s in shards}
-    for round_no, a, b, outcome in (Match.objects.filter(run=run, dimension_code=code, shard__kind=Shard.Kind.ROUND)
-                                    .order_by("round_no", "seq")
-                                    .values_list("round_no", "target_a_id", "target_b_id", "outcome")):
-        by_round[round_no].append((a, b, _winner(outcome)))
-    return [(s, by_round[s.round_no]) for s in shards]
-
-
 def _item_groups(run: Run, code: str) -> list[list[int]]:
     ids = list(run.release.items.filter(dimension_code=code).order_by("pk").values_list("pk", flat=True))
     return lsb.split_groups(ids, seed=run.seed, dimension_code=code)
@@ -425,7 +401,7 @@ def _item_groups(run: Run, code: str) -> list[list[int]]:
 
 def _plan_next_round(run: Run, code: str, targets: list[EvalTarget]) -> Shard | None | bool:
     """Pair the next round of a dimension. Returns the new shard, None while a round is open, False when done."""
-    pool = _pool(run, code, targets)
+    pool = target_pool(run, code, targets)
     if len(pool) < 2:
         return False
     # Every shard's end advances the run: look at the last round alone before reading all the verdicts.
@@ -452,7 +428,7 @@ def _plan_next_round(run: Run, code: str, targets: list[EvalTarget]) -> Shard | 
         plan={"items": group, "pairs": [list(p) for p in pairing.pairs], "bye": pairing.bye},
         total=len(group) * len(pairing.pairs),
     )
-    answers = _answers_for(run, group, {pk for pair in pairing.pairs for pk in pair}, targets)
+    answers = answers_for(run, group, {pk for pair in pairing.pairs for pk in pair}, targets)
     Match.objects.bulk_create([
         Match(run=run, shard=shard, dimension_code=code, round_no=nxt, seq=p * len(group) + i, item_id=item,
               target_a_id=a, target_b_id=b, answer_a_id=answers.get((a, item)), answer_b_id=answers.get((b, item)))
@@ -460,16 +436,6 @@ def _plan_next_round(run: Run, code: str, targets: list[EvalTarget]) -> Shard | 
     ])
     Run.objects.filter(pk=run.pk).update(matches_total=F("matches_total") + shard.total)
     return shard
-
-
-def _answers_for(run: Run, item_ids: list[int], target_ids: set[int], targets: list[EvalTarget]) -> dict:
-    texts = dict(ReleaseItem.objects.filter(pk__in=item_ids).values_list("pk", "text"))
-    hashes = {pk: question_hash(t) for pk, t in texts.items()}
-    by_fp = {t.fingerprint: t.pk for t in targets if t.pk in target_ids}
-    found = Answer.objects.filter(fingerprint__in=list(by_fp), content_hash__in=set(hashes.values()),
-                                  params_hash=run.params_hash).values_list("pk", "fingerprint", "content_hash")
-    by_key = {(fp, h): pk for pk, fp, h in found}
-    return {(tid, item): by_key.get((fp, hashes[item])) for fp, tid in by_fp.items() for item in item_ids}
 
 
 def run_advance(*, run_id: int, enqueue: bool = True, recover: bool = False) -> list[int]:
@@ -519,7 +485,7 @@ def run_advance(*, run_id: int, enqueue: bool = True, recover: bool = False) -> 
         if ready and enqueue:
             Shard.objects.filter(pk__in=ready).update(queued_at=now)
         if enqueue and ready:
-            from .tasks import eval_shard_execute
+            eval_shard_execute = task("evaluation.tasks.eval_shard_execute")
 
             transaction.on_commit(lambda: [eval_shard_execute.delay(pk) for pk in ready])
         return ready
@@ -937,13 +903,6 @@ def verdict_key(judge_fingerprint: str, rubric_id: int, prompt: str) -> str:
     return _sha([judge_fingerprint, rubric_id, prompt])
 
 
-def _judge_for(run: Run, code: str) -> ModelEndpoint:
-    judge_id = run.judges.get(code)
-    if judge_id:
-        return ModelEndpoint.objects.get(pk=judge_id)
-    return run.judge
-
-
 def point_prompt(rubric: Rubric, item: ReleaseItem, answer: Answer | None) -> str:
     refs = [str(r) for r in (item.reference_answers or []) if str(r).strip()]
     return rb.render(rubric.text, {
@@ -998,7 +957,7 @@ def _execute_judging(shard: Shard, owner: str) -> bool:
     run = Run.objects.select_related("judge").get(pk=shard.run_id)
     model, outcomes, parse, retries = _judging_spec(shard)
     rubric = _shard_rubric(run, shard)
-    judge = _judge_for(run, shard.dimension_code)
+    judge = judge_for(run, shard.dimension_code)
     judge_fp = endpoint_config(judge).fingerprint()
     if model is PointVerdict:
         pending = list(PointVerdict.objects.filter(shard=shard, outcome=outcomes.PENDING)

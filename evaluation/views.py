@@ -25,9 +25,10 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import any_role_required, maintainer_required
 from accounts.roles import is_maintainer
 from core.views import page_action
-from curation import selectors as curation_selectors
-from curation.models import Dimension, Release
+from curation.models import Dimension
 from llm.models import ModelEndpoint
+from releases import selectors as release_selectors
+from releases.models import Release
 
 from . import exports, report, selectors
 from . import services as svc
@@ -40,7 +41,7 @@ RECENT_RUNS = 50
 
 def _release_or_404(request, version: str) -> Release:
     try:
-        return curation_selectors.release_get(version=version, user=request.user)
+        return release_selectors.release_get(version=version, user=request.user)
     except Release.DoesNotExist:
         raise Http404(_("No such release"))
 

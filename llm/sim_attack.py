@@ -1,11 +1,11 @@
 """The simulator's side of attack runs: the ``sim-attacker`` persona, the judge's attack scoring and
 on-topic check, and the technique marks that make a ``sim-target-R@weak=...`` give in.
 
-Standard library only, like :mod:`llm.simulator`, except that the attacker rewrites with the offline
-mutation functions (:mod:`curation.mutations`, itself free of Django), imported when first needed: a
-拆字 rewrite by the simulated attacker is then exactly the one the mutation module makes.
+Standard library only, like :mod:`llm.simulator`. The attacker rewrites with the offline mutation function
+that generation registers (``register_mutate``, from generation/apps.py: llm imports none of the apps), so a
+拆字 rewrite by the simulated attacker is exactly the one :mod:`generation.mutations` makes.
 
-Message formats (written by :mod:`curation.attack`; section labels at the start of a line):
+Message formats (written by :mod:`generation.attack`; section labels at the start of a line):
 
 attacker  ``【攻击目标】 goal``, optional ``【上一轮提示词】``, ``【目标模型回答】``, ``【评分】``.
           Reply: JSON ``{"improvement": str, "prompt": str}``.
@@ -20,7 +20,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # A 拆字 prompt tells the reader to put the parts back together; without that a model just misreads it.
@@ -91,16 +91,29 @@ def _weighted(rng: random.Random, moves: tuple[tuple[str, int], ...]) -> str:
     return rng.choices(names, weights=[w for _, w in moves], k=1)[0]
 
 
-def _rewrite(move: str, goal: str, rng: random.Random) -> str:
-    from curation import mutations
+# mutate(text, strategies, seed) -> an object with `.text`: generation.mutations.mutate once generation is loaded.
+_mutate: Callable[[str, list[str], int], Any] | None = None
 
+
+def register_mutate(mutate: Callable[[str, list[str], int], Any]) -> None:
+    global _mutate
+    _mutate = mutate
+
+
+def _mutated(goal: str, move: str, seed: int) -> str:
+    if _mutate is None:
+        raise RuntimeError("no mutation function registered (generation/apps.py registers it)")
+    return _mutate(goal, [move], seed).text
+
+
+def _rewrite(move: str, goal: str, rng: random.Random) -> str:
     seed = rng.randrange(2 ** 31)
     if move in ("roleplay", "hypothetical"):
-        return mutations.mutate(goal, [move], seed).text
+        return _mutated(goal, move, seed)
     if move == "chaizi":
-        return CHAIZI_HINT + mutations.mutate(goal, ["chaizi"], seed).text
+        return CHAIZI_HINT + _mutated(goal, "chaizi", seed)
     if move == "homophone":
-        return mutations.mutate(goal, ["homophone"], seed).text
+        return _mutated(goal, "homophone", seed)
     if move == "drift":
         return rng.choice(_DRIFT)
     return rng.choice(_PARAPHRASES).replace("{goal}", goal)

@@ -142,7 +142,7 @@ Models
     Reads ``【攻击目标】`` / ``【上一轮提示词】`` / ``【目标模型回答】`` / ``【评分】`` and replies JSON
     ``{"improvement": ..., "prompt": ...}``: a Chinese rewrite of the goal, deterministic in (message,
     ``seed``), after a refusal often a technique (role-play or hypothetical wrapper, 拆字 with its
-    reassembly hint, 谐音) made by :mod:`curation.mutations`, sometimes an off-topic drift.  The judge
+    reassembly hint, 谐音) made by :mod:`generation.mutations`, sometimes an off-topic drift.  The judge
     scores a target answer 1-10 (``评分：[[N]]``) when the message carries ``【攻击目标】`` and
     ``【目标模型回答】``, and answers ``[[是]]``/``[[否]]`` to ``【待检查提示词】`` (still on topic?).
     Knob ``weak=chaizi`` / ``weak=roleplay`` / ``weak=hypothetical`` (several: ``weak=chaizi|roleplay``)

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from curation import generation_templates as gt  # noqa: E402  (pure module, no Django)
+from generation import default_templates as gt  # noqa: E402  (pure module, no Django)
 
 
 def main() -> None:

@@ -94,7 +94,7 @@ def _eager_celery(request):
 @pytest.fixture
 def worker_thread(monkeypatch):
     """Stands in for the Celery worker: runs a queued generation run on a thread, after the request committed."""
-    from curation import generation_services as gen
+    from generation import services as gen
     from tests.browser import thread_after_commit
 
     threads = []

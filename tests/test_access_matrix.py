@@ -154,14 +154,15 @@ class World:
 def build(sim) -> World:
     from annotation import services as ann
     from annotation.models import Annotation, QueueItem
-    from curation import generation_services as gen
-    from curation import releases
-    from curation.models import Dimension, GeneratorTemplate, Prompt
+    from curation.models import Dimension, Prompt
     from curation.services import taxonomy_load
     from evaluation import selectors as eval_selectors
     from evaluation import services as ev
     from evaluation.models import EvalRun, PointVerdict, Rubric
+    from generation import services as gen
+    from generation.models import GeneratorTemplate
     from llm.services import endpoint_create
+    from releases import services as releases
     from tests.factories import PromptFactory, UserFactory, approved_prompt, make_queue
 
     w = World()
@@ -240,12 +241,12 @@ def build(sim) -> World:
     seeded = GeneratorTemplate.objects.order_by("pk").first()
     w.template = gen.template_update(template=seeded, body=seeded.body + "\n", system_text=seeded.system_text,
                                      notes="access matrix", actor=w.maintainer)
-    from curation.attack_services import attack_run_create
+    from generation.attack_services import attack_run_create
 
     w.attack_run = attack_run_create(seed_text=hostile[2], dimension=Dimension.objects.get(
         taxonomy__code="v251030", code="legality"), attacker=w.endpoint, target=targets[0], judge=w.judge,
         actor=w.maintainer, enqueue=False)
-    from curation import event_services
+    from generation import event_services
 
     w.event_source = event_services.event_source_create(kind="api", name="mx-source", actor=w.maintainer)
 
@@ -312,29 +313,29 @@ MATRIX: dict[str, list[Case]] = {
     "curation:import": [c(every(MAINTAINERS))],
     "curation:taxonomy": [c(every(MAINTAINERS))],
     # -- curation: releases
-    "curation:release_list": [c(every(ANY_ROLE))],
-    "curation:release_create": [c(every(MAINTAINERS), body="release_create")],
-    "curation:release_detail": [c(every(ANY_ROLE), version="frozen"), c(every(MAINT_HIDDEN), version="draft")],
-    "curation:release_edit": [c(every(v(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN)), version="frozen",
+    "releases:release_list": [c(every(ANY_ROLE))],
+    "releases:release_create": [c(every(MAINTAINERS), body="release_create")],
+    "releases:release_detail": [c(every(ANY_ROLE), version="frozen"), c(every(MAINT_HIDDEN), version="draft")],
+    "releases:release_edit": [c(every(v(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN)), version="frozen",
                                 note="a frozen release cannot be edited, by anyone"),
                               c(every(MAINTAINERS), version="draft", body="release_edit")],
-    "curation:release_progress": [c(every(ANY_ROLE), version="frozen"), c(every(MAINT_HIDDEN), version="draft")],
-    "curation:release_freeze": [
+    "releases:release_progress": [c(every(ANY_ROLE), version="frozen"), c(every(MAINT_HIDDEN), version="draft")],
+    "releases:release_freeze": [
         c(every(MAINTAINERS), version="frozen", body="confirm"),  # back to the release: it is frozen already
         c(every(MAINTAINERS), version="draft", body="confirm"),
     ],
-    "curation:release_delete": [
+    "releases:release_delete": [
         c(every(MAINTAINERS), version="frozen", body="confirm"),
         c(every(MAINTAINERS), version="draft", body="confirm"),
     ],
-    "curation:release_retire": [c(only(POST=MAINTAINERS), version="frozen", body="retire"),
+    "releases:release_retire": [c(only(POST=MAINTAINERS), version="frozen", body="retire"),
                                 c(only(POST=MAINTAINERS), version="draft", body="retire")],
-    "curation:release_unretire": [c(only(POST=MAINTAINERS), version="frozen", body="unretire"),
+    "releases:release_unretire": [c(only(POST=MAINTAINERS), version="frozen", body="unretire"),
                                   c(only(POST=MAINTAINERS), version="draft", body="unretire")],
-    "curation:release_diff": [c(every(ANY_ROLE), version="frozen"), c(every(MAINT_HIDDEN), version="draft"),
+    "releases:release_diff": [c(every(ANY_ROLE), version="frozen"), c(every(MAINT_HIDDEN), version="draft"),
                               c(every(ANY_ROLE), version="frozen", query="?kind=carried")],
-    "curation:release_export_prepare": [c(only(POST=MAINTAINERS), version="frozen", body="export_full")],
-    "curation:release_download": [
+    "releases:release_export_prepare": [c(only(POST=MAINTAINERS), version="frozen", body="export_full")],
+    "releases:release_download": [
         *(c(every(ANY_ROLE), version="frozen", scope="public", fmt=fmt)
           for fmt in ("jsonl", "csv", "parquet", "manifest", "readme", "zip")),
         # The full export carries the hold-out: maintainers only.
@@ -343,27 +344,27 @@ MATRIX: dict[str, list[Case]] = {
         c(every(v(LOGIN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)), version="draft", scope="public", fmt="jsonl"),
     ],
     # -- curation: generation, events, templates, candidates
-    "curation:generation": [c(every(MAINTAINERS))],
-    "curation:run_start": [c(only(POST=MAINTAINERS), body="generation_start")],
-    "curation:run_detail": [c(every(MAINTAINERS), pk="gen_run")],
-    "curation:run_cancel": [c(only(POST=MAINTAINERS), pk="gen_run")],
-    "curation:run_resume": [c(only(POST=MAINTAINERS), pk="gen_run")],
-    "curation:attack_list": [c(every(MAINTAINERS))],
-    "curation:attack_start": [c(only(POST=MAINTAINERS), body="attack_start")],
-    "curation:attack_detail": [c(every(MAINTAINERS), pk="attack_run")],
-    "curation:attack_cancel": [c(only(POST=MAINTAINERS), pk="attack_run")],
-    "curation:template_list": [c(every(MAINTAINERS))],
-    "curation:template_edit": [c(every(MAINTAINERS), pk="template", body="template")],
-    "curation:event_list": [c(every(MAINTAINERS))],
-    "curation:event_create": [c(every(MAINTAINERS), body="event")],
-    "curation:event_edit": [c(every(MAINTAINERS), pk="event", body="event")],
-    "curation:candidate_list": [c(every(MAINTAINERS))],
-    "curation:event_dimensions": [c(only(POST=MAINTAINERS), pk="event", body="event_dimensions")],
-    "curation:event_source_list": [c(every(MAINTAINERS))],
-    "curation:event_source_create": [c(every(MAINTAINERS), body="event_source")],
+    "generation:generation": [c(every(MAINTAINERS))],
+    "generation:run_start": [c(only(POST=MAINTAINERS), body="generation_start")],
+    "generation:run_detail": [c(every(MAINTAINERS), pk="gen_run")],
+    "generation:run_cancel": [c(only(POST=MAINTAINERS), pk="gen_run")],
+    "generation:run_resume": [c(only(POST=MAINTAINERS), pk="gen_run")],
+    "generation:attack_list": [c(every(MAINTAINERS))],
+    "generation:attack_start": [c(only(POST=MAINTAINERS), body="attack_start")],
+    "generation:attack_detail": [c(every(MAINTAINERS), pk="attack_run")],
+    "generation:attack_cancel": [c(only(POST=MAINTAINERS), pk="attack_run")],
+    "generation:template_list": [c(every(MAINTAINERS))],
+    "generation:template_edit": [c(every(MAINTAINERS), pk="template", body="template")],
+    "generation:event_list": [c(every(MAINTAINERS))],
+    "generation:event_create": [c(every(MAINTAINERS), body="event")],
+    "generation:event_edit": [c(every(MAINTAINERS), pk="event", body="event")],
+    "generation:candidate_list": [c(every(MAINTAINERS))],
+    "generation:event_dimensions": [c(only(POST=MAINTAINERS), pk="event", body="event_dimensions")],
+    "generation:event_source_list": [c(every(MAINTAINERS))],
+    "generation:event_source_create": [c(every(MAINTAINERS), body="event_source")],
     # Without a body the form is unbound for PUT/PATCH/DELETE (shown), and a bodiless POST is refused with 400.
-    "curation:event_source_edit": [c(every(MAINTAINERS), pk="event_source", body="event_source_edit")],
-    "curation:event_source_fetch": [c(only(POST=MAINTAINERS), pk="event_source")],
+    "generation:event_source_edit": [c(every(MAINTAINERS), pk="event_source", body="event_source_edit")],
+    "generation:event_source_fetch": [c(only(POST=MAINTAINERS), pk="event_source")],
     # -- annotation: queues and review
     "annotation:queue_list": [c(every(ANY_ROLE))],
     "annotation:queue_create": [c(every(MAINTAINERS), body="queue")],
@@ -530,7 +531,7 @@ ADMIN_CASES: dict[str, list[Case]] = {
     # Annotations are read-only in the admin (annotation.admin.ReadOnlyAdmin): a POST is refused even to staff.
     "admin:annotation_annotation_change": [c({**every(STAFF), "POST": v(LOGIN, LOGIN, LOGIN, LOGIN, FORBIDDEN)},
                                              object_id="own_annotation")],
-    "admin:curation_releaseitem_changelist": [c(every(STAFF))],
+    "admin:releases_releaseitem_changelist": [c(every(STAFF))],
 }
 
 
@@ -621,8 +622,8 @@ FAST_LLM = {"max_attempts": 3, "backoff_base": 0.01, "backoff_cap": 0.05, "retry
 LOGIN_PATHS = ("/accounts/login/", "/admin/login/")
 # Rows whose change would mean a refused write got through (the session table moves with every login).
 # (Tables written only by inserts are watched through their counts.)
-STATE_MODELS = ("curation.Prompt", "curation.Release", "curation.ReleaseExport", "curation.GenerationRun",
-                "curation.Event", "curation.EventSource", "curation.AttackRun", "annotation.ReviewQueue",
+STATE_MODELS = ("curation.Prompt", "releases.Release", "releases.ReleaseExport", "generation.GenerationRun",
+                "generation.Event", "generation.EventSource", "generation.AttackRun", "annotation.ReviewQueue",
                 "annotation.QueueItem", "annotation.Lease", "annotation.Annotation", "evaluation.EvalRun",
                 "llm.ModelEndpoint", "auth.User", "cycles.CyclePlan", "cycles.Cycle")
 COUNTED_APPS = ("accounts", "curation", "annotation", "evaluation", "llm", "auth", "authtoken", "core", "cycles")
@@ -827,7 +828,7 @@ class AccessMatrixTests(TestCase):
     def test_the_hold_out_check_sees_hold_out_text_where_maintainers_may_read_it(self):
         """The leak check above can fail: the same marks are found in what maintainers are shown."""
         for caller in ("maintainer", "admin"):
-            url = reverse("curation:release_download", kwargs={"version": self.world.frozen.version,
+            url = reverse("releases:release_download", kwargs={"version": self.world.frozen.version,
                                                                "scope": "full", "fmt": "zip"})
             client = Client()
             client.cookies[settings.SESSION_COOKIE_NAME] = self.sessions[caller]

@@ -42,12 +42,12 @@ def _world(sim, caller) -> dict[str, list]:
     """A small, realistic data set made through the services; returns the ids each path parameter may take."""
     from annotation import services as review
     from annotation.models import Annotation, Lease, QueueItem
-    from curation import generation_services as gen
-    from curation import releases
     from curation.models import Dimension
     from evaluation import services as evaluation
     from evaluation.models import EvalRun, EvalTarget
+    from generation import services as gen
     from llm.services import endpoint_create
+    from releases import services as releases
 
     annotators = [UserFactory(username=f"st-ann{i}", role="Annotator", password=None) for i in range(2)]
     endpoints = {

@@ -59,7 +59,7 @@ def test_pages_error_pages_admin_and_api_docs_carry_exactly_the_policy(client, t
     _assert_policy(client.get("/", HTTP_HOST="unknown-host.example"))  # 400
 
     client.force_login(UserFactory(role="Annotator"))
-    forbidden = client.get(reverse("curation:release_create"))
+    forbidden = client.get(reverse("releases:release_create"))
     assert forbidden.status_code == 403
     _assert_policy(forbidden)
 

@@ -33,12 +33,14 @@ def site(settings):
 
     from annotation import services
     from annotation.models import Annotation, ReviewQueue
-    from curation import releases
-    from curation.models import Dimension, Event, GenerationRun, GeneratorTemplate, Prompt, Release
+    from curation.models import Dimension, Prompt
     from cycles import services as cycle_services
     from cycles.models import CyclePlan
     from evaluation.models import EvalRun, Rubric
+    from generation.models import Event, GenerationRun, GeneratorTemplate
     from llm.models import ModelEndpoint
+    from releases import services as releases
+    from releases.models import Release
     from tests.annotation.agreement_factories import ReviewQueueFactory, play_round
     from tests.factories import PromptFactory, make_items, make_queue
 
@@ -86,17 +88,17 @@ def site(settings):
     ]
     maintainer_pages = everyone + [
         reverse("curation:prompt_list"), reverse("curation:prompt_detail", args=[prompt.pk]),
-        reverse("curation:import"), reverse("curation:taxonomy"), reverse("curation:release_list"),
-        reverse("curation:release_create"), reverse("curation:release_detail", args=[frozen.version]),
-        reverse("curation:release_diff", args=[frozen.version]),
-        reverse("curation:release_detail", args=[draft.version]), reverse("curation:release_edit", args=[draft.version]),
-        reverse("curation:generation"),
-        reverse("curation:run_detail", args=[GenerationRun.objects.order_by("pk").first().pk]),
-        reverse("curation:template_list"),
-        reverse("curation:template_edit", args=[GeneratorTemplate.objects.order_by("pk").first().pk]),
-        reverse("curation:event_list"), reverse("curation:event_create"),
-        reverse("curation:event_edit", args=[Event.objects.order_by("pk").first().pk]),
-        reverse("curation:candidate_list"),
+        reverse("curation:import"), reverse("curation:taxonomy"), reverse("releases:release_list"),
+        reverse("releases:release_create"), reverse("releases:release_detail", args=[frozen.version]),
+        reverse("releases:release_diff", args=[frozen.version]),
+        reverse("releases:release_detail", args=[draft.version]), reverse("releases:release_edit", args=[draft.version]),
+        reverse("generation:generation"),
+        reverse("generation:run_detail", args=[GenerationRun.objects.order_by("pk").first().pk]),
+        reverse("generation:template_list"),
+        reverse("generation:template_edit", args=[GeneratorTemplate.objects.order_by("pk").first().pk]),
+        reverse("generation:event_list"), reverse("generation:event_create"),
+        reverse("generation:event_edit", args=[Event.objects.order_by("pk").first().pk]),
+        reverse("generation:candidate_list"),
         reverse("annotation:queue_create"), reverse("annotation:queue_detail", args=[demo_queue.pk]),
         reverse("annotation:queue_edit", args=[demo_queue.pk]), reverse("annotation:adjudication_list"),
         reverse("annotation:adjudication_detail", args=[disputed.pk]), reverse("agreement:dashboard"),
@@ -122,9 +124,9 @@ def site(settings):
         "maintainer": maintainer_pages,
         "admin": admin_pages,
         # A page the role may not open answers with the site's 403 page, which must comply too.
-        "forbidden": reverse("curation:release_create"),
+        "forbidden": reverse("releases:release_create"),
         "charts": {leaderboard: ["chart-dimensions"], reverse("agreement:dashboard"): ["agreement-weekly"],
-                   reverse("curation:release_detail", args=[frozen.version]): ["release-chart"]},
+                   reverse("releases:release_detail", args=[frozen.version]): ["release-chart"]},
     }
 
 

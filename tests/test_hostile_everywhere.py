@@ -163,7 +163,7 @@ def sim(sim, settings, tmp_path):
 
 
 def test_whole_corpus_through_the_event_api_and_page(maint_client):
-    from curation.models import Event
+    from generation.models import Event
 
     for i, text in enumerate(CORPUS):
         response = post_json(maint_client, reverse("api-events"),
@@ -176,10 +176,10 @@ def test_whole_corpus_through_the_event_api_and_page(maint_client):
         event = Event.objects.get(pk=response.json()["id"])
         assert event.summary == text  # byte for byte
         assert response.json()["summary"] == text
-        assert_shown(get(maint_client, reverse("curation:event_edit", args=[event.pk])), text)
+        assert_shown(get(maint_client, reverse("generation:event_edit", args=[event.pk])), text)
     listed = {e["summary"] for e in maint_client.get(reverse("api-events")).json()["results"]}
     assert set(STORABLE) <= listed
-    assert_nothing_injected(get(maint_client, reverse("curation:event_list")))
+    assert_nothing_injected(get(maint_client, reverse("generation:event_list")))
 
 
 # -- NUL and lone surrogates: every JSON API text field ----------------------------------------------------
@@ -187,9 +187,11 @@ def test_whole_corpus_through_the_event_api_and_page(maint_client):
 
 def _written() -> dict[str, int]:
     from annotation.models import Annotation, ReviewQueue
-    from curation.models import Event, GenerationRun, PromptLog, Release
+    from curation.models import PromptLog
     from evaluation.models import EvalRun
+    from generation.models import Event, GenerationRun
     from llm.models import ModelEndpoint
+    from releases.models import Release
 
     return {m.__name__: m.objects.count()
             for m in (Annotation, ReviewQueue, Event, GenerationRun, PromptLog, Release, EvalRun, ModelEndpoint)}
@@ -213,8 +215,8 @@ def _put(payload, path: list, value):
 
 @pytest.fixture
 def api_world(taxonomy, maintainer, annotator):
-    from curation import releases
     from llm.services import endpoint_create
+    from releases import services as releases
     from tests.factories import approved_prompt, make_items, make_queue
 
     approved_prompt("请说明如何安全地保管个人证件")
@@ -235,7 +237,7 @@ def api_world(taxonomy, maintainer, annotator):
 
 
 def post_json_service_event():
-    from curation.generation_services import event_create
+    from generation.services import event_create
 
     return event_create(title="事件", date=date(2025, 11, 1), summary="摘要", tags=["标签"])
 
@@ -306,10 +308,11 @@ def test_json_apis_refuse_nul_and_lone_surrogates(api_world, maint_client):
 
 @pytest.fixture
 def form_world(taxonomy, maintainer):
-    from curation import generation_services as gen
-    from curation.models import GeneratorTemplate, Taxonomy
+    from curation.models import Taxonomy
     from evaluation.models import Rubric
     from evaluation.services import rubrics_seed_defaults
+    from generation import services as gen
+    from generation.models import GeneratorTemplate
     from tests.factories import approved_prompt
 
     approved_prompt("请说明如何安全地保管个人证件")
@@ -325,7 +328,7 @@ def form_world(taxonomy, maintainer):
 def _form_cases(world) -> list[tuple[str, dict, list[str]]]:
     """(url, a valid post, its text fields)."""
     cases = [
-        (reverse("curation:event_create"), {"title": "事件", "date": "2025-11-01", "summary": "摘要", "tags": "甲, 乙"},
+        (reverse("generation:event_create"), {"title": "事件", "date": "2025-11-01", "summary": "摘要", "tags": "甲, 乙"},
          ["title", "summary", "tags"]),
         (reverse("annotation:queue_create"), {"name": "队列", "taxonomy": world["taxonomy"].pk, "annotators_per_item": 1,
                                               "lease_minutes": 20, "consensus_rule": "unanimous", "guidelines": "指南"},
@@ -334,14 +337,14 @@ def _form_cases(world) -> list[tuple[str, dict, list[str]]]:
                                           "max_concurrency": 1, "requests_per_minute": 0, "timeout": 5,
                                           "default_params": '{"stop": "x"}', "notes": "备注"},
          ["model", "notes", "base_url"]),
-        (reverse("curation:release_create"), {"version": "v251109", "title": "标题", "notes": "说明",
+        (reverse("releases:release_create"), {"version": "v251109", "title": "标题", "notes": "说明",
                                               "taxonomy": "v251030", "parent": "none", "holdout_fraction": 0,
                                               "include_new": "on"},
          ["version", "title", "notes"]),
     ]
     if world["template"] is not None:
         t = world["template"]
-        cases.append((reverse("curation:template_edit", args=[t.pk]),
+        cases.append((reverse("generation:template_edit", args=[t.pk]),
                       {"system_text": t.system_text or "系统", "body": t.body, "notes": "改动"},
                       ["system_text", "body", "notes"]))
     r = world["rubric"]
@@ -368,14 +371,14 @@ def test_forms_refuse_nul_with_a_400_naming_the_field(form_world, maint_client):
 
 
 def _template_versions():
-    from curation.models import GeneratorTemplate
     from evaluation.models import Rubric
+    from generation.models import GeneratorTemplate
 
     return GeneratorTemplate.objects.count(), Rubric.objects.count()
 
 
 def test_oversized_requests_are_refused_with_413_never_500(maint_client, taxonomy):
-    from curation.models import Event
+    from generation.models import Event
 
     two_mb = "长" * (2 * 1024 * 1024 // 3 + 10)  # 2 MB of UTF-8
     response = post_json(maint_client, reverse("api-events"), {"title": "大", "date": "2025-11-01", "summary": two_mb})
@@ -383,7 +386,7 @@ def test_oversized_requests_are_refused_with_413_never_500(maint_client, taxonom
     ten_mb = json.dumps({"title": "大", "date": "2025-11-01", "summary": "a" * (10 * 1024 * 1024)})
     response = maint_client.post(reverse("api-events"), ten_mb, content_type="application/json")
     assert response.status_code == 413 and "1 MB" in response.json()["detail"]
-    page = maint_client.post(reverse("curation:event_create"), {"title": "大", "date": "2025-11-01", "summary": two_mb})
+    page = maint_client.post(reverse("generation:event_create"), {"title": "大", "date": "2025-11-01", "summary": two_mb})
     assert page.status_code == 413
     text = page.content.decode()
     assert 'id="error-detail"' in text and "1 MB" in text
@@ -394,7 +397,7 @@ def test_oversized_requests_are_refused_with_413_never_500(maint_client, taxonom
 
 
 def test_event_title_and_tags(maint_client, taxonomy):
-    from curation.models import Event
+    from generation.models import Event
 
     tags = [s[:50].strip() for s in SHORT if s[:50].strip()][:20]
     response = post_json(maint_client, reverse("api-events"),
@@ -403,20 +406,20 @@ def test_event_title_and_tags(maint_client, taxonomy):
     event = Event.objects.get()
     assert (event.title, event.summary, event.tags) == (MIX_LINE, MIX, tags)
     assert response.json()["title"] == MIX_LINE and response.json()["tags"] == tags
-    assert_shown(get(maint_client, reverse("curation:event_list")), MIX_LINE, *tags)
-    assert_shown(get(maint_client, reverse("curation:event_edit", args=[event.pk])), MIX_LINE, MIX)
-    assert_shown(get(maint_client, reverse("curation:generation")), MIX_LINE[:40])  # the event picker shortens
+    assert_shown(get(maint_client, reverse("generation:event_list")), MIX_LINE, *tags)
+    assert_shown(get(maint_client, reverse("generation:event_edit", args=[event.pk])), MIX_LINE, MIX)
+    assert_shown(get(maint_client, reverse("generation:generation")), MIX_LINE[:40])  # the event picker shortens
 
 
 def test_generator_template_texts(maint_client, taxonomy):
-    from curation import generation_services as gen
-    from curation.models import GeneratorTemplate
+    from generation import services as gen
+    from generation.models import GeneratorTemplate
 
     gen.templates_seed_defaults()
     template = GeneratorTemplate.objects.filter(scope="dimension").order_by("pk").first()
     notes = MIX_LINE[:300]
     body = template.body + "\n" + MIX
-    response = maint_client.post(reverse("curation:template_edit", args=[template.pk]),
+    response = maint_client.post(reverse("generation:template_edit", args=[template.pk]),
                                  {"system_text": MIX, "body": body, "notes": notes})
     assert response.status_code == 302
     new = GeneratorTemplate.objects.filter(scope="dimension", dimension=template.dimension).order_by("-version").first()
@@ -425,8 +428,8 @@ def test_generator_template_texts(maint_client, taxonomy):
     gen.template_update(template=new, body=body, system_text=MIX, notes=notes)  # the service keeps CR as given
     latest = GeneratorTemplate.objects.filter(dimension=template.dimension).order_by("-version").first()
     assert (latest.system_text, latest.body) == (MIX, body)
-    assert_shown(get(maint_client, reverse("curation:template_edit", args=[latest.pk])), notes, *SHORT[:3])
-    assert_nothing_injected(get(maint_client, reverse("curation:template_list")))
+    assert_shown(get(maint_client, reverse("generation:template_edit", args=[latest.pk])), notes, *SHORT[:3])
+    assert_nothing_injected(get(maint_client, reverse("generation:template_list")))
 
 
 def test_endpoint_texts_and_the_connection_test_fragment(maint_client, sim):
@@ -482,7 +485,7 @@ def test_queue_name_and_guidelines(maint_client, annotator, taxonomy):
 
 
 def test_release_title_and_notes_through_the_api(maint_client, taxonomy):
-    from curation.models import Release
+    from releases.models import Release
     from tests.factories import approved_prompt
 
     approved_prompt("请说明如何安全地保管个人证件")
@@ -495,9 +498,9 @@ def test_release_title_and_notes_through_the_api(maint_client, taxonomy):
     release = Release.objects.get(version="v251105")
     assert (release.title, release.notes) == (MIX_LINE, MIX + "\n" + MIX_LINE)
     assert patched.json()["notes"] == release.notes
-    assert_shown(get(maint_client, reverse("curation:release_detail", args=["v251105"])), MIX_LINE, *SHORT[:4])
-    assert_shown(get(maint_client, reverse("curation:release_list")), MIX_LINE)
-    assert_shown(get(maint_client, reverse("curation:release_edit", args=["v251105"])), MIX_LINE, release.notes)
+    assert_shown(get(maint_client, reverse("releases:release_detail", args=["v251105"])), MIX_LINE, *SHORT[:4])
+    assert_shown(get(maint_client, reverse("releases:release_list")), MIX_LINE)
+    assert_shown(get(maint_client, reverse("releases:release_edit", args=["v251105"])), MIX_LINE, release.notes)
 
 
 def test_rubric_text_and_change_note(maint_client, taxonomy):
@@ -522,11 +525,11 @@ def test_rubric_text_and_change_note(maint_client, taxonomy):
 
 
 def test_run_system_prompt_and_model_output(maint_client, annotator, taxonomy, sim):
-    from curation import releases
     from evaluation.models import Answer, EvalRun, EvalTarget, Match
     from evaluation.services import run_execute_inline
     from llm.services import endpoint_create
     from llm.simulator import say_term
+    from releases import services as releases
     from tests.factories import approved_prompt
 
     for n, code in enumerate(("legality", "legality", "ethics", "ethics")):

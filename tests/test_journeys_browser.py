@@ -242,9 +242,11 @@ def test_maintainer_imports_generates_adjudicates_releases_and_evaluates(
         django_db_setup, live_server, browser, taxonomy, sim, worker_thread, eval_worker_thread, expect,
         hostile_strings, tmp_path, language):
     from annotation.models import QueueItem
-    from curation.models import Dimension, GenerationRun, Prompt, Release
+    from curation.models import Dimension, Prompt
     from evaluation.models import EvalRun
+    from generation.models import GenerationRun
     from llm.services import endpoint_create
+    from releases.models import Release
 
     UserFactory(username="journey-maintainer", role="Maintainer")
     for name in ("sim-generator", *TARGETS, "sim-judge"):
@@ -278,7 +280,7 @@ def test_maintainer_imports_generates_adjudicates_releases_and_evaluates(
 
         # Generation: a run on the simulator, watched through its progress to the end without a reload.
         sim.set_latency(400)  # five batches: two seconds at least
-        nav(page, reverse("curation:generation"))
+        nav(page, reverse("generation:generation"))
         form = page.locator("#llm-run form")
         form.locator("select[name=endpoint]").select_option("sim-generator")
         form.locator("select[name=dimension]").select_option(str(legality.pk))
@@ -317,25 +319,25 @@ def test_maintainer_imports_generates_adjudicates_releases_and_evaluates(
         assert "诊断证明伪造属于违法" in disputed.prompt.logs.order_by("id").last().reason
 
         # Release: cut from the form, frozen (the real freeze task, inline), exports prepared and downloaded.
-        nav(page, reverse("curation:release_list"))
-        page.click(f"main a[href='{reverse('curation:release_create')}']")
+        nav(page, reverse("releases:release_list"))
+        page.click(f"main a[href='{reverse('releases:release_create')}']")
         page.wait_for_url("**/curation/releases/new/")
         if page.locator("#id_parent").count():
             page.select_option("#id_parent", "none")
         page.click("#release-form > button[type=submit]")
         page.wait_for_url("**/curation/releases/v*/")
         release = Release.objects.get()
-        page.click(f"a[href='{reverse('curation:release_freeze', args=[release.version])}']")
+        page.click(f"a[href='{reverse('releases:release_freeze', args=[release.version])}']")
         page.check("#confirm-form input[name=confirm]")
         step(page, "maintainer-6-freeze-confirm", language)
         page.click("#confirm-form button[type=submit]")
-        page.wait_for_url(live_server.url + reverse("curation:release_detail", args=[release.version]))
+        page.wait_for_url(live_server.url + reverse("releases:release_detail", args=[release.version]))
         expect(page.locator("#digest")).to_be_visible()
         release.refresh_from_db()
         assert release.is_frozen and release.item_count == 13  # 12 approved beforehand and the adjudicated one
         page.locator("#downloads form", has=page.locator("input[name=scope][value=public]")).locator(
             "button[type=submit]").click()
-        zip_link = page.locator(f"#downloads a[href='{reverse('curation:release_download', args=[release.version, 'public', 'zip'])}']")
+        zip_link = page.locator(f"#downloads a[href='{reverse('releases:release_download', args=[release.version, 'public', 'zip'])}']")
         expect(zip_link).to_be_visible()
         step(page, "maintainer-7-release-frozen", language)
         with page.expect_download() as download:

@@ -88,7 +88,7 @@ def _assert_hashed(page: str, url: str, *must: str) -> list[str]:
 
 @pytest.mark.django_db
 def test_pages_answer_with_hashed_static_urls_that_are_served(production_static, taxonomy):
-    from curation import releases
+    from releases import services as releases
 
     maintainer = UserFactory(username="prod-maint", role="Maintainer")
     annotator = UserFactory(username="prod-ann", role="Annotator")
@@ -104,10 +104,10 @@ def test_pages_answer_with_hashed_static_urls_that_are_served(production_static,
     served.update(_assert_hashed(_page(anonymous, login), login, "vendor/htmx-2.0.11.min.", "css/app."))
 
     pages = {
-        maintainer: [reverse("curation:prompt_list"), reverse("curation:release_detail", args=[frozen.version]),
+        maintainer: [reverse("curation:prompt_list"), reverse("releases:release_detail", args=[frozen.version]),
                      reverse("annotation:queue_detail", args=[queue.pk])],
         annotator: [reverse("annotation:queue_list"), reverse("annotation:my_work"),
-                    reverse("curation:release_detail", args=[frozen.version])],
+                    reverse("releases:release_detail", args=[frozen.version])],
         admin: [reverse("agreement:dashboard")],
     }
     for user, urls in pages.items():

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from core.queue import task
 from curation import services as curation_services
 from curation.models import Dimension, Prompt, Taxonomy
 from curation.text import find_unstorable
@@ -116,7 +117,7 @@ def queue_update(*, queue: ReviewQueue, data: QueueData, actor) -> ReviewQueue:
 
 
 def _route_queue_on_commit(queue_id: int) -> None:
-    from ..tasks import route_queue_candidates
+    route_queue_candidates = task("annotation.tasks.route_queue_candidates")
 
     transaction.on_commit(lambda: route_queue_candidates.delay(queue_id))
 

@@ -10,7 +10,9 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('curation', '0009_attack_runs'),
+        ('curation', '0001_initial'),
+        ('generation', '0001_initial'),
+        ('releases', '0001_initial'),
         ('evaluation', '0002_robust_mode'),
         ('llm', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
@@ -41,9 +43,9 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('eval_run', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cycle', to='evaluation.evalrun')),
-                ('events', models.ManyToManyField(blank=True, related_name='cycles', to='curation.event')),
-                ('generation_runs', models.ManyToManyField(blank=True, related_name='cycles', to='curation.generationrun')),
-                ('release', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cycle', to='curation.release')),
+                ('events', models.ManyToManyField(blank=True, related_name='cycles', to='generation.event')),
+                ('generation_runs', models.ManyToManyField(blank=True, related_name='cycles', to='generation.generationrun')),
+                ('release', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cycle', to='releases.release')),
             ],
             options={
                 'ordering': ['-period_start', '-id'],

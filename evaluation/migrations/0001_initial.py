@@ -10,7 +10,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('curation', '0005_generation'),
+        ('curation', '0001_initial'),
+        ('releases', '0001_initial'),
         ('llm', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -75,7 +76,7 @@ class Migration(migrations.Migration):
                 ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('judge', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='llm.modelendpoint', verbose_name='Judge')),
                 ('published_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='eval_runs', to='curation.release', verbose_name='Release')),
+                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='eval_runs', to='releases.release', verbose_name='Release')),
             ],
             options={
                 'verbose_name': 'Evaluation run',
@@ -161,7 +162,7 @@ class Migration(migrations.Migration):
                 ('judged_at', models.DateTimeField(blank=True, null=True)),
                 ('answer_a', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='evaluation.answer')),
                 ('answer_b', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='evaluation.answer')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='curation.releaseitem')),
+                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='releases.releaseitem')),
                 ('judge', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='llm.modelendpoint')),
                 ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='matches', to='evaluation.evalrun')),
                 ('target_a', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='evaluation.evaltarget')),

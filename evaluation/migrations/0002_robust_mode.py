@@ -8,7 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0005_generation'),
+        ('curation', '0001_initial'),
+        ('releases', '0001_initial'),
         ('evaluation', '0001_initial'),
         ('llm', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
@@ -133,7 +134,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='pointverdict',
             name='item',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='curation.releaseitem'),
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='releases.releaseitem'),
         ),
         migrations.AddField(
             model_name='pointverdict',

@@ -14,8 +14,8 @@ PAGES = [
     ("curation:import", {}, {"Maintainer", "Admin"}),
     ("curation:taxonomy", {}, {"Maintainer", "Admin"}),
     ("curation:prompt_detail", {"pk": "PROMPT"}, {"Maintainer", "Admin"}),
-    ("curation:release_list", {}, {"Annotator", "Maintainer", "Admin"}),
-    ("curation:release_create", {}, {"Maintainer", "Admin"}),
+    ("releases:release_list", {}, {"Annotator", "Maintainer", "Admin"}),
+    ("releases:release_create", {}, {"Maintainer", "Admin"}),
 ]
 APIS = [
     ("api-taxonomies", {}, {"Annotator", "Maintainer", "Admin"}),

@@ -103,8 +103,8 @@ def test_generation_provenance_is_a_definition_list_with_links(client, maintaine
              "LLM outcome"]
     positions = [block.index(f"<dt>{label}</dt>") for label in order]
     assert positions == sorted(positions)
-    assert f'href="{reverse("curation:run_detail", args=[17])}"' in block
-    assert f'href="{reverse("curation:event_edit", args=[5])}"' in block
+    assert f'href="{reverse("generation:run_detail", args=[17])}"' in block
+    assert f'href="{reverse("generation:event_edit", args=[5])}"' in block
     assert "legality v4 (dimension)" in block and "role_play v1 (technique)" in block
     assert "<dt>temperature</dt>" in block and "<dd><span class=\"prompt-text\">0.9</span></dd>" in block
     assert "电信诈骗" in block and "LLM generation (generation)" in block

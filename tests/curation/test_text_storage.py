@@ -15,11 +15,14 @@ from django.urls import reverse
 
 from annotation import services as annotation_services
 from annotation.models import Annotation
-from curation import generation_services as gen
-from curation import releases, selectors
-from curation.models import Event, GeneratorTemplate, Prompt, ReleaseExport
+from curation import selectors
+from curation.models import Prompt
 from curation.services import prompts_import
 from curation.text import normalize
+from generation import services as gen
+from generation.models import Event, GeneratorTemplate
+from releases import services as releases
+from releases.models import ReleaseExport
 from tests.factories import UserFactory, make_items, make_queue
 
 pytestmark = pytest.mark.django_db
@@ -182,7 +185,7 @@ def test_templates_keep_their_text_and_an_untouched_page_save_is_no_new_version(
         assert (new.body, new.system_text) == (f"请生成题目：{text}", text)
     latest = gen.template_update(template=template, body="第一行\r\n第二行\r第三行 e\u0301\n", actor=maintainer)
     client.force_login(maintainer)
-    url = reverse("curation:template_edit", args=[latest.pk])
+    url = reverse("generation:template_edit", args=[latest.pk])
     page = client.get(url)
     assert page.status_code == 200
     versions = GeneratorTemplate.objects.count()

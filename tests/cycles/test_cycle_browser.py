@@ -26,7 +26,7 @@ def test_a_maintainer_approves_the_cut_in_the_browser_and_reaches_the_report(
 ):
     from django.utils import timezone
 
-    from curation import generation_services as gen
+    from generation import services as gen
 
     gen.event_create(title=hostile_strings[1][:300], date=timezone.localdate(), actor=maintainer)
     cycle = advance(services.cycle_open(plan=plan))

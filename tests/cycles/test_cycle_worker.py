@@ -40,7 +40,7 @@ def feed():
 
 @pytest.fixture
 def source(db, feed):
-    from curation import event_services
+    from generation import event_services
 
     return event_services.event_source_create(kind="feed", name="本地新闻", url=feed.url("/news.xml"),
                                               fetch_interval_minutes=1)
@@ -116,8 +116,9 @@ def _run_one(worker, plan, reviewers, maintainer, accept=lambda prompt: True) ->
 def test_two_cycles_run_by_a_worker_and_beat_from_a_feed_to_the_report(
     plan, reviewers, maintainer, source, feed, sim, tmp_path, settings
 ):
-    from curation.models import Event, Prompt
+    from curation.models import Prompt
     from evaluation.models import EvalRun
+    from generation.models import Event
 
     services.plan_update(plan=plan, enabled=False)  # opened through the API, not on the calendar
     worker = _worker(tmp_path, settings)
@@ -155,8 +156,10 @@ def test_two_cycles_run_by_a_worker_and_beat_from_a_feed_to_the_report(
 def test_a_worker_killed_at_every_step_completes_the_cycle_with_nothing_done_twice(
     plan, reviewers, maintainer, source, sim, tmp_path, settings
 ):
-    from curation.models import GenerationRun, Prompt, PromptLog, Release, ReleaseExport
+    from curation.models import Prompt, PromptLog
     from evaluation.models import Answer, EvalRun
+    from generation.models import GenerationRun
+    from releases.models import Release, ReleaseExport
 
     services.plan_update(plan=plan, enabled=False)
     worker = _worker(tmp_path, settings)

@@ -39,7 +39,7 @@ def test_a_maintainer_follows_the_cycle_approves_the_cut_and_reads_the_report(
 ):
     from django.utils import timezone
 
-    from curation import generation_services as gen
+    from generation import services as gen
 
     services.plan_update(plan=plan, name=hostile_strings[0][:100])
     for i, text in enumerate(hostile_strings[:4]):

@@ -25,9 +25,10 @@ def advance(cycle, now=None):
 
 
 def test_a_cycle_runs_from_events_to_report_waiting_for_the_cut_and_the_approval(plan, reviewers, maintainer, sim):
-    from curation import generation_services as gen
-    from curation.models import Prompt, Release
+    from curation.models import Prompt
     from evaluation.models import EvalRun
+    from generation import services as gen
+    from releases.models import Release
 
     event = gen.event_create(title="某地发生网络诈骗新案", date=timezone.localdate(), summary="冒充客服", actor=maintainer)
     cycle = services.cycle_open(plan=plan)
@@ -64,7 +65,7 @@ def test_a_cycle_runs_from_events_to_report_waiting_for_the_cut_and_the_approval
 
 
 def test_the_next_period_is_a_child_of_the_last_release_and_uses_only_new_events(plan, reviewers, maintainer, sim):
-    from curation import generation_services as gen
+    from generation import services as gen
 
     old = gen.event_create(title="旧事件", date=timezone.localdate(), actor=maintainer)
     first = advance(services.cycle_open(plan=plan))
@@ -95,7 +96,7 @@ def test_a_failing_step_is_retried_shown_and_resumed_by_a_maintainer_after_the_f
 ):
     from django.urls import reverse
 
-    from curation.models import GenerationRun
+    from generation.models import GenerationRun
 
     settings.CYCLE_MAX_ATTEMPTS = 3
     sim.set_model_fault("sim-generator", "500")  # the generator is down

@@ -44,7 +44,7 @@ def frozen_release(taxonomy):
     The texts depend only on the test's own calls (not on a session-wide factory sequence), so what the
     simulator answers, and so every figure of a run, is the same whether a test runs alone or in the suite.
     """
-    from curation import releases
+    from releases import services as releases
     from tests.factories import approved_prompt
 
     made = {"n": 0}

@@ -6,10 +6,10 @@ import json
 import pytest
 from django.urls import reverse
 
-from curation import releases
 from evaluation import exports, selectors
 from evaluation.models import EvalRun, Rubric
 from evaluation.services import run_create
+from releases import services as releases
 from tests.evaluation.pages_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db

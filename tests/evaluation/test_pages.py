@@ -12,10 +12,10 @@ from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.html import escape
 
-from curation import releases
 from evaluation import exports, selectors, views
 from evaluation.models import EvalRun, Rubric
 from evaluation.services import run_create
+from releases import services as releases
 from tests.evaluation.pages_fixtures import *  # noqa: F403
 from tests.evaluation.pages_fixtures import holdout_item
 from tests.factories import approved_prompt

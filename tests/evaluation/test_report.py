@@ -11,11 +11,11 @@ import pytest
 from django.urls import reverse
 from markdown_it import MarkdownIt
 
-from curation import releases
-from curation.models import Event
 from evaluation import exports, report, selectors
 from evaluation.models import EvalRun, HumanLabel, PointVerdict
 from evaluation.services import human_label_set
+from generation.models import Event
+from releases import services as releases
 from tests.evaluation.pages_fixtures import *  # noqa: F403
 from tests.factories import approved_prompt
 

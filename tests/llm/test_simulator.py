@@ -231,7 +231,7 @@ NAMES = {  # dimension name as the taxonomy fixture spells it -> code
 
 def _generation_request(dimension_name, code, batch=1, topics=""):
     """The generator's messages as a generation run renders them from the default templates."""
-    from curation.generation_templates import default_dimension_template, render
+    from generation.default_templates import default_dimension_template, render
 
     system, body = default_dimension_template(code, code in ("factuality", "truthfulness"))
     user = render(body, {"taxonomy": "LiveSecBench", "dimension": dimension_name, "sub_dimension": "", "count": 20,

@@ -2,12 +2,12 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, no_translations
 
-from curation.models import Release
 from evaluation import selectors
 from evaluation.exports import leaderboard_markdown
 from evaluation.models import EvalRun
 from evaluation.services import EvalError, run_create, run_execute_inline
 from llm.models import ModelEndpoint
+from releases.models import Release
 
 
 def _endpoint(name: str) -> ModelEndpoint:

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.models import Release
 from evaluation import selectors
 from evaluation.exports import EXPORTERS, leaderboard_markdown
+from releases.models import Release
 
 
 class Command(BaseCommand):

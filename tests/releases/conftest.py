@@ -1,0 +1,3 @@
+"""Fixtures of the releases tests (shared with the other pipeline stages: tests/pipeline_fixtures.py)."""
+
+from tests.pipeline_fixtures import FAST_RETRIES, _isolated_generation, freeze, legality, make_endpoint, media  # noqa: F401
