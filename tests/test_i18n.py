@@ -22,8 +22,8 @@ ENGLISH_WORDS = ("decisions differ", "accept", "reject", "entered review queue",
 NAMES_NOT_TRANSLATED = {"JSONL", "CSV", "Parquet", "manifest.json", "README.md", "ZIP"}
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["accounts", "config", "core", "curation", "annotation", "llm", "evaluation", "cycles", "templates", "locale",
-           "manage.py"]
+SOURCES = ["accounts", "config", "core", "curation", "generation", "releases", "annotation", "llm", "evaluation", "cycles",
+           "templates", "locale", "manage.py"]
 
 
 @pytest.fixture(scope="module")
