@@ -1139,7 +1139,8 @@ def _export_claim(release: Release, scope: str, owner: str, *, queued: bool) -> 
     with transaction.atomic():
         for fmt in EXPORT_FORMATS:
             ReleaseExport.objects.get_or_create(release=release, scope=scope, format=fmt)
-        rows = list(ReleaseExport.objects.select_for_update().filter(release=release, scope=scope))
+        # Rows locked in id order, as the renewal below locks them: two orders of the same rows deadlock.
+        rows = list(ReleaseExport.objects.select_for_update().filter(release=release, scope=scope).order_by("pk"))
         if queued and not any(r.status in _OPEN for r in rows):
             return False
         now = timezone.now()
@@ -1160,10 +1161,12 @@ def _export_claim(release: Release, scope: str, owner: str, *, queued: bool) -> 
 
 def _export_renew(release: Release, scope: str, owner: str, **fields) -> None:
     expires = timezone.now() + dt.timedelta(seconds=_export_lease_seconds())
-    if not ReleaseExport.objects.filter(release=release, scope=scope, lease_owner=owner).update(
-        lease_expires_at=expires, **fields
-    ):
-        raise _ExportLeaseLost
+    with transaction.atomic():
+        # In id order, as a claim locks them (an UPDATE alone takes its rows in whatever order it scans them).
+        held = list(ReleaseExport.objects.select_for_update().filter(release=release, scope=scope, lease_owner=owner)
+                    .order_by("pk").values_list("pk", flat=True))
+        if not held or not ReleaseExport.objects.filter(pk__in=held).update(lease_expires_at=expires, **fields):
+            raise _ExportLeaseLost
 
 
 def release_export_run(*, release_id: int, scope: str = Scope.PUBLIC, queued: bool = False) -> list[ReleaseExport]:
